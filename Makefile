@@ -1,0 +1,28 @@
+# Every target does its own set-up from a fresh clone: `make demo` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m nbcache.demo notebooks
+
+test: $(STAMP)
+	$(PY) -m ruff check nbcache tests
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check nbcache tests
+
+clean:
+	rm -rf $(VENV) .nbcache .pytest_cache

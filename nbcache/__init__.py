@@ -1,0 +1,1 @@
+"""nbcache: cache expensive notebook cells by what they depend on."""
