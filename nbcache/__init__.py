@@ -1,1 +1,42 @@
-"""nbcache: cache expensive notebook cells by what they depend on."""
+"""nbcache: cache expensive notebook cells by what they depend on.
+
+``%load_ext nbcache`` registers ``%%cache``, ``%cache_info`` and ``%cache_clear``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear"]}
+
+
+def load_ipython_extension(ip: Any) -> None:
+    import warnings
+
+    from .errors import CacheWarning
+    from .magics import CacheMagics
+
+    magics = CacheMagics(ip)
+    ip.register_magics(magics)
+    ip.configurables.append(magics)
+    ip.events.register("pre_run_cell", magics.pre_run_cell)
+    # A warning about a cell not cached must show each time, not once per session.
+    warnings.simplefilter("always", CacheWarning)
+    ip._nbcache_magics = magics
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    magics = getattr(ip, "_nbcache_magics", None)
+    if magics is None:
+        return
+    for kind, names in _MAGIC_NAMES.items():
+        for name in names:
+            ip.magics_manager.magics[kind].pop(name, None)
+    ip.magics_manager.registry.pop(type(magics).__name__, None)
+    if magics in ip.configurables:
+        ip.configurables.remove(magics)
+    ip.events.unregister("pre_run_cell", magics.pre_run_cell)
+    del ip._nbcache_magics

@@ -25,3 +25,12 @@ class SerializationError(Exception):
 
 class StoreError(Exception):
     """The store could not be written (full disk, read-only folder, ...)."""
+
+
+class UnhashableInput(Exception):
+    """An input of the cell whose content cannot be hashed; the cell runs uncached."""
+
+    def __init__(self, name: str, description: str) -> None:
+        super().__init__(f"{name}: {description}")
+        self.name = name
+        self.description = description

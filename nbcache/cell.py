@@ -1,0 +1,255 @@
+"""One execution of a ``%%cache`` cell: analyse it, key it, then restore a hit or run, record and store a miss."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from . import execute
+from .analysis import CellAnalysis, analyse_tree, is_ipython_name
+from .capture import recording, replay
+from .errors import CacheWarning, SerializationError, UnhashableInput
+from .hashing import hash_value
+from .key import Inputs, cell_key, expand_deps, hash_deps, hash_inputs, normalise, source_digest
+from .status import hit_line, miss_line, uncached_line
+
+_MISSING = object()
+# Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
+_ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple)
+
+
+@dataclass(frozen=True)
+class CellOptions:
+    force: bool = False
+    deps: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    quiet: bool = False
+
+
+@dataclass
+class Prepared:
+    """A parsed, analysed and keyed cell, ready to run or restore."""
+
+    raw: str
+    source: str
+    tree: ast.Module
+    analysis: CellAnalysis
+    inputs: Inputs
+    key_inputs: dict[str, str]
+    normalised: str
+    key: str
+    ident: str
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=2)
+
+
+def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
+    """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
+    outputs = {
+        name for name, value in after.items()
+        if not is_ipython_name(name) and (name in run.bound or before.get(name, _MISSING) is not value)
+    }
+    deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
+    return outputs, deleted
+
+
+def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]) -> list[str]:
+    """Inputs still bound to the same object whose content the run changed (``x.append(1)``, ``model.fit()``)."""
+    mutated = []
+    for name, value in inputs.values.items():
+        if name in outputs or namespace.get(name, _MISSING) is not value:
+            continue
+        try:
+            changed = hash_value(value).hex() != inputs.hashes[name]
+        except Exception:  # no longer hashable: it certainly changed
+            changed = True
+        if changed:
+            mutated.append(name)
+    return mutated
+
+
+def _hidden_references(obj: Any, slots: list[dict]) -> bool:
+    """True if something other than a name in ``slots`` refers to obj (a list, an attribute, a closure)."""
+    known = sum(1 for slot in slots for value in slot.values() if value is obj)
+    # getrefcount counts its own argument and this frame's `obj`.
+    return sys.getrefcount(obj) - 2 > known
+
+
+class CachedCell:
+    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None) -> None:
+        self.shell = shell
+        self.store = store
+        self.options = options
+        self.cell_id = cell_id
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        return self.shell.user_ns
+
+    # ---- entry point
+    def run(self, raw: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        source = self.shell.transform_cell(raw)
+        tree = ast.parse(source)  # a SyntaxError surfaces as it would without %%cache
+        analysis = analyse_tree(tree)
+        if analysis.uses_await:
+            raise UsageError("%%cache cannot run a cell that uses top-level await; remove %%cache from this cell")
+        if analysis.dynamic:
+            return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
+        try:
+            cell = self._prepare(raw, source, tree, analysis)
+        except UnhashableInput as exc:
+            reason = f"input {exc.name} cannot be hashed: {exc.description}; add --ignore {exc.name} to leave it out"
+            return self._uncached(tree, source, raw, reason)
+        return self._run_prepared(cell)
+
+    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis) -> Prepared:
+        try:
+            files = expand_deps(self.options.deps)
+        except FileNotFoundError as exc:
+            raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
+        inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
+        key_inputs = {**inputs.hashes, **hash_deps(files)}
+        normalised = normalise(tree)
+        key = cell_key(normalised, key_inputs, {})
+        ident = self.cell_id or f"src:{source_digest(normalised)}"
+        return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)
+
+    def _run_prepared(self, cell: Prepared) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        if self.options.force:
+            return self._miss(cell, "forced with -f")
+        loaded = self._load(cell.key)
+        if loaded is None:
+            return self._miss(cell, self._miss_reason(cell))
+        payload, info = loaded
+        problem = self._restore_problem(info.meta)
+        if problem:
+            return self._miss(cell, problem)
+        return self._hit(cell, payload, info)
+
+    # ---- hit
+    def _load(self, key: str) -> tuple[dict, Any] | None:
+        try:
+            return self.store.load(key)
+        except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
+            _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
+            return None
+
+    def _restore_problem(self, meta: dict) -> str | None:
+        slots = [self.ns, self.shell.user_ns.get("Out", {})]
+        for name in meta.get("mutated", []):
+            obj = self.ns.get(name, _MISSING)
+            if obj is _MISSING or isinstance(obj, _ATOMIC):
+                continue
+            if _hidden_references(obj, slots):
+                return (f"input {name} is also referenced from inside another object, "
+                        f"so its change could not be replayed there")
+        return None
+
+    def _rebind_aliases(self, meta: dict, outputs: dict[str, Any]) -> None:
+        """Other names bound to a mutated input's object follow it, as they would after a real run."""
+        out = self.ns.get("Out", {})
+        for name in meta.get("mutated", []):
+            old = self.ns.get(name, _MISSING)
+            for slot in (self.ns, out):
+                for alias in [k for k, v in slot.items() if v is old and k != name]:
+                    slot[alias] = outputs[name]
+
+    def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+        start = time.perf_counter()
+        outputs = payload["outputs"]
+        self._rebind_aliases(info.meta, outputs)
+        for name in info.meta.get("deletions", []):
+            self.ns.pop(name, None)
+        self.ns.update(outputs)
+        replay(self.shell, payload["events"])
+        elapsed = time.perf_counter() - start
+        saved = info.compute_s - elapsed
+        try:
+            self.store.record_hit(cell.key, saved)
+        except Exception:  # usage statistics are best effort
+            pass
+        self._status(hit_line(outputs, info.size, elapsed, saved))
+        return payload["value"]
+
+    # ---- miss
+    def _miss_reason(self, cell: Prepared) -> str:
+        try:
+            previous = self.store.latest_for_cell(cell.ident)
+        except Exception:
+            previous = None
+        if previous is None:
+            return "new cell"
+        if previous.meta.get("source") != source_digest(cell.normalised):
+            return "source changed"
+        old = previous.meta.get("inputs", {})
+        changed = sorted(n for n in cell.key_inputs.keys() | old.keys() if cell.key_inputs.get(n) != old.get(n))
+        if not changed:
+            return "entry not in the store"
+        files = [n[len("file:"):] for n in changed if n.startswith("file:")]
+        names = [n for n in changed if not n.startswith("file:")]
+        parts = [f"{'input' if len(names) == 1 else 'inputs'} {', '.join(names)} changed"] if names else []
+        parts += [f"{'file' if len(files) == 1 else 'files'} {', '.join(files)} changed"] if files else []
+        return "; ".join(parts)
+
+    def _miss(self, cell: Prepared, reason: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        before = dict(self.ns)
+        start = time.perf_counter()
+        with recording(self.shell) as events:
+            run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
+        compute_s = time.perf_counter() - start
+        outputs, deletions = _runtime_changes(before, self.ns, run)
+        mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
+        outputs |= set(mutated)
+        payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events}
+        meta = self._meta(cell, outputs, deletions, mutated, compute_s)
+        stored, save_s, note = self._save(cell.key, payload, meta)
+        self._status(miss_line(reason, compute_s, stored, save_s, note))
+        return run.value
+
+    def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
+              compute_s: float) -> dict[str, Any]:
+        first_line = next((line for line in cell.raw.splitlines() if line.strip()), "")
+        return {
+            "cell": first_line[:200],
+            "cell_ident": cell.ident,
+            "source": source_digest(cell.normalised),
+            "inputs": cell.key_inputs,
+            "outputs": {n: type(self.ns[n]).__qualname__ for n in sorted(outputs)},
+            "deletions": sorted(deletions),
+            "mutated": sorted(mutated),
+            "compute_s": compute_s,
+        }
+
+    def _save(self, key: str, payload: dict, meta: dict) -> tuple[int | None, float, str]:
+        start = time.perf_counter()
+        try:
+            stored = self.store.save(key, payload, meta)
+        except SerializationError as exc:
+            _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
+                  "delete that value at the end of the cell or run the cell without %%cache.")
+            return None, 0.0, "an output cannot be saved"
+        except Exception as exc:  # a full disk, a read-only store: never the user's cell's fault
+            _warn(f"nbcache: the cell ran but its result was not stored: {exc}")
+            return None, 0.0, "saving failed"
+        return stored, time.perf_counter() - start, ""
+
+    # ---- uncached
+    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        self._status(uncached_line(reason))
+        return execute.run(self.shell, tree, source, raw).value
+
+    def _status(self, line: str) -> None:
+        if not self.options.quiet:
+            print(line, file=sys.stderr, flush=True)
