@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
 from . import execute
@@ -76,10 +77,16 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
     return mutated
 
 
-def _hidden_references(obj: Any, slots: list[dict]) -> bool:
-    """True if something other than a name in ``slots`` refers to obj (a list, an attribute, a closure)."""
+def _hidden_references(name: str, slots: list[dict]) -> bool:
+    """True if something other than a name in ``slots`` refers to ``slots[0][name]`` (a list, an attribute...).
+
+    Atomic values never count: nobody can observe their identity.
+    """
+    obj = slots[0].get(name, _MISSING)
+    if obj is _MISSING or isinstance(obj, _ATOMIC):
+        return False
     known = sum(1 for slot in slots for value in slot.values() if value is obj)
-    # getrefcount counts its own argument and this frame's `obj`.
+    # getrefcount counts its own argument and this frame's `obj`; no other frame may hold one here.
     return sys.getrefcount(obj) - 2 > known
 
 
@@ -96,6 +103,12 @@ class CachedCell:
 
     # ---- entry point
     def run(self, raw: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        value = self._run(raw)
+        # A trailing ';' hides the value, as it would without %%cache (IPython only sees the magic call).
+        return None if DisplayHook.semicolon_at_end_of_expression(raw) else value
+
+    def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         source = self.shell.transform_cell(raw)
         tree = ast.parse(source)  # a SyntaxError surfaces as it would without %%cache
@@ -131,7 +144,7 @@ class CachedCell:
         if loaded is None:
             return self._miss(cell, self._miss_reason(cell))
         payload, info = loaded
-        problem = self._restore_problem(info.meta)
+        problem = self._restore_problem(cell, info.meta)
         if problem:
             return self._miss(cell, problem)
         return self._hit(cell, payload, info)
@@ -144,13 +157,11 @@ class CachedCell:
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None
 
-    def _restore_problem(self, meta: dict) -> str | None:
-        slots = [self.ns, self.shell.user_ns.get("Out", {})]
+    def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
+        # The keyed input values are nbcache's own reference, not a hidden one.
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values]
         for name in meta.get("mutated", []):
-            obj = self.ns.get(name, _MISSING)
-            if obj is _MISSING or isinstance(obj, _ATOMIC):
-                continue
-            if _hidden_references(obj, slots):
+            if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
                         f"so its change could not be replayed there")
         return None
