@@ -21,6 +21,8 @@ from .key import Inputs, cell_key, expand_deps, hash_deps, hash_inputs, normalis
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
+# The reference under which the user namespace (the globals of functions the cell defines) is stored.
+_NAMESPACE_REF = "<namespace>"
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple)
 
@@ -150,9 +152,12 @@ class CachedCell:
         return self._hit(cell, payload, info)
 
     # ---- hit
+    def _resolve(self, ref: str) -> Any:
+        return self.ns if ref == _NAMESPACE_REF else self.ns[ref]
+
     def _load(self, key: str) -> tuple[dict, Any] | None:
         try:
-            return self.store.load(key)
+            return self.store.load(key, self._resolve)
         except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None
@@ -224,7 +229,7 @@ class CachedCell:
         outputs |= set(mutated)
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        stored, save_s, note = self._save(cell.key, payload, meta)
+        stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         self._status(miss_line(reason, compute_s, stored, save_s, note))
         return run.value
 
@@ -242,10 +247,22 @@ class CachedCell:
             "compute_s": compute_s,
         }
 
-    def _save(self, key: str, payload: dict, meta: dict) -> tuple[int | None, float, str]:
+    def _references(self, cell: Prepared, outputs: set[str]) -> dict[int, str]:
+        """Objects to store by name: the namespace itself, and unchanged inputs an output refers to.
+
+        A hit resolves them from the namespace, where the key guarantees equal content: so `b = a` gives
+        `b is a` again, and functions defined by the cell see the live globals.
+        """
+        refs = {id(self.ns): _NAMESPACE_REF}
+        for name, value in cell.inputs.values.items():
+            if name not in outputs and not isinstance(value, _ATOMIC) and self.ns.get(name, _MISSING) is value:
+                refs.setdefault(id(value), name)
+        return refs
+
+    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, str]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
-            stored = self.store.save(key, payload, meta)
+            stored = self.store.save(key, payload, meta, refs)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
                   "delete that value at the end of the cell or run the cell without %%cache.")

@@ -21,7 +21,9 @@ _PROTOCOL = 5
 
 class _Pickler(dill.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, str]) -> None:
-        super().__init__(file, protocol=_PROTOCOL, recurse=True)
+        # recurse=False keeps a function's globals as its module dict; the caller maps the user namespace to a
+        # reference, so a restored function reads the live namespace, as one defined by a real run would.
+        super().__init__(file, protocol=_PROTOCOL, recurse=False)
         self._refs = refs
 
     def persistent_id(self, obj: Any) -> str | None:

@@ -293,3 +293,35 @@ def test_hit_after_a_kernel_restart_restores_notebook_functions_and_classes(tmp_
     second = run_in_new_process(script)
     assert "RESULT 16 17 9" in first and "RESULT 16 17 9" in second
     assert marker.read_text() == "."  # the second process restored instead of running
+
+
+def test_an_input_bound_to_a_new_name_is_the_same_object_after_a_hit(shell: Shell) -> None:
+    shell.ns["a"] = [1, 2]
+    shell.cached("b = a")
+    shell.ns["b"] = None
+    shell.cached("b = a")
+    assert shell.runs == 1 and shell.ns["b"] is shell.ns["a"]
+
+
+RESTORED_FUNCTION_SCRIPT = """
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic('load_ext', 'nbcache')
+ip.run_cell('factor = 2')
+r = ip.run_cell('''%%cache
+open({marker!r}, 'a').write('.')
+def scale(v):
+    return v * factor
+''')
+assert r.success, r
+ip.run_cell('factor = 10')
+print('RESULT', ip.user_ns['scale'](3))
+"""
+
+
+def test_a_restored_function_reads_the_live_namespace(tmp_path: Path) -> None:
+    # A real re-run would define scale() over the notebook's globals, so a later `factor = 10` must count.
+    script = RESTORED_FUNCTION_SCRIPT.format(marker=str(tmp_path / "runs.txt"))
+    first, second = run_in_new_process(script), run_in_new_process(script)
+    assert "RESULT 30" in first and "RESULT 30" in second
+    assert (tmp_path / "runs.txt").read_text() == "."
