@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m nbcache.demo notebooks
+	$(PY) scripts/run_notebooks.py notebooks
 
 test: $(STAMP)
-	$(PY) -m ruff check nbcache tests
+	$(PY) -m ruff check nbcache tests scripts
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check nbcache tests
+	$(PY) -m ruff check nbcache tests scripts
 
 clean:
 	rm -rf $(VENV) .nbcache .pytest_cache
