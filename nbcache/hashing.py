@@ -199,6 +199,8 @@ def _h_pandas_values(h: _Hasher, values: Any) -> None:
         h.update(bool(cat.ordered))
         _h_ndarray(h, np.asarray(cat.codes))
         return
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()  # a numpy-backed column or index: its own buffer, without a copy
     if isinstance(values, np.ndarray) and not values.dtype.hasobject:
         _h_ndarray(h, values)
         return
