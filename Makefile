@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,14 @@ demo: $(STAMP)
 	$(PY) scripts/run_notebooks.py notebooks
 
 test: $(STAMP)
-	$(PY) -m ruff check nbcache tests scripts
+	$(PY) -m ruff check nbcache tests scripts benchmarks
 	$(PY) -m pytest
 
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
 lint: $(STAMP)
-	$(PY) -m ruff check nbcache tests scripts
+	$(PY) -m ruff check nbcache tests scripts benchmarks
 
 clean:
 	rm -rf $(VENV) .nbcache .pytest_cache

@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
-from . import execute
+from . import background, execute
 from .analysis import CellAnalysis, analyse_tree, is_ipython_name
 from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
@@ -191,10 +191,7 @@ class CachedCell:
         replay(self.shell, payload["events"])
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
-        try:
-            self.store.record_hit(cell.key, saved)
-        except Exception:  # usage statistics are best effort
-            pass
+        background.submit(self.store.record_hit, cell.key, saved)
         self._status(hit_line(outputs, info.size, elapsed, saved))
         return payload["value"]
 

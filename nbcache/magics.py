@@ -10,6 +10,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Unicode
 
+from . import background
 from .cell import CachedCell, CellOptions
 from .info import format_entries
 from .store import Store
@@ -82,6 +83,7 @@ class CacheMagics(Magics):
         """List the cache's entries: cell, created, hits, size, compute time, time saved; then totals."""
         if line.strip():
             raise UsageError(f"%cache_info takes no arguments, got {line.strip()!r}")
+        background.wait()  # hit counts recorded in the background are part of the listing
         print(format_entries(self.store().entries(), self.store_path()))
 
     # ---- %cache_clear
@@ -94,6 +96,7 @@ class CacheMagics(Magics):
         args = parse_argstring(self.cache_clear, line)
         if args.all == bool(args.keys):
             raise UsageError("%cache_clear needs either --all or one or more key prefixes (see %cache_info)")
+        background.wait()
         store = self.store()
         removed = store.clear() if args.all else sum(store.remove(prefix) for prefix in args.keys)
         print(f"nbcache: removed {removed} entr{'y' if removed == 1 else 'ies'}")

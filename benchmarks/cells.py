@@ -1,0 +1,103 @@
+"""Whole cells in an in-process IPython shell: a %%cache hit or miss against the same cell run plainly, and
+against the obvious alternatives (joblib.Memory, one-thread blake3 over the data, re-fitting a model)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from blake3 import blake3
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from .common import row, timings
+
+
+@contextmanager
+def _shell() -> Iterator[InteractiveShell]:
+    """A shell with nbcache loaded on a fresh store, the previous $NBCACHE_DIR restored afterwards."""
+    old = os.environ.get("NBCACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="nbcache-bench-") as store:
+        os.environ["NBCACHE_DIR"] = store
+        ip = InteractiveShell.instance()
+        ip.reset(new_session=False)
+        ip.run_line_magic("load_ext", "nbcache")
+        try:
+            yield ip
+        finally:
+            ip.run_line_magic("unload_ext", "nbcache")
+            ip.reset(new_session=False)
+            if old is None:
+                os.environ.pop("NBCACHE_DIR", None)
+            else:
+                os.environ["NBCACHE_DIR"] = old
+
+
+def _run(ip: InteractiveShell, source: str) -> None:
+    with capture_output():
+        result = ip.run_cell(source)
+    result.raise_error()
+
+
+def _trivial(ip: InteractiveShell, repeat: int) -> list[dict[str, Any]]:
+    ip.user_ns["x"] = 1
+    body = "y = x + 1\ny"
+    plain = timings(lambda: _run(ip, body), repeat)
+    _run(ip, "%%cache -q\n" + body)
+    hit = timings(lambda: _run(ip, "%%cache -q\n" + body), repeat)
+    miss = timings(lambda: _run(ip, "%%cache -q -f\n" + body), repeat)
+    return [
+        row("trivial cell", "hit", hit, "the plain cell", plain, "< +1 ms", lambda s, b: s - b < 1e-3),
+        row("trivial cell", "miss (run and store)", miss, "the plain cell", plain, "none", None),
+    ]
+
+
+def _large_array(ip: InteractiveShell, nbytes: int, repeat: int) -> list[dict[str, Any]]:
+    import joblib
+    import numpy as np
+
+    big = np.random.default_rng(0).random(nbytes // 8)
+    ip.user_ns["big"] = big
+    body = "%%cache -q\npeak = float(big[::4096].max())"
+    _run(ip, body)
+    hit = timings(lambda: _run(ip, body), repeat)
+    one_thread = timings(lambda: blake3(memoryview(big).cast("B")).digest(), repeat)
+    with tempfile.TemporaryDirectory() as where:
+        cached = joblib.Memory(where, verbose=0).cache(_peak)
+        cached(big)
+        memory = timings(lambda: cached(big), repeat)
+    case = f"{nbytes / 2**30:.2f} GiB array input, hit"
+    return [
+        row("large input", case, hit, "one-thread blake3 over it", one_thread, "<= 1.2x", lambda s, b: s <= 1.2 * b),
+        row("large input", case, hit, "joblib.Memory hit", memory, ">= 6x faster", lambda s, b: s * 6 <= b),
+    ]
+
+
+def _peak(values: Any) -> float:
+    return float(values[::4096].max())
+
+
+def _model(ip: InteractiveShell, rows: int, repeat: int) -> list[dict[str, Any]]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ip.user_ns.update(X=rng.random((rows, 20)), y=rng.random(rows))
+    body = ("from sklearn.ensemble import HistGradientBoostingRegressor\n"
+            "model = HistGradientBoostingRegressor(max_iter=100, early_stopping=False).fit(X, y)")
+    refit = timings(lambda: _run(ip, body), max(1, repeat // 2))
+    _run(ip, "%%cache -q\n" + body)
+    hit = timings(lambda: _run(ip, "%%cache -q\n" + body), repeat)
+    return [row("model", f"gradient boosting on {rows:,} rows, hit", hit, "re-fitting it", refit,
+                "none (smaller is better)", None)]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    repeat = 5 if quick else 9
+    with _shell() as ip:
+        rows = _trivial(ip, 50 if quick else 300)
+        rows += _large_array(ip, (16 if quick else 1024) * 2**20, repeat)
+        rows += _model(ip, 5_000 if quick else 200_000, repeat)
+    return rows

@@ -1,0 +1,64 @@
+"""`make bench`: run every benchmark module in one process, print a table of ratios, write results.json.
+
+The machine is shared and noisy, so each figure is a median of repeats and is compared with a baseline measured
+in the same run; the table shows both medians, their ranges and the ratio.
+
+    python -m benchmarks.run [--quick] [--only cells,hashing,store] [--out benchmarks/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MODULES = ("cells", "hashing", "store", "notebook")
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _line(r: dict[str, Any]) -> str:
+    met = {True: "met", False: "MISSED", None: ""}[r["met"]]
+    lo, hi = r["subject_range"]
+    return (f"{r['group'][:14]:<14} {r['case'][:40]:<40} {_fmt(r['subject_s']):>10} ({_fmt(lo)}-{_fmt(hi)})"
+            f"  vs {r['baseline'][:28]:<28} {_fmt(r['baseline_s']):>10}  {r['ratio']:>7.3f}x  {r['goal']:<14} {met}")
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds each")
+    parser.add_argument("--only", default=",".join(MODULES), help="comma-separated benchmark modules")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    args = parser.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    for name in args.only.split(","):
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"benchmarks.{name}":
+                raise
+            print(f"(no benchmark module {name!r})", file=sys.stderr)
+            continue
+        for result in module.run(quick=args.quick):
+            print(_line(result), flush=True)
+            rows.append(result)
+    args.out.write_text(json.dumps({"machine": machine(), "quick": args.quick, "results": rows}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
