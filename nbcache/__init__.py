@@ -32,6 +32,9 @@ def unload_ipython_extension(ip: Any) -> None:
     magics = getattr(ip, "_nbcache_magics", None)
     if magics is None:
         return
+    from . import background
+
+    background.wait()  # statistics still being written belong to the store being let go
     for kind, names in _MAGIC_NAMES.items():
         for name in names:
             ip.magics_manager.magics[kind].pop(name, None)
