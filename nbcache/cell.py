@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
-from . import background, execute
+from . import background, execute, references
 from .analysis import CellAnalysis, analyse_tree, is_ipython_name
 from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
@@ -21,10 +21,6 @@ from .key import Inputs, cell_key, expand_deps, hash_deps, hash_inputs, normalis
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
-# The reference under which the user namespace (the globals of functions the cell defines) is stored.
-_NAMESPACE_REF = "<namespace>"
-# Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
-_ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple)
 
 
 @dataclass(frozen=True)
@@ -85,11 +81,19 @@ def _hidden_references(name: str, slots: list[dict]) -> bool:
     Atomic values never count: nobody can observe their identity.
     """
     obj = slots[0].get(name, _MISSING)
-    if obj is _MISSING or isinstance(obj, _ATOMIC):
+    if obj is _MISSING or isinstance(obj, references.ATOMIC):
         return False
     known = sum(1 for slot in slots for value in slot.values() if value is obj)
     # getrefcount counts its own argument and this frame's `obj`; no other frame may hold one here.
     return sys.getrefcount(obj) - 2 > known
+
+
+def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
+    """A numpy view into an input shares its memory; a restored copy would not, so such a cell is not stored."""
+    for name, value in outputs.items():
+        if references.array_view_of(value, refs):
+            raise SerializationError(f"output {name!r} is a view into an input's array, and a restored copy "
+                                     "would not share its memory (use .copy() to store it)", name)
 
 
 class CachedCell:
@@ -154,8 +158,8 @@ class CachedCell:
         return self._hit(cell, payload, info)
 
     # ---- hit
-    def _resolve(self, ref: str) -> Any:
-        return self.ns if ref == _NAMESPACE_REF else self.ns[ref]
+    def _resolve(self, ref: tuple) -> Any:
+        return references.resolve(ref, self.ns)
 
     def _load(self, key: str) -> tuple[dict, Any] | None:
         try:
@@ -245,21 +249,16 @@ class CachedCell:
             "compute_s": compute_s,
         }
 
-    def _references(self, cell: Prepared, outputs: set[str]) -> dict[int, str]:
-        """Objects to store by name: the namespace itself, and unchanged inputs an output refers to.
+    def _references(self, cell: Prepared, outputs: set[str]) -> dict[int, tuple]:
+        """Objects to store by reference: the namespace, and what lies inside inputs the run left unchanged."""
+        unchanged = {name: value for name, value in cell.inputs.values.items()
+                     if name not in outputs and self.ns.get(name, _MISSING) is value}
+        return references.input_references(unchanged, self.ns)
 
-        A hit resolves them from the namespace, where the key guarantees equal content: so `b = a` gives
-        `b is a` again, and functions defined by the cell see the live globals.
-        """
-        refs = {id(self.ns): _NAMESPACE_REF}
-        for name, value in cell.inputs.values.items():
-            if name not in outputs and not isinstance(value, _ATOMIC) and self.ns.get(name, _MISSING) is value:
-                refs.setdefault(id(value), name)
-        return refs
-
-    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, str]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
+            _check_no_views(payload["outputs"], refs)
             stored = self.store.save(key, payload, meta, refs)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "

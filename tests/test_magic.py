@@ -325,3 +325,32 @@ def test_a_restored_function_reads_the_live_namespace(tmp_path: Path) -> None:
     first, second = run_in_new_process(script), run_in_new_process(script)
     assert "RESULT 30" in first and "RESULT 30" in second
     assert (tmp_path / "runs.txt").read_text() == "."
+
+
+def test_a_global_mutated_through_a_helper_is_replayed(shell: Shell) -> None:
+    shell.run("state = []\ndef bump():\n    state.append(1)\n    return len(state)")
+    shell.cached("n = bump()")
+    shell.run("state = []")  # back to the content the entry was keyed on
+    shell.cached("n = bump()")
+    assert shell.runs == 1 and shell.ns["state"] == [1] and shell.ns["n"] == 1
+
+
+def test_an_object_inside_an_input_is_the_same_object_after_a_hit(shell: Shell) -> None:
+    shell.ns["rows"] = {"a": [[1], [2]]}
+    shell.cached("first = rows['a'][0]\nrest = rows['a'][1:]")
+    shell.ns.update(first=None, rest=None)
+    shell.cached("first = rows['a'][0]\nrest = rows['a'][1:]")
+    assert shell.runs == 1 and shell.ns["first"] is shell.ns["rows"]["a"][0]
+    assert shell.ns["rest"][0] is shell.ns["rows"]["a"][1]
+
+
+def test_a_view_into_an_input_array_is_not_stored(shell: Shell) -> None:
+    import numpy as np
+
+    shell.ns["arr"] = np.arange(10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shell.cached("head = arr[:3]")
+    shell.cached("head = arr[:3]")
+    assert shell.runs == 2 and np.shares_memory(shell.ns["head"], shell.ns["arr"])
+    assert any("view into an input" in str(w.message) for w in caught)

@@ -1,0 +1,75 @@
+"""Which objects an entry stores by reference instead of by value, and how a hit finds them again.
+
+After a real run, `b = a` leaves `b is a`, `first = rows[0]` leaves `first is rows[0]`, and a function the cell
+defines reads the notebook's globals. A copy restored from disk would break each of these the moment the user
+mutates one side. So the serializer writes such objects as a path from an unchanged input (or the namespace) and a
+hit follows the path in the namespace, where the key guarantees the same content.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+# Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
+ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple, range)
+NAMESPACE: tuple = ("namespace",)
+# Bounds on the walk through inputs: beyond them, objects are stored by value.
+_MAX_OBJECTS = 100_000
+_MAX_DEPTH = 8
+
+Step = tuple[str, Any]  # ("item", key) or ("attr", name)
+
+
+def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
+    if isinstance(obj, (list, tuple)):
+        yield from ((("item", i), child) for i, child in enumerate(obj))
+    elif isinstance(obj, dict):
+        yield from ((("item", k), v) for k, v in obj.items() if isinstance(k, (str, int)) and not isinstance(k, bool))
+    elif not isinstance(obj, type) and isinstance(getattr(obj, "__dict__", None), dict) and not callable(obj):
+        yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str))
+
+
+def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> dict[int, tuple]:
+    """id(obj) -> reference for the namespace and every non-atomic object reachable inside unchanged inputs."""
+    refs: dict[int, tuple] = {id(namespace): NAMESPACE}
+    queue: deque[tuple[Any, str, tuple[Step, ...]]] = deque(
+        (value, name, ()) for name, value in sorted(inputs.items()))
+    examined = 0  # every object looked at counts, so a list of ten million ints costs no more than the bound
+    while queue:
+        obj, name, path = queue.popleft()
+        if not isinstance(obj, ATOMIC):
+            if id(obj) in refs:
+                continue
+            refs[id(obj)] = ("input", name, path)
+        if len(path) >= _MAX_DEPTH:
+            continue
+        for step, child in islice(_children(obj), max(0, _MAX_OBJECTS - examined)):
+            examined += 1
+            if isinstance(child, tuple) or not isinstance(child, ATOMIC):
+                queue.append((child, name, (*path, step)))
+    return refs
+
+
+def resolve(ref: tuple, namespace: dict[str, Any]) -> Any:
+    """The object a reference names in the namespace; KeyError/AttributeError/IndexError if it is not there."""
+    if ref == NAMESPACE:
+        return namespace
+    _, name, path = ref
+    obj = namespace[name]
+    for kind, key in path:
+        obj = obj[key] if kind == "item" else getattr(obj, key)
+    return obj
+
+
+def array_view_of(value: Any, refs: dict[int, tuple]) -> bool:
+    """True if `value` is a numpy view into memory an input owns: a restored copy could not share it."""
+    base = getattr(value, "base", None)
+    seen = 0
+    while base is not None and seen < 64:
+        if id(base) in refs:
+            return True
+        base, seen = getattr(base, "base", None), seen + 1
+    return False
