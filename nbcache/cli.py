@@ -7,8 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .clearing import ClearRequest, ClearUsage, clear, removed_line
 from .info import format_entries
-from .store import Store
+from .opening import open_store, size_limit_from
+from .sizes import parse_size
+from .status import human_size
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -18,31 +21,82 @@ def default_dir() -> str:
     return os.environ.get("NBCACHE_DIR") or os.path.join(os.getcwd(), ".nbcache")
 
 
+def _fail(command: str, message: str) -> int:
+    print(f"nbcache {command}: {message}", file=sys.stderr)
+    return 2
+
+
 def _ls(args: argparse.Namespace) -> int:
-    print(format_entries(Store(args.dir).entries(), args.dir))
+    print(format_entries(open_store(args.dir).entries(), args.dir))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    try:
+        limit = human_size(size_limit_from())
+    except ValueError as exc:
+        return _fail("info", f"NBCACHE_SIZE_LIMIT: {exc}")
+    store = open_store(args.dir)
+    entries = store.entries()
+    print(f"store:      {args.dir}")
+    print(f"entries:    {len(entries)}")
+    print(f"size:       {human_size(store.usage(entries))} (shared blobs counted once)")
+    print(f"hits:       {sum(e.hits for e in entries)}")
+    print(f"limit:      {limit} (NBCACHE_SIZE_LIMIT)")
     return 0
 
 
 def _clear(args: argparse.Namespace) -> int:
-    if args.all == bool(args.keys):
-        print("nbcache clear: give either --all or one or more key prefixes (see `nbcache ls`)", file=sys.stderr)
-        return 2
-    store = Store(args.dir)
-    removed = store.clear() if args.all else sum(store.remove(prefix) for prefix in args.keys)
-    print(f"nbcache: removed {removed} entr{'y' if removed == 1 else 'ies'}")
+    request = ClearRequest(args.all, args.keys, args.older_than, args.larger_than)
+    try:
+        removed = clear(open_store(args.dir), request)
+    except ClearUsage as exc:
+        return _fail("clear", str(exc))
+    print(removed_line(removed))
     return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    try:
+        max_size = parse_size(args.max_size)
+    except ValueError as exc:
+        return _fail("prune", f"--max-size: {exc}")
+    print(removed_line(open_store(args.dir).prune(max_size)))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    problems = store.verify()
+    for line in problems:
+        print(f"damaged: {line}")
+    summary = f"{len(problems)} damaged" if problems else f"all {len(store.entries())} entries sound"
+    print(f"nbcache verify: {summary}")
+    return 1 if problems else 0
+
+
+def _add_clear(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("clear", help="remove entries")
+    parser.add_argument("--all", action="store_true", help="remove every entry")
+    parser.add_argument("--older-than", metavar="AGE", help="entries not used for this long: 7d, 12h, 30m")
+    parser.add_argument("--larger-than", metavar="SIZE", help="entries larger than this: 100MB, 1GiB")
+    parser.add_argument("keys", nargs="*", help="key prefixes of the entries to remove")
+    parser.set_defaults(run=_clear)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbcache", description="Inspect and clean an nbcache store.")
-    parser.add_argument("--dir", default=None, help="the store (default: $NBCACHE_DIR, else ./.nbcache)")
+    parser.add_argument("--dir", default=None, help="the store, a folder or URL (default: $NBCACHE_DIR, "
+                        "else ./.nbcache)")
     sub = parser.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("ls", help="list the entries and totals")
-    ls.set_defaults(run=_ls)
-    clear = sub.add_parser("clear", help="remove entries")
-    clear.add_argument("--all", action="store_true", help="remove every entry")
-    clear.add_argument("keys", nargs="*", help="key prefixes of the entries to remove")
-    clear.set_defaults(run=_clear)
+    sub.add_parser("ls", help="list the entries and totals").set_defaults(run=_ls)
+    sub.add_parser("info", help="totals: entries, size, hits").set_defaults(run=_info)
+    _add_clear(sub)
+    prune = sub.add_parser("prune", help="evict least recently used entries down to a size")
+    prune.add_argument("--max-size", required=True, metavar="SIZE", help="size to shrink to: 5GiB, 500MB")
+    prune.set_defaults(run=_prune)
+    verify = sub.add_parser("verify", help="check every signature and blob hash; exit 1 on damage")
+    verify.set_defaults(run=_verify)
     return parser
 
 

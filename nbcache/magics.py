@@ -12,7 +12,9 @@ from traitlets import Unicode
 
 from . import background
 from .cell import CachedCell, CellOptions
+from .clearing import ClearRequest, ClearUsage, clear, removed_line
 from .info import format_entries
+from .opening import open_store, size_limit_from
 from .store import Store
 
 
@@ -29,6 +31,11 @@ class CacheMagics(Magics):
         help="Folder (or fsspec URL) of the cache store. Empty: $NBCACHE_DIR if set, else .nbcache/ in the "
         "kernel's working directory when the extension was loaded.",
     ).tag(config=True)
+    size_limit = Unicode(
+        "",
+        help="Most the store may hold, like '10GiB' or '500MB'; least recently used entries are evicted after "
+        "each save. Empty: $NBCACHE_SIZE_LIMIT if set, else 10GiB.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -43,7 +50,11 @@ class CacheMagics(Magics):
     def store(self) -> Store:
         path = self.store_path()
         if path not in self._stores:
-            self._stores[path] = Store(path)
+            self._stores[path] = open_store(path)
+        try:
+            self._stores[path].size_limit = size_limit_from(self.size_limit)
+        except ValueError as exc:
+            raise UsageError(f"CacheMagics.size_limit / $NBCACHE_SIZE_LIMIT: {exc}") from None
         return self._stores[path]
 
     def pre_run_cell(self, info: Any) -> None:
@@ -89,14 +100,17 @@ class CacheMagics(Magics):
     # ---- %cache_clear
     @magic_arguments()
     @argument("--all", action="store_true", help="Remove every entry.")
+    @argument("--older-than", metavar="AGE", help="Remove entries not used for this long: 7d, 12h, 30m, 2w.")
+    @argument("--larger-than", metavar="SIZE", help="Remove entries larger than this: 100MB, 1GiB.")
     @argument("keys", nargs="*", help="Remove the entries whose key starts with one of these prefixes.")
     @line_magic
     def cache_clear(self, line: str) -> None:
-        """Remove cache entries: ``%cache_clear --all`` or ``%cache_clear KEY_PREFIX ...`` (see %cache_info)."""
+        """Remove cache entries: ``--all``, key prefixes (see %cache_info), or ``--older-than``/``--larger-than``."""
         args = parse_argstring(self.cache_clear, line)
-        if args.all == bool(args.keys):
-            raise UsageError("%cache_clear needs either --all or one or more key prefixes (see %cache_info)")
-        background.wait()
-        store = self.store()
-        removed = store.clear() if args.all else sum(store.remove(prefix) for prefix in args.keys)
-        print(f"nbcache: removed {removed} entr{'y' if removed == 1 else 'ies'}")
+        request = ClearRequest(args.all, args.keys, args.older_than, args.larger_than)
+        background.wait()  # hit statistics still being written decide what --older-than removes
+        try:
+            removed = clear(self.store(), request)
+        except ClearUsage as exc:
+            raise UsageError(f"%cache_clear {exc}") from None
+        print(removed_line(removed))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
+from types import ModuleType
 from typing import Any
 
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
@@ -24,11 +25,15 @@ Step = tuple[str, Any]  # ("item", key) or ("attr", name)
 
 
 def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
+    """What the input's content hash covers: items of containers, attributes of plain instances. Not modules,
+    classes or functions: they are hashed by name or code, so what hangs off them may differ on a hit."""
     if isinstance(obj, (list, tuple)):
         yield from ((("item", i), child) for i, child in enumerate(obj))
     elif isinstance(obj, dict):
         yield from ((("item", k), v) for k, v in obj.items() if isinstance(k, (str, int)) and not isinstance(k, bool))
-    elif not isinstance(obj, type) and isinstance(getattr(obj, "__dict__", None), dict) and not callable(obj):
+    elif isinstance(obj, (type, ModuleType)) or callable(obj):
+        return
+    elif isinstance(getattr(obj, "__dict__", None), dict):
         yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str))
 
 

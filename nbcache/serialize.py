@@ -1,15 +1,27 @@
-"""Objects to bytes and back, with dill so that functions, lambdas and classes defined in the notebook survive a
-kernel restart (plain pickle writes them by reference to ``__main__``, where a new kernel does not have them).
+"""Objects to bytes and back: the C pickler at protocol 5, with large buffers out of band and dill where needed.
 
-The whole payload is one pickle, so objects shared between outputs stay shared. Objects that are unchanged inputs
-of the cell are written as references to their names and resolved from the namespace on load: after a hit,
-``b`` is again the very object ``a`` when the cell did ``b = a``, as after a real run.
+- Large contiguous buffers (numpy arrays, Arrow buffers) leave the pickle as separate raw buffers, which the store
+  writes as blobs and maps back copy-on-write: no copy on save, a lazy restore.
+- Functions, lambdas and classes defined in the notebook (and modules) go through dill, one object at a time from
+  the C pickler's ``reducer_override``: plain pickle would write them by reference to ``__main__``, where a new
+  kernel does not have them, and dill's pure-Python pickler is several times slower on everything else. dill writes
+  their globals by reference to ``__main__``, so a restored function sees the live notebook namespace, as a
+  function defined by re-running the cell does.
+- The whole payload is one pickle, so objects shared between outputs stay shared (``b = a``: ``b is a``).
+- Objects that are unchanged inputs of the cell may be written as references to their names (``refs``) and are
+  resolved from the namespace on load.
+- Anything the C pickler refuses is retried with dill for the whole payload (slower, same result).
 """
 
 from __future__ import annotations
 
+import contextvars
+import importlib
 import io
-from collections.abc import Callable
+import pickle
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dill
@@ -17,39 +29,129 @@ import dill
 from .errors import SerializationError
 
 _PROTOCOL = 5
+# Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
+INLINE_LIMIT = 64 * 1024
+
+Resolve = Callable[[str], Any]
+_RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
 
 
-class _Pickler(dill.Pickler):
-    def __init__(self, file: io.BytesIO, refs: dict[int, str]) -> None:
-        # recurse=False keeps a function's globals as its module dict; the caller maps the user namespace to a
-        # reference, so a restored function reads the live namespace, as one defined by a real run would.
-        super().__init__(file, protocol=_PROTOCOL, recurse=False)
+@dataclass
+class Serialized:
+    """A payload as bytes: the pickle itself, its out-of-band buffers in order, and which pickler wrote it."""
+
+    data: bytes
+    buffers: list[memoryview] = field(default_factory=list)
+    engine: str = "pickle"
+
+
+def _no_refs(pid: str) -> Any:
+    raise KeyError(pid)
+
+
+def _importable(obj: Any) -> bool:
+    """True if pickle's by-name reference to ``obj`` finds this very object again in a new process."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if module in (None, "__main__") or "<" in qualname:
+        return False
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception:
+        return False
+    return found is obj
+
+
+def _needs_dill(obj: Any) -> bool:
+    if isinstance(obj, types.ModuleType):
+        return True
+    return isinstance(obj, (types.FunctionType, type)) and not _importable(obj)
+
+
+def _from_dill(data: bytes) -> Any:
+    """Rebuild one object written by dill inside the main pickle (its reduce function, hence module level)."""
+    return _DillUnpickler(io.BytesIO(data), _RESOLVE.get() or _no_refs).load()
+
+
+class _DillPickler(dill.Pickler):
+    def __init__(self, file: io.BytesIO, refs: dict[int, str], **kwargs: Any) -> None:
+        # recurse=False: globals of notebook functions are written as a reference to __main__'s namespace.
+        super().__init__(file, protocol=_PROTOCOL, recurse=False, **kwargs)
         self._refs = refs
 
     def persistent_id(self, obj: Any) -> str | None:
         return self._refs.get(id(obj))
 
 
-class _Unpickler(dill.Unpickler):
-    def __init__(self, file: io.BytesIO, resolve: Callable[[str], Any]) -> None:
-        super().__init__(file)
+class _DillUnpickler(dill.Unpickler):
+    def __init__(self, file: io.BytesIO, resolve: Resolve, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
         self._resolve = resolve
 
     def persistent_load(self, pid: str) -> Any:
         return self._resolve(pid)
 
 
-def _dump(obj: Any, refs: dict[int, str]) -> bytes:
-    buffer = io.BytesIO()
-    _Pickler(buffer, refs).dump(obj)
-    return buffer.getvalue()
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool]) -> None:
+        super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
+        self._refs = refs
+
+    def reducer_override(self, obj: Any) -> Any:
+        if not _needs_dill(obj):
+            return NotImplemented
+        buffer = io.BytesIO()
+        _DillPickler(buffer, self._refs).dump(obj)
+        return _from_dill, (buffer.getvalue(),)
+
+
+class _RefPickler(_Pickler):
+    """Only defined when there are refs: the C pickler calls persistent_id for every object, even every int."""
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._refs.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, resolve: Resolve, buffers: Sequence[Any]) -> None:
+        super().__init__(file, buffers=buffers)
+        self._resolve = resolve
+
+    def persistent_load(self, pid: str) -> Any:
+        return self._resolve(pid)
+
+
+def _collector(buffers: list[memoryview]) -> Callable[[Any], bool]:
+    def keep(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes < INLINE_LIMIT:
+            return True  # in band
+        buffers.append(raw)
+        return False
+
+    return keep
+
+
+def _dump(obj: Any, refs: dict[int, str]) -> Serialized:
+    buffers: list[memoryview] = []
+    file = io.BytesIO()
+    pickler_type = _RefPickler if refs else _Pickler
+    try:
+        pickler_type(file, refs, _collector(buffers)).dump(obj)
+        return Serialized(file.getvalue(), buffers, "pickle")
+    except Exception:  # something only dill can write: the whole payload through dill
+        buffers.clear()
+        file = io.BytesIO()
+        _DillPickler(file, refs, buffer_callback=_collector(buffers)).dump(obj)
+        return Serialized(file.getvalue(), buffers, "dill")
 
 
 def _describe(value: Any) -> str:
     return type(value).__qualname__
 
 
-def dumps(payload: dict[str, Any], refs: dict[int, str] | None = None) -> bytes:
+def dumps(payload: dict[str, Any], refs: dict[int, str] | None = None) -> Serialized:
     """Serialize ``{'outputs': {...}, ...}``; ``refs`` maps id(obj) to the input name to write instead of obj.
 
     Raises SerializationError naming the output that cannot be saved.
@@ -67,9 +169,20 @@ def dumps(payload: dict[str, Any], refs: dict[int, str] | None = None) -> bytes:
         raise SerializationError(f"the cell's result cannot be saved: {whole}") from None
 
 
-def _no_refs(pid: str) -> Any:
-    raise KeyError(pid)
+def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = None,
+          engine: str = "pickle") -> dict[str, Any]:
+    """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
+    resolve = resolve or _no_refs
+    token = _RESOLVE.set(resolve)
+    try:
+        if engine == "dill":
+            return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
+        return _Unpickler(io.BytesIO(data), resolve, buffers).load()
+    finally:
+        _RESOLVE.reset(token)
 
 
-def loads(data: bytes, resolve: Callable[[str], Any] | None = None) -> dict[str, Any]:
-    return _Unpickler(io.BytesIO(data), resolve or _no_refs).load()
+def loads_dill(data: bytes, resolve: Resolve | None = None) -> dict[str, Any]:
+    """Format 1 entries: the whole payload was one dill pickle, globals written by value."""
+    return _DillUnpickler(io.BytesIO(data), resolve or _no_refs).load()
+

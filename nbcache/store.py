@@ -2,13 +2,13 @@
 
 Layout under the root::
 
-    entries/<key>.json   signed manifest: format, key, blob digest, size, created, the caller's meta
-    blobs/<digest>       the serialized payload, named by its blake3 (the same bytes are stored once)
+    entries/<key>.json   signed manifest: format, key, the blobs it needs with their sizes, created, the caller's meta
+    blobs/<digest>       a serialized payload or one raw out-of-band buffer, named by its blake3 (stored once)
     stats/<key>.json     unsigned usage counters (hits, last use, time saved); damage there only resets them
 
-The blob is written first and the manifest last, each to a temporary file renamed into place, so a reader sees a
-whole entry or none. A manifest is trusted only if its HMAC verifies, and a blob only if its digest matches the
-manifest's: unpickling runs code, so nothing else is ever unpickled.
+Blobs are written first and the manifest last, each to a temporary file renamed into place, so a reader sees a
+whole entry or none. A manifest is trusted only if its HMAC verifies, and a blob only if its size and digest match
+the manifest's: unpickling runs code, so nothing else is ever unpickled.
 """
 
 from __future__ import annotations
@@ -18,26 +18,28 @@ import hmac
 import json
 import os
 import re
-import secrets
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blake3 import blake3
-
 from . import serialize
+from .blobfile import TMP_PREFIX, BlobDamaged, digest, read_verified, write_atomic
 from .errors import CacheWarning, StoreError
 from .secret import load_secret
 
-# Increment on cache-breaking changes to the manifest or payload layout.
-FORMAT_VERSION = 1
+# Increment on cache-breaking changes to the manifest or payload layout. Format 1: one dill pickle per entry.
+# Format 2: a C pickle (dill only where needed) plus raw out-of-band buffers as blobs of their own.
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
 
+DEFAULT_SIZE_LIMIT = 10 * 2**30
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
-_TMP_PREFIX = ".tmp-"
 _STALE_TMP_S = 3600.0
+# An unreferenced blob younger than this may belong to an entry another kernel is writing right now.
+_ORPHAN_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class EntryInfo:
     saved_s: float
     outputs: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    blobs: tuple[tuple[str, int], ...] = ()
 
 
 class _Damaged(Exception):
@@ -70,25 +73,19 @@ def _canonical(manifest: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{secrets.token_hex(6)}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def blob_refs(manifest: dict[str, Any]) -> list[tuple[str, int]]:
+    """(digest, size) of every blob an entry needs: its pickle first, then its out-of-band buffers."""
+    if manifest["format"] == 1:
+        return [(manifest["blob"], int(manifest["size"]))]
+    return [(d, int(s)) for d, s in [manifest["data"], *manifest["buffers"]]]
 
 
 class Store:
-    def __init__(self, root: str | os.PathLike, secret: bytes | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, secret: bytes | None = None,
+                 size_limit: int | None = DEFAULT_SIZE_LIMIT) -> None:
         self.root = Path(root).expanduser()
         self._secret = secret
+        self.size_limit = size_limit
 
     # ---- paths and signing
     @property
@@ -100,8 +97,8 @@ class Store:
     def _manifest_path(self, key: str) -> Path:
         return self.root / "entries" / f"{_check_key(key)}.json"
 
-    def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / _check_key(digest)
+    def _blob_path(self, blob: str) -> Path:
+        return self.root / "blobs" / _check_key(blob)
 
     def _stats_path(self, key: str) -> Path:
         return self.root / "stats" / f"{_check_key(key)}.json"
@@ -109,85 +106,121 @@ class Store:
     def _sign(self, manifest: dict[str, Any]) -> str:
         return hmac.new(self.secret, _canonical(manifest), hashlib.sha256).hexdigest()
 
-    # ---- writing
+    # ---- writing, one step a method so that tests can fail each
+    def _put_blob(self, blob: str, data: Any) -> None:
+        path = self._blob_path(blob)
+        if path.exists():
+            os.utime(path)  # fresh again: a sweep must not take it while our manifest is on its way
+            return
+        write_atomic(path, data)
+
+    def _put_manifest(self, key: str, encoded: bytes) -> None:
+        write_atomic(self._manifest_path(key), encoded)
+
+    def _manifest_for(self, key: str, ser: serialize.Serialized, meta: dict[str, Any]) -> dict[str, Any]:
+        buffers = [[digest(b), b.nbytes] for b in ser.buffers]
+        data = [digest(ser.data), len(ser.data)]
+        manifest = {"format": FORMAT_VERSION, "key": key, "engine": ser.engine, "data": data, "buffers": buffers,
+                    "size": data[1] + sum(s for _, s in buffers), "created": time.time(), "meta": meta}
+        manifest["sig"] = self._sign(manifest)
+        return manifest
+
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
              refs: dict[int, str] | None = None) -> int:
         """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
-        data = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
-        digest = blake3(data).hexdigest()
-        manifest = {"format": FORMAT_VERSION, "key": key, "blob": digest, "size": len(data),
-                    "created": time.time(), "meta": meta}
-        manifest["sig"] = self._sign(manifest)
+        ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
+        manifest = self._manifest_for(_check_key(key), ser, meta)
         encoded = json.dumps(manifest).encode()
         try:
-            blob = self._blob_path(digest)
-            if not blob.exists():
-                _write_atomic(blob, data)
-            _write_atomic(self._manifest_path(key), encoded)
+            for (blob, _), data in zip(blob_refs(manifest), [ser.data, *ser.buffers], strict=True):
+                self._put_blob(blob, data)
+            self._put_manifest(key, encoded)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
-        return len(data) + len(encoded)
+        self._enforce_limit(key)
+        return manifest["size"] + len(encoded)
+
+    def _enforce_limit(self, keep: str) -> None:
+        if self.size_limit is None:
+            return
+        try:
+            self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
+        except OSError as exc:  # the entry is stored; only the clean-up failed
+            warnings.warn(f"nbcache: could not evict old entries from {self.root}: {exc}", CacheWarning,
+                          stacklevel=3)
 
     # ---- reading
-    def _read_manifest(self, path: Path) -> dict[str, Any] | None:
+    def _verified(self, raw: bytes) -> dict[str, Any] | None:
         """The verified manifest, None if of another format version; _Damaged if it cannot be trusted."""
         try:
-            manifest = json.loads(path.read_bytes())
-        except (OSError, ValueError) as exc:
+            manifest = json.loads(raw)
+        except ValueError as exc:
             raise _Damaged(f"unreadable manifest ({exc})") from None
         if not isinstance(manifest, dict):
             raise _Damaged("manifest is not an object")
-        if manifest.get("format") != FORMAT_VERSION:
+        if manifest.get("format") not in _READABLE_FORMATS:
             return None
         if not hmac.compare_digest(str(manifest.get("sig", "")), self._sign(manifest)):
             raise _Damaged("its signature does not match (tampered with, or written with another key)")
+        try:
+            blob_refs(manifest)
+        except (KeyError, TypeError, ValueError):
+            raise _Damaged("its manifest lacks fields") from None
         return manifest
 
-    def _read_blob(self, manifest: dict[str, Any]) -> bytes:
+    def _read_manifest(self, path: Path) -> dict[str, Any] | None:
         try:
-            data = self._blob_path(manifest["blob"]).read_bytes()
-        except (OSError, ValueError) as exc:
-            raise _Damaged(f"its data is missing ({exc})") from None
-        if blake3(data).hexdigest() != manifest["blob"]:
-            raise _Damaged("its data does not match its recorded hash (truncated or corrupted)")
-        return data
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise _Damaged(f"unreadable manifest ({exc.strerror or exc})") from None
+        return self._verified(raw)
+
+    def _read_blobs(self, manifest: dict[str, Any]) -> list[Any]:
+        try:
+            return [read_verified(self._blob_path(blob), blob, size) for blob, size in blob_refs(manifest)]
+        except (BlobDamaged, ValueError) as exc:
+            raise _Damaged(str(exc)) from None
+
+    def _payload(self, manifest: dict[str, Any], resolve: Callable[[str], Any] | None) -> dict[str, Any]:
+        data, *buffers = self._read_blobs(manifest)
+        try:
+            if manifest["format"] == 1:
+                return serialize.loads_dill(bytes(data), resolve)
+            return serialize.loads(data, buffers, resolve, manifest.get("engine", "pickle"))
+        except Exception as exc:
+            raise _Damaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
 
     def load(self, key: str, resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info; None if absent, of another format, or damaged (with one warning)."""
         path = self._manifest_path(key)
         if not path.exists():
             return None
+        manifest = None
         try:
             manifest = self._read_manifest(path)
             if manifest is None:
                 return None
-            data = self._read_blob(manifest)
-            try:
-                payload = serialize.loads(data, resolve)
-            except Exception as exc:
-                raise _Damaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
+            payload = self._payload(manifest, resolve)
         except _Damaged as damage:
             warnings.warn(f"nbcache: ignoring cache entry {key[:12]}: {damage}; the cell runs instead",
                           CacheWarning, stacklevel=2)
-            self._discard(key, manifest_only="signature" in str(damage))
+            if "signature" not in str(damage):  # a foreign signature may be a teammate's entry: not ours to delete
+                self._discard(key, manifest)
             return None
         return payload, self._info(manifest)
 
-    def _discard(self, key: str, manifest_only: bool = False) -> None:
-        """Drop a damaged entry. A foreign signature may be a teammate's entry: its blob is not ours to judge."""
+    def _discard(self, key: str, manifest: dict[str, Any] | None) -> None:
+        """Drop a damaged entry and those of its blobs that no longer match their names."""
         try:
-            manifest = json.loads(self._manifest_path(key).read_bytes())
-            blob = self._blob_path(manifest["blob"]) if not manifest_only else None
-        except Exception:
-            blob = None
-        if manifest_only:
-            return
-        self._manifest_path(key).unlink(missing_ok=True)
-        self._stats_path(key).unlink(missing_ok=True)
-        if blob is not None and blob.exists():
-            data = blob.read_bytes()
-            if blake3(data).hexdigest() != blob.name:
-                blob.unlink(missing_ok=True)
+            self._manifest_path(key).unlink(missing_ok=True)
+            self._stats_path(key).unlink(missing_ok=True)
+            for blob, size in blob_refs(manifest) if manifest else []:
+                try:
+                    read_verified(self._blob_path(blob), blob, size)
+                except BlobDamaged:
+                    self._blob_path(blob).unlink(missing_ok=True)
+        except OSError:  # a read-only store: the damage stays, and is reported again next time
+            pass
 
     # ---- usage statistics
     def _stats(self, key: str) -> dict[str, float]:
@@ -201,7 +234,7 @@ class Store:
         stats = self._stats(key)
         stats.update(hits=stats["hits"] + 1, last_used=time.time(), saved_s=stats["saved_s"] + max(saved_s, 0.0))
         try:
-            _write_atomic(self._stats_path(key), json.dumps(stats).encode())
+            write_atomic(self._stats_path(key), json.dumps(stats).encode())
         except OSError:  # statistics are best effort
             pass
 
@@ -213,14 +246,18 @@ class Store:
             created=float(manifest["created"]), last_used=stats["last_used"] or float(manifest["created"]),
             hits=int(stats["hits"]), size=int(manifest["size"]), compute_s=float(meta.get("compute_s", 0.0)),
             saved_s=stats["saved_s"], outputs=tuple(meta.get("outputs", ())), meta=meta,
+            blobs=tuple(blob_refs(manifest)),
         )
 
-    # ---- listing and removal
-    def _manifests(self) -> Iterator[dict[str, Any]]:
+    # ---- listing
+    def _manifest_paths(self) -> list[Path]:
         folder = self.root / "entries"
         if not folder.is_dir():
-            return
-        for path in folder.glob("*.json"):
+            return []
+        return [p for p in folder.glob("*.json") if not p.name.startswith(TMP_PREFIX)]
+
+    def _manifests(self) -> Iterator[dict[str, Any]]:
+        for path in self._manifest_paths():
             try:
                 manifest = self._read_manifest(path)
             except _Damaged:
@@ -235,20 +272,54 @@ class Store:
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
         return next((e for e in self.entries() if e.meta.get("cell_ident") == cell_ident), None)
 
-    def remove(self, key_prefix: str) -> int:
-        folder = self.root / "entries"
-        if not key_prefix or not folder.is_dir():
-            return 0
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries())
+
+    def usage(self, entries: Iterable[EntryInfo] | None = None) -> int:
+        """Bytes the entries' blobs take, each blob counted once however many entries share it."""
+        blobs = {b for e in (self.entries() if entries is None else entries) for b in e.blobs}
+        return sum(size for _, size in blobs)
+
+    # ---- removal
+    def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
         removed = 0
-        for path in folder.glob(f"{glob_escape(key_prefix)}*.json"):
-            path.unlink(missing_ok=True)
-            self._stats_path(path.stem).unlink(missing_ok=True)
-            removed += 1
-        self.sweep()
+        for key in keys:
+            path = self._manifest_path(key)
+            if path.exists():
+                path.unlink(missing_ok=True)
+                removed += 1
+            self._stats_path(key).unlink(missing_ok=True)
+        if removed:
+            self.sweep(grace)
         return removed
 
+    def remove(self, key_prefix: str) -> int:
+        if not re.fullmatch(r"[0-9a-f]+", key_prefix):
+            return 0  # a prefix that is not hex matches no key
+        return self.remove_keys(p.stem for p in self._manifest_paths() if p.stem.startswith(key_prefix))
+
+    def select(self, older_than_s: float | None = None, larger_than: int | None = None) -> list[EntryInfo]:
+        """Entries last used more than ``older_than_s`` ago and larger than ``larger_than`` bytes (both if given)."""
+        now = time.time()
+        return [e for e in self.entries()
+                if (older_than_s is None or now - e.last_used > older_than_s)
+                and (larger_than is None or e.size > larger_than)]
+
+    def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = 0.0) -> int:
+        """Evict least recently used entries until the blobs take at most ``max_size`` bytes; return how many."""
+        kept = set(keep)
+        entries = sorted(self.entries(), key=lambda e: e.last_used)
+        victims: list[str] = []
+        while entries and self.usage(entries) > max_size:
+            candidates = [e for e in entries if e.key not in kept]
+            if not candidates:
+                break
+            victims.append(candidates[0].key)
+            entries.remove(candidates[0])
+        return self.remove_keys(victims, grace)
+
     def clear(self) -> int:
-        count = len(list((self.root / "entries").glob("*.json"))) if (self.root / "entries").is_dir() else 0
+        count = len(self._manifest_paths())
         for sub in ("entries", "stats", "blobs"):
             folder = self.root / sub
             if folder.is_dir():
@@ -256,25 +327,34 @@ class Store:
                     path.unlink(missing_ok=True)
         return count
 
-    def sweep(self) -> None:
-        """Remove blobs no manifest names and temporary files a crashed writer left behind."""
-        referenced = {m["blob"] for m in self._manifests()}
+    def sweep(self, grace: float = 0.0) -> None:
+        """Remove blobs no manifest names (older than ``grace`` s) and temporary files a crashed writer left."""
+        referenced = {blob for m in self._manifests() for blob, _ in blob_refs(m)}
         now = time.time()
         for sub in ("entries", "stats", "blobs"):
             folder = self.root / sub
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                stale_tmp = path.name.startswith(_TMP_PREFIX) and now - path.stat().st_mtime > _STALE_TMP_S
-                orphan = sub == "blobs" and not path.name.startswith(_TMP_PREFIX) and path.name not in referenced
-                if stale_tmp or orphan:
+                try:
+                    age = now - path.stat().st_mtime
+                except FileNotFoundError:  # another kernel swept it first
+                    continue
+                temporary = path.name.startswith(TMP_PREFIX)
+                orphan = sub == "blobs" and not temporary and path.name not in referenced and age >= grace
+                if (temporary and age > _STALE_TMP_S) or orphan:
                     path.unlink(missing_ok=True)
 
-    def total_size(self) -> int:
-        return sum(e.size for e in self.entries())
-
-
-def glob_escape(text: str) -> str:
-    if not re.fullmatch(r"[0-9a-f]+", text):
-        return "\0"  # a prefix that is not hex matches no key
-    return text
+    # ---- checking
+    def verify(self) -> list[str]:
+        """One line per problem: manifests that do not verify, blobs missing or not matching their hash."""
+        problems = []
+        for path in self._manifest_paths():
+            try:
+                manifest = self._read_manifest(path)
+                if manifest is None:
+                    continue
+                self._read_blobs(manifest)
+            except _Damaged as damage:
+                problems.append(f"{path.stem[:12]}: {damage}")
+        return problems

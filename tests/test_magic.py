@@ -354,3 +354,14 @@ def test_a_view_into_an_input_array_is_not_stored(shell: Shell) -> None:
     shell.cached("head = arr[:3]")
     assert shell.runs == 2 and np.shares_memory(shell.ns["head"], shell.ns["arr"])
     assert any("view into an input" in str(w.message) for w in caught)
+
+
+def test_objects_reached_through_a_module_input_are_stored_by_value(shell: Shell) -> None:
+    # A module is keyed by name and version, not content: nothing hanging off it may stand in for an output.
+    import numpy as np
+
+    shell.ns["np"] = np
+    shell.cached("a = np.ones(3)")
+    shell.ns["a"] = None
+    shell.cached("a = np.ones(3)")
+    assert shell.runs == 1 and list(shell.ns["a"]) == [1.0, 1.0, 1.0]
