@@ -93,12 +93,57 @@ class _DillUnpickler(dill.Unpickler):
         return self._resolve(pid)
 
 
+def _array_owner(obj: Any) -> Any:
+    """The array that owns a numpy view's memory, or None if ``obj`` is not a view of a plain array."""
+    if type(obj).__name__ != "ndarray" or type(obj).__module__ != "numpy":
+        return None
+    owner = obj.base
+    while owner is not None and type(owner) is type(obj) and owner.base is not None:
+        owner = owner.base
+    return owner if type(owner) is type(obj) and (owner.flags.c_contiguous or owner.flags.f_contiguous) else None
+
+
+def _view_of(owner: Any, offset: int, shape: tuple, strides: tuple, dtype: Any, writeable: bool) -> Any:
+    import numpy as np
+
+    view = np.ndarray(shape, dtype, buffer=owner.ravel(order="K"), offset=offset, strides=strides)
+    view.flags.writeable = writeable and owner.flags.writeable
+    return view
+
+
+def _view_reduction(obj: Any, owners: set[int]) -> Any:
+    """A view of an array the payload also holds is written as (owner, offset, layout): after a restore it still
+    shares the owner's memory, as after a real run (``X_train = X[:800]`` sees a later ``X -= X.mean()``)."""
+    owner = _array_owner(obj)
+    if owner is None or id(owner) not in owners:
+        return NotImplemented
+    offset = obj.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+
+
+def _owned_arrays(payload: Any) -> set[int]:
+    """Owners of memory that two or more output arrays share (or an output owns and another views): only then
+    is the sharing observable. A lone view of a big temporary array is stored as a copy of what it shows."""
+    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else {}
+    counts: dict[int, int] = {}
+    for value in outputs.values():
+        if type(value).__name__ == "ndarray" and type(value).__module__ == "numpy":
+            owner = value if value.base is None else _array_owner(value)
+            if owner is not None:
+                counts[id(owner)] = counts.get(id(owner), 0) + 1
+    return {owner for owner, count in counts.items() if count > 1}
+
+
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool]) -> None:
+    def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool],
+                 owners: set[int] = frozenset()) -> None:  # type: ignore[assignment]
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
         self._refs = refs
+        self._owners = owners
 
     def reducer_override(self, obj: Any) -> Any:
+        if self._owners and type(obj).__name__ == "ndarray":
+            return _view_reduction(obj, self._owners)
         if not _needs_dill(obj):
             return NotImplemented
         buffer = io.BytesIO()
@@ -138,7 +183,7 @@ def _dump(obj: Any, refs: dict[int, str]) -> Serialized:
     file = io.BytesIO()
     pickler_type = _RefPickler if refs else _Pickler
     try:
-        pickler_type(file, refs, _collector(buffers)).dump(obj)
+        pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
         return Serialized(file.getvalue(), buffers, "pickle")
     except Exception:  # something only dill can write: the whole payload through dill
         buffers.clear()

@@ -365,3 +365,16 @@ def test_objects_reached_through_a_module_input_are_stored_by_value(shell: Shell
     shell.ns["a"] = None
     shell.cached("a = np.ones(3)")
     assert shell.runs == 1 and list(shell.ns["a"]) == [1.0, 1.0, 1.0]
+
+
+def test_a_view_of_an_output_array_still_shares_its_memory_after_a_hit(shell: Shell) -> None:
+    import numpy as np
+
+    shell.ns["np"] = np
+    body = "X = np.arange(12.0).reshape(3, 4)\ntrain = X[:2]\ncol = X[:, 1]"
+    shell.cached(body)
+    shell.ns.update(X=None, train=None, col=None)
+    shell.cached(body)
+    X, train, col = shell.ns["X"], shell.ns["train"], shell.ns["col"]
+    X -= 1.0  # an in-place change a later cell makes: a real run's views see it
+    assert shell.runs == 1 and train[0, 0] == -1.0 and col[2] == 8.0
