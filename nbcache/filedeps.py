@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 # Calls whose path argument is written, created or removed, not read.
 _WRITE_PREFIXES = ("to_", "save", "write", "dump")
@@ -19,6 +20,7 @@ _WRITE_NAMES = frozenset({
 })
 _WRITE_MODE_CHARS = frozenset("wax+")
 _MAX_PATH = 4096
+_MODE = re.compile(r"^[rwabxtU+]{1,4}$")
 
 
 def _func_name(call: ast.Call) -> str:
@@ -61,6 +63,17 @@ def _enclosing_call(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.Call 
     return parent if isinstance(parent, ast.Call) and node is not getattr(parent, "func", None) else None
 
 
+def _mode_nodes(tree: ast.AST) -> set[ast.AST]:
+    """The mode arguments of ``open(path, mode)`` and ``path.open(mode)``: never paths themselves."""
+    modes: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _func_name(node) == "open":
+            candidates = [*node.args[:2], *(k.value for k in node.keywords if k.arg == "mode")]
+            modes.update(c for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                         and _MODE.match(c.value))
+    return modes
+
+
 def _looks_like_path(text: str) -> bool:
     return 0 < len(text) <= _MAX_PATH and "\n" not in text and "\0" not in text
 
@@ -68,11 +81,11 @@ def _looks_like_path(text: str) -> bool:
 def literal_paths(tree: ast.AST) -> list[str]:
     """String literals in the cell that could be read as paths, write targets left out."""
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = set()
+    found, modes = set(), _mode_nodes(tree)
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)):
             continue
-        if isinstance(parents.get(node), ast.Expr):
+        if node in modes or isinstance(parents.get(node), ast.Expr):
             continue  # a docstring or a bare string statement reads nothing
         call = _enclosing_call(node, parents)
         if call is not None and _writes(call, parents):

@@ -148,6 +148,11 @@ def _h_dict(h: _Hasher, obj: dict) -> None:
         h.update(value)
 
 
+def _h_mappingproxy(h: _Hasher, obj: types.MappingProxyType) -> None:
+    h.tag("mappingproxy")  # a read-only view (dataclass field metadata, a class's __dict__): its items
+    _h_dict(h, dict(obj))
+
+
 def _h_set(h: _Hasher, obj: set | frozenset) -> None:
     if h.remember(obj):
         return
@@ -302,6 +307,7 @@ _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
     int: _h_int, float: _h_float, complex: _h_complex, str: _h_str,
     bytes: _h_bytes, bytearray: _h_bytes, memoryview: _h_bytes, array.array: _h_bytes,
     list: _h_sequence, tuple: _h_sequence, dict: _h_dict, set: _h_set, frozenset: _h_set,
+    types.MappingProxyType: _h_mappingproxy,
     types.FunctionType: _h_function, types.BuiltinFunctionType: _h_builtin, types.MethodType: _h_method,
     types.ModuleType: _h_module, types.CodeType: _h_code, type: _h_type,
 }
