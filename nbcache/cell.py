@@ -12,12 +12,12 @@ from typing import Any
 from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
-from . import background, execute, references
+from . import background, determinism, execute, references
 from .analysis import CellAnalysis, analyse_tree, is_ipython_name
 from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
-from .hashing import hash_value
-from .key import Inputs, cell_key, expand_deps, hash_deps, hash_inputs, normalise, source_digest
+from .key import Inputs, cell_key, code_inputs, expand_deps, hash_inputs, normalise, rehash, source_digest
+from .reasons import describe_changes
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -67,7 +67,7 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
         if name in outputs or namespace.get(name, _MISSING) is not value:
             continue
         try:
-            changed = hash_value(value).hex() != inputs.hashes[name]
+            changed = rehash(value, namespace) != inputs.hashes[name]
         except Exception:  # no longer hashable: it certainly changed
             changed = True
         if changed:
@@ -94,6 +94,11 @@ def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
         if references.array_view_of(value, refs):
             raise SerializationError(f"output {name!r} is a view into an input's array, and a restored copy "
                                      "would not share its memory (use .copy() to store it)", name)
+
+
+def _frozen_note(meta: dict) -> str:
+    reason = meta.get("nondeterministic")
+    return f"non-deterministic: result frozen ({reason})" if reason else ""
 
 
 class CachedCell:
@@ -138,7 +143,7 @@ class CachedCell:
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
         inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
-        key_inputs = {**inputs.hashes, **hash_deps(files)}
+        key_inputs = {**inputs.hashes, **code_inputs(tree, files)}
         normalised = normalise(tree)
         key = cell_key(normalised, key_inputs, {})
         ident = self.cell_id or f"src:{source_digest(normalised)}"
@@ -192,11 +197,12 @@ class CachedCell:
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)
         self.ns.update(outputs)
+        determinism.restore(payload.get("rng"))
         replay(self.shell, payload["events"])
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         background.submit(self.store.record_hit, cell.key, saved)
-        self._status(hit_line(outputs, info.size, elapsed, saved))
+        self._status(hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta)))
         return payload["value"]
 
     # ---- miss
@@ -213,26 +219,26 @@ class CachedCell:
         changed = sorted(n for n in cell.key_inputs.keys() | old.keys() if cell.key_inputs.get(n) != old.get(n))
         if not changed:
             return "entry not in the store"
-        files = [n[len("file:"):] for n in changed if n.startswith("file:")]
-        names = [n for n in changed if not n.startswith("file:")]
-        parts = [f"{'input' if len(names) == 1 else 'inputs'} {', '.join(names)} changed"] if names else []
-        parts += [f"{'file' if len(files) == 1 else 'files'} {', '.join(files)} changed"] if files else []
-        return "; ".join(parts)
+        return describe_changes(changed, self.ns)
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before = dict(self.ns)
+        before, rng_before = dict(self.ns), determinism.rng_states()
         start = time.perf_counter()
         with recording(self.shell) as events:
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
+        rng = determinism.advanced(rng_before, determinism.rng_states())
         outputs, deletions = _runtime_changes(before, self.ns, run)
         mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
         outputs |= set(mutated)
-        payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events}
+        payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
+                   "rng": rng}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
+        meta["nondeterministic"] = self._nondeterminism(cell, rng)
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
-        self._status(miss_line(reason, compute_s, stored, save_s, note))
+        notes = [n for n in (note, _frozen_note(meta)) if n]
+        self._status(miss_line(reason, compute_s, stored, save_s, "; ".join(notes)))
         return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
@@ -268,6 +274,12 @@ class CachedCell:
             _warn(f"nbcache: the cell ran but its result was not stored: {exc}")
             return None, 0.0, "saving failed"
         return stored, time.perf_counter() - start, ""
+
+    def _nondeterminism(self, cell: Prepared, rng: dict[str, Any]) -> str | None:
+        reason = determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values())
+        if reason is None and rng and not determinism.is_seeded(cell.tree, self.ns):
+            reason = f"draws from the global {', '.join(sorted(rng))} random generator without a seed"
+        return reason
 
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:

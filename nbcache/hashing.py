@@ -3,70 +3,62 @@
 Values are fed into one blake3 stream with a type tag and length prefixes, so no two different structures give
 the same stream. Digests never depend on ``id()``, set or dict hashing order, or ``PYTHONHASHSEED``; mutable
 containers are remembered by position in the stream (not by id) so cycles terminate deterministically.
+
+Functions are hashed by what they do: bytecode, constants with their types, names, defaults, closure contents,
+and the globals they read, followed through with the same memo. When a namespace is given (the notebook's), a
+notebook function's globals are not hashed inline but *named*: the caller hashes each named global once as an
+input of its own, so a big array a helper reads is hashed once and a miss can say which global changed.
 """
 
 from __future__ import annotations
 
+import array
+import dis
 import os
 import struct
 import sys
-import sysconfig
 import types
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from blake3 import blake3
 
+from . import hashing_arrays as arrays
 from .errors import UnhashableValue
-
-# Buffers larger than this are hashed with blake3's threads.
-_THREADED_BYTES = 1 << 22
-# Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
-_CHUNK_BYTES = 1 << 24
+from .files import file_digest
+from .sources import is_library_file as _is_library_file
+from .sources import module_version, user_module_digest
 
 _NOT_CONTENT = (
     types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FrameType, types.TracebackType,
 )
+# Class attributes that are caches or C state, not behaviour (ABCMeta's registry cannot even be pickled).
+_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__doc__", "_abc_impl"})
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"})
 
 
-@cache
-def _library_roots() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} | {sys.prefix, sys.base_prefix}
-    return tuple(sorted(os.path.realpath(r) for r in roots if r))
-
-
-def _is_library_file(path: str | None) -> bool:
-    if not path:
-        return True  # builtin or frozen: part of Python itself
-    real = os.path.realpath(path)
-    return "site-packages" in real or "dist-packages" in real or real.startswith(_library_roots())
-
-
-@cache
-def _module_version(name: str) -> str:
-    top = name.split(".")[0]
-    module = sys.modules.get(top)
-    try:
-        from importlib.metadata import packages_distributions, version
-
-        for dist in packages_distributions().get(top, []):
-            return f"{dist}=={version(dist)}"
-    except Exception:  # metadata can be missing or broken; fall back below
-        pass
-    return str(getattr(module, "__version__", sys.version))
-
-
-def _is_user_module(module: types.ModuleType) -> bool:
+def is_user_module(module: types.ModuleType) -> bool:
     return module.__name__ == "__main__" or not _is_library_file(getattr(module, "__file__", None))
 
 
+def _is_user_name(module_name: str | None) -> bool:
+    """True unless the module is known and lives in the standard library or site-packages."""
+    module = sys.modules.get(module_name or "")
+    return module is None or is_user_module(module)
+
+
 class _Hasher:
-    def __init__(self) -> None:
-        self.h = blake3(max_threads=blake3.AUTO)
+    def __init__(self, namespace: dict[str, Any] | None = None, reads: set[str] | None = None) -> None:
+        self.h = blake3(max_threads=blake3.AUTO)  # threads only start for large updates
+        self.namespace = namespace
+        self.reads: set[str] = set() if reads is None else reads  # namespace globals named instead of hashed
         self.seen: dict[int, int] = {}  # id -> position of first appearance
         self.alive: list[Any] = []  # keeps remembered objects alive so their ids stay unique
+
+    def child(self) -> _Hasher:
+        """A separate stream (for order-free set members) that shares the namespace and its reads."""
+        return _Hasher(self.namespace, self.reads)
 
     # ---- primitives
     def raw(self, data: bytes | memoryview) -> None:
@@ -100,34 +92,37 @@ def _typename(obj: Any) -> str:
 
 
 # ---- atoms
-def _h_none(h: _Hasher, obj: Any) -> None:
+def _h_atom(h: _Hasher, obj: Any) -> None:
     h.tag(f"atom:{obj!r}")
 
 
 def _h_int(h: _Hasher, obj: int) -> None:
-    h.tag(_typename(obj))
-    h.raw(int(obj).to_bytes((int(obj).bit_length() + 8) // 8, "little", signed=True))
+    h.tag("int")
+    h.raw(obj.to_bytes((obj.bit_length() + 8) // 8, "little", signed=True))
 
 
 def _h_float(h: _Hasher, obj: float) -> None:
-    h.tag(_typename(obj))
+    h.tag("float")
     h.raw(b"nan" if obj != obj else struct.pack("<d", obj))  # every NaN is the same NaN
 
 
 def _h_complex(h: _Hasher, obj: complex) -> None:
-    h.tag(_typename(obj))
+    h.tag("complex")
     _h_float(h, obj.real)
     _h_float(h, obj.imag)
 
 
 def _h_str(h: _Hasher, obj: str) -> None:
-    h.tag(_typename(obj))
+    h.tag("str")
     h.raw(obj.encode("utf-8", "surrogatepass"))
 
 
-def _h_bytes(h: _Hasher, obj: bytes | bytearray | memoryview) -> None:
+def _h_bytes(h: _Hasher, obj: bytes | bytearray | memoryview | array.array) -> None:
     h.tag(_typename(obj))
-    h.raw(memoryview(obj).cast("B") if isinstance(obj, memoryview) else obj)
+    if isinstance(obj, array.array):
+        h.tag(obj.typecode)
+    view = memoryview(obj)
+    h.raw(view.cast("B") if view.contiguous else view.tobytes())  # only a strided memoryview is copied
 
 
 # ---- containers
@@ -135,8 +130,8 @@ def _h_sequence(h: _Hasher, obj: list | tuple) -> None:
     if not isinstance(obj, tuple) and h.remember(obj):
         return
     h.tag(f"{_typename(obj)}:{len(obj)}")
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a namedtuple's field names are part of it
-        h.update(tuple(obj._fields))
+    if type(obj) not in (list, tuple):  # a namedtuple or subclass: its class (fields, methods) is part of it
+        h.update(type(obj))
     for item in obj:
         h.update(item)
 
@@ -153,138 +148,47 @@ def _h_dict(h: _Hasher, obj: dict) -> None:
         h.update(value)
 
 
+def _h_mappingproxy(h: _Hasher, obj: types.MappingProxyType) -> None:
+    h.tag("mappingproxy")  # a read-only view (dataclass field metadata, a class's __dict__): its items
+    _h_dict(h, dict(obj))
+
+
 def _h_set(h: _Hasher, obj: set | frozenset) -> None:
     if h.remember(obj):
         return
     h.tag(f"{_typename(obj)}:{len(obj)}")
-    for digest in sorted(hash_value(item) for item in obj):  # order-free, seed-free
+    digests = []
+    for item in obj:
+        sub = h.child()
+        sub.update(item)
+        digests.append(sub.h.digest())
+    for digest in sorted(digests):  # order-free, seed-free
         h.h.update(digest)
 
 
-# ---- numpy and pandas, imported lazily so nbcache does not need them
-def _h_ndarray(h: _Hasher, arr: Any) -> None:
-    import numpy as np
-
-    if h.remember(arr):
-        return
-    h.tag(f"ndarray:{arr.dtype.str}:{arr.dtype.descr!r}:{arr.shape}")
-    if arr.dtype.hasobject:
-        for item in arr.ravel(order="C"):
-            h.update(item)
-    elif arr.flags.c_contiguous:
-        h.h.update(memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else b"")
-    else:  # a strided view: hash its elements in C order, a bounded chunk at a time, never its base buffer
-        flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
-        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].nbytes))
-        for start in range(0, len(flat), rows):
-            h.h.update(memoryview(np.ascontiguousarray(flat[start : start + rows]).reshape(-1).view(np.uint8)))
-
-
-def _h_numpy_scalar(h: _Hasher, obj: Any) -> None:
-    import numpy as np
-
-    h.tag(_typename(obj))
-    _h_ndarray(h, np.asarray(obj))
-
-
-def _h_pandas_values(h: _Hasher, values: Any) -> None:
-    """A column's values: buffers for numeric data, codes + categories for categoricals, strings in bulk."""
-    import numpy as np
-    import pandas as pd
-
-    h.tag(f"dtype:{values.dtype}")
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        cat = pd.Categorical(values)
-        _h_pandas_index(h, cat.categories)
-        h.update(bool(cat.ordered))
-        _h_ndarray(h, np.asarray(cat.codes))
-        return
-    if isinstance(values, pd.arrays.NumpyExtensionArray):
-        values = values.to_numpy()  # a numpy-backed column or index: its own buffer, without a copy
-    if isinstance(values, np.ndarray) and not values.dtype.hasobject:
-        _h_ndarray(h, values)
-        return
-    arr = np.asarray(values, dtype=object)
-    if len(arr) and pd.api.types.infer_dtype(arr, skipna=False) == "string":
-        # All plain str: character lengths plus the UTF-8 of their concatenation is unambiguous.
-        h.tag("strings")
-        _h_ndarray(h, np.fromiter(map(len, arr), dtype=np.int64, count=len(arr)))
-        h.raw("".join(arr).encode("utf-8", "surrogatepass"))
-    else:
-        _h_ndarray(h, arr)
-
-
-def _h_pandas_index(h: _Hasher, idx: Any) -> None:
-    import pandas as pd
-
-    h.tag(_typename(idx))
-    h.update(list(idx.names))
-    if isinstance(idx, pd.RangeIndex):
-        h.update((idx.start, idx.stop, idx.step))
-    elif isinstance(idx, pd.MultiIndex):
-        for level, codes in zip(idx.levels, idx.codes, strict=True):
-            _h_pandas_index(h, level)
-            _h_ndarray(h, codes)
-    else:
-        _h_pandas_values(h, idx.array if hasattr(idx, "array") else idx)
-
-
-def _h_series(h: _Hasher, obj: Any) -> None:
-    if h.remember(obj):
-        return
-    h.tag(_typename(obj))
-    h.update(obj.name)
-    _h_pandas_index(h, obj.index)
-    _h_pandas_values(h, _column_values(obj))
-
-
-def _column_values(series: Any) -> Any:
-    import numpy as np
-
-    values = series.array
-    numpy_dtype = isinstance(series.dtype, np.dtype)
-    return series.to_numpy(copy=False) if numpy_dtype and not series.dtype.hasobject else values
-
-
-def _h_dataframe(h: _Hasher, obj: Any) -> None:
-    if h.remember(obj):
-        return
-    h.tag(f"{_typename(obj)}:{obj.shape}")
-    _h_pandas_index(h, obj.columns)
-    _h_pandas_index(h, obj.index)
-    for i in range(obj.shape[1]):
-        _h_pandas_values(h, _column_values(obj.iloc[:, i]))
-    h.update(dict(obj.attrs))
-
-
 # ---- code
+@lru_cache(maxsize=8192)
+def code_globals(code: types.CodeType) -> frozenset[str]:
+    """The global names a code object (and the code nested in it) loads or stores; attribute names excluded."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= code_globals(const)
+    return frozenset(n for n in names if isinstance(n, str))
+
+
 def _h_code(h: _Hasher, code: types.CodeType) -> None:
     h.tag("code")
     h.raw(code.co_code)
-    h.update((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_argcount,
-              code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags))
+    h.raw(getattr(code, "co_exceptiontable", b""))  # where `except` jumps to: behaviour, not layout
+    h.update((code.co_name, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
+              code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags))
     h.tag(f"consts:{len(code.co_consts)}")
     for const in code.co_consts:
         h.update(const)
 
 
-def _code_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _code_names(const)
-    return names
-
-
-def _h_function(h: _Hasher, fn: types.FunctionType) -> None:
-    if h.remember(fn):
-        return
-    module = sys.modules.get(fn.__module__ or "")
-    if module is not None and not _is_user_module(module) and getattr(module, fn.__name__, None) is fn:
-        h.tag(f"libfunc:{fn.__module__}.{fn.__qualname__}:{_module_version(fn.__module__)}")
-        return
-    h.tag(f"function:{fn.__qualname__}")
-    _h_code(h, fn.__code__)
+def _h_function_state(h: _Hasher, fn: types.FunctionType) -> None:
     h.update(fn.__defaults__)
     h.update(fn.__kwdefaults__)
     for cell in fn.__closure__ or ():
@@ -292,12 +196,37 @@ def _h_function(h: _Hasher, fn: types.FunctionType) -> None:
             h.update(cell.cell_contents)
         except ValueError:  # an empty cell: the variable is not bound yet
             h.tag("empty-cell")
-    # The globals it reads, by content: editing a helper or a constant it uses changes this function's hash.
+    h.update(dict(fn.__dict__))  # attributes set on it, such as functools.wraps' __wrapped__
+
+
+def _h_globals(h: _Hasher, fn: types.FunctionType) -> None:
+    """The globals it reads: editing a helper, or a constant it uses, changes this function's hash."""
     g = fn.__globals__
-    for name in sorted(_code_names(fn.__code__)):
-        if name in g and not name.startswith("__"):
+    builtin_names = g.get("__builtins__", {})
+    builtin_names = builtin_names if isinstance(builtin_names, dict) else vars(builtin_names)
+    for name in sorted(code_globals(fn.__code__)):
+        if g is h.namespace:
+            h.reads.add(name)  # hashed once by the caller, as an input of its own
+            h.tag(f"nsglobal:{name}")
+        elif name in g:
             h.tag(f"global:{name}")
             h.update(g[name])
+        elif name not in builtin_names:
+            h.tag(f"absent:{name}")
+
+
+def _h_function(h: _Hasher, fn: types.FunctionType) -> None:
+    if h.remember(fn):
+        return
+    if not _is_user_name(fn.__module__) or _is_library_file(fn.__code__.co_filename):
+        # A library's function is its version; a closure it made still carries state of its own.
+        h.tag(f"libfunc:{fn.__module__}.{fn.__qualname__}:{module_version(fn.__module__ or '')}")
+        _h_function_state(h, fn)
+        return
+    h.tag(f"function:{fn.__qualname__}")
+    _h_code(h, fn.__code__)
+    _h_function_state(h, fn)
+    _h_globals(h, fn)
 
 
 def _h_builtin(h: _Hasher, fn: Any) -> None:
@@ -307,7 +236,7 @@ def _h_builtin(h: _Hasher, fn: Any) -> None:
         h.update(owner)
         return
     module = getattr(fn, "__module__", None) or getattr(owner, "__name__", "builtins")
-    h.tag(f"builtin:{module}.{getattr(fn, '__qualname__', fn.__name__)}:{_module_version(module)}")
+    h.tag(f"builtin:{module}.{getattr(fn, '__qualname__', fn.__name__)}:{module_version(module)}")
 
 
 def _h_method(h: _Hasher, method: types.MethodType) -> None:
@@ -318,24 +247,24 @@ def _h_method(h: _Hasher, method: types.MethodType) -> None:
 
 def _h_module(h: _Hasher, module: types.ModuleType) -> None:
     path = getattr(module, "__file__", None)
-    if _is_user_module(module) and path and os.path.isfile(path):
+    if is_user_module(module) and path and os.path.isfile(path):
         h.tag(f"usermodule:{module.__name__}")
-        h.h.update(hash_file(path))
+        h.raw(user_module_digest(path))  # its source and the user modules it imports, transitively
     else:
-        h.tag(f"module:{module.__name__}:{_module_version(module.__name__)}")
+        h.tag(f"module:{module.__name__}:{module_version(module.__name__)}")
 
 
 def _h_type(h: _Hasher, cls: type) -> None:
-    module = sys.modules.get(cls.__module__)
-    if module is None or not _is_user_module(module):
-        h.tag(f"type:{cls.__module__}.{cls.__qualname__}:{_module_version(cls.__module__)}")
+    if cls.__module__ == "builtins" or not _is_user_name(cls.__module__):
+        h.tag(f"type:{cls.__module__}.{cls.__qualname__}:{module_version(cls.__module__)}")
         return
     if h.remember(cls):
         return
     h.tag(f"class:{cls.__module__}.{cls.__qualname__}")
+    h.update(type(cls))  # the metaclass
     h.update(tuple(cls.__bases__))
     for name in sorted(cls.__dict__):
-        if name not in ("__dict__", "__weakref__", "__doc__"):
+        if name not in _CLASS_SKIP:
             h.tag(name)
             h.update(_unwrap_descriptor(cls.__dict__[name]))
 
@@ -358,8 +287,10 @@ def _h_reduce(h: _Hasher, obj: Any) -> None:
         reduced = obj.__reduce_ex__(4)
     except Exception as exc:
         raise UnhashableValue(f"{_typename(obj)} object ({exc})") from None
-    if isinstance(reduced, str):  # a global reference such as an enum singleton or a module-level object
+    if isinstance(reduced, str):  # pickled by name: a module-level singleton, or a decorated function
         h.tag(f"global:{_typename(obj)}:{reduced}")
+        if _is_user_name(getattr(obj, "__module__", None)):
+            h.update(dict(getattr(obj, "__dict__", {})))  # a notebook @lru_cache function: its __wrapped__
         return
     h.tag(f"reduce:{_typename(obj)}")
     callable_, args, *rest = tuple(reduced) + (None,) * (5 - len(reduced))
@@ -372,10 +303,11 @@ def _h_reduce(h: _Hasher, obj: Any) -> None:
 
 
 _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
-    type(None): _h_none, bool: _h_none, type(Ellipsis): _h_none, type(NotImplemented): _h_none,
+    type(None): _h_atom, bool: _h_atom, type(Ellipsis): _h_atom, type(NotImplemented): _h_atom,
     int: _h_int, float: _h_float, complex: _h_complex, str: _h_str,
-    bytes: _h_bytes, bytearray: _h_bytes, memoryview: _h_bytes,
+    bytes: _h_bytes, bytearray: _h_bytes, memoryview: _h_bytes, array.array: _h_bytes,
     list: _h_sequence, tuple: _h_sequence, dict: _h_dict, set: _h_set, frozenset: _h_set,
+    types.MappingProxyType: _h_mappingproxy,
     types.FunctionType: _h_function, types.BuiltinFunctionType: _h_builtin, types.MethodType: _h_method,
     types.ModuleType: _h_module, types.CodeType: _h_code, type: _h_type,
 }
@@ -384,81 +316,42 @@ _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
 def _find_handler(obj: Any) -> Callable[[_Hasher, Any], None]:
     """Handlers for subclasses and for optional libraries, found once per type and then cached."""
     cls = type(obj)
-    handler: Callable[[_Hasher, Any], None] = _h_reduce
-    module = cls.__module__.split(".")[0]
-    if module == "numpy":
-        import numpy as np
-
-        if cls is np.ndarray:
-            handler = _h_ndarray
-        elif isinstance(obj, np.generic):
-            handler = _h_numpy_scalar
-    elif module == "pandas":
-        import pandas as pd
-
-        if cls is pd.DataFrame:
-            handler = _h_dataframe
-        elif cls is pd.Series:
-            handler = _h_series
-        elif isinstance(obj, pd.Index):
-            handler = _h_pandas_index
-    elif isinstance(obj, type):
-        handler = _h_type
-    elif isinstance(obj, (list, tuple)) and cls.__reduce_ex__ is tuple.__reduce_ex__:
-        handler = _h_sequence
-    elif cls.__module__ == "collections" and isinstance(obj, dict):
-        handler = _h_dict  # OrderedDict, defaultdict, Counter: their items are their content
+    handler = arrays.handler_for(obj)
+    if handler is None:
+        handler = _h_reduce
+        if isinstance(obj, type):
+            handler = _h_type
+        elif isinstance(obj, (list, tuple)) and cls.__reduce_ex__ is tuple.__reduce_ex__:
+            handler = _h_sequence
+        elif cls.__module__ == "collections" and isinstance(obj, dict):
+            handler = _h_dict  # OrderedDict, defaultdict, Counter: their items are their content
     _HANDLERS[cls] = handler
     return handler
 
 
-# ---- the globals a notebook function reads, for the key's list of inputs
-def _referenced(obj: Any) -> list[Any]:
-    """Functions whose globals a value may read: itself, its methods, its class."""
-    if isinstance(obj, types.MethodType):
-        return [obj.__func__]
-    if isinstance(obj, types.FunctionType):
-        return [obj]
-    if isinstance(obj, type):
-        return [_unwrap_descriptor(v) for v in vars(obj).values()]
-    cls = type(obj)
-    if getattr(cls, "__module__", None) == "__main__":
-        return [cls]
-    return []
-
-
-def global_names_read(obj: Any, namespace: dict[str, Any]) -> set[str]:
-    """Names of ``namespace`` that a notebook function, class or instance reads, followed transitively."""
-    names: set[str] = set()
-    pending, seen = [obj], set()
-    while pending:
-        item = pending.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        for ref in _referenced(item):
-            if isinstance(ref, (tuple, list)):
-                pending.extend(ref)
-            elif isinstance(ref, types.FunctionType) and ref.__globals__ is namespace:
-                for name in _code_names(ref.__code__) & namespace.keys():
-                    if name not in names and not name.startswith("__"):
-                        names.add(name)
-                        pending.append(namespace[name])
-            elif isinstance(ref, type):
-                pending.append(ref)
-    return names
-
-
 def hash_file(path: str | os.PathLike) -> bytes:
-    """blake3 of a file's bytes, memory-mapped rather than read into memory."""
-    h = blake3(max_threads=blake3.AUTO)
-    if os.path.getsize(path):
-        h.update_mmap(path)
-    return h.digest()
+    """blake3 of a file's bytes (memory-mapped), reused while its size, mtime and inode are unchanged."""
+    return file_digest(os.fspath(path))
+
+
+def hash_value_reads(obj: object, namespace: dict[str, Any] | None = None) -> tuple[bytes, set[str]]:
+    """The digest of obj and the names of ``namespace`` that its notebook functions read (named, not hashed).
+
+    Raises UnhashableValue when obj's content cannot be hashed; never falls back to identity.
+    """
+    h = _Hasher(namespace)
+    try:
+        h.update(obj)
+    except UnhashableValue:
+        raise
+    except RecursionError:
+        raise UnhashableValue(f"{_typename(obj)} object (nested too deeply)") from None
+    except Exception as exc:  # a bug here, or an odd object: never the user's cell's problem
+        raise UnhashableValue(f"{_typename(obj)} object ({type(exc).__name__}: {exc})") from None
+    return h.h.digest(), h.reads
 
 
 def hash_value(obj: object) -> bytes:
     """32-byte blake3 digest of obj's content, including its type. Raises UnhashableValue."""
-    h = _Hasher()
-    h.update(obj)
-    return h.h.digest()
+    return hash_value_reads(obj)[0]
+

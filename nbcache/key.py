@@ -15,7 +15,9 @@ from blake3 import blake3
 
 from .analysis import is_ipython_name
 from .errors import UnhashableInput, UnhashableValue
-from .hashing import global_names_read, hash_file, hash_value
+from .filedeps import literal_files
+from .hashing import hash_file, hash_value_reads
+from .sources import import_inputs
 
 # Increment on cache-breaking changes (key recipe, payload layout).
 CACHE_VERSION = 1
@@ -41,36 +43,44 @@ class Inputs:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def _hash_name(name: str, namespace: dict[str, Any], memo: dict[int, str]) -> str:
+def _hash_name(name: str, namespace: dict[str, Any], memo: dict[int, tuple[str, set[str]]]) -> tuple[str, set[str]]:
     if name not in namespace:
-        return f"builtin:{name}" if hasattr(builtins, name) else ABSENT
+        return (f"builtin:{name}" if hasattr(builtins, name) else ABSENT), set()
     value = namespace[name]
     if id(value) not in memo:
-        memo[id(value)] = hash_value(value).hex()
+        digest, reads = hash_value_reads(value, namespace)
+        memo[id(value)] = digest.hex(), reads
     return memo[id(value)]
 
 
 def hash_inputs(names: Iterable[str], namespace: dict[str, Any], ignore: Iterable[str] = ()) -> Inputs:
     """Hash the named inputs and, transitively, the notebook globals their functions and classes read.
 
-    Raises UnhashableInput naming the first input that cannot be hashed by content.
+    A notebook function's hash names the globals it reads instead of hashing them inline; each such global is
+    then hashed here as an input of its own, so a miss can say "input CONST changed" and a large array read by
+    several helpers is hashed once. Raises UnhashableInput naming the first input that cannot be hashed.
     """
     skip = set(ignore)
-    pending = sorted(n for n in set(names) - skip if not is_ipython_name(n))
-    result, memo = Inputs(), {}
+    pending = sorted(set(names), reverse=True)
+    result: Inputs = Inputs()
+    memo: dict[int, tuple[str, set[str]]] = {}
     while pending:
         name = pending.pop()
-        if name in result.hashes:
+        if name in result.hashes or name in skip or is_ipython_name(name):
             continue
         try:
-            result.hashes[name] = _hash_name(name, namespace, memo)
+            result.hashes[name], reads = _hash_name(name, namespace, memo)
         except UnhashableValue as exc:
             raise UnhashableInput(name, exc.description) from None
         if name in namespace:
             result.values[name] = namespace[name]
-            extra = global_names_read(namespace[name], namespace) - skip - result.hashes.keys()
-            pending.extend(sorted(n for n in extra if not is_ipython_name(n)))
+        pending.extend(sorted(reads - result.hashes.keys(), reverse=True))
     return result
+
+
+def rehash(value: Any, namespace: dict[str, Any]) -> str:
+    """An input's hash computed again the way hash_inputs did (to tell whether the run mutated it)."""
+    return hash_value_reads(value, namespace)[0].hex()
 
 
 def expand_deps(patterns: Iterable[str]) -> list[str]:
@@ -84,8 +94,20 @@ def expand_deps(patterns: Iterable[str]) -> list[str]:
     return files
 
 
+def _file_hash(path: str) -> str:
+    try:
+        return hash_file(os.path.expanduser(path)).hex()
+    except OSError as exc:  # unreadable now: the cell will fail or read something else; either way a new key
+        return f"unreadable:{exc.errno}"
+
+
 def hash_deps(files: Iterable[str]) -> dict[str, str]:
-    return {f"file:{path}": hash_file(path).hex() for path in files}
+    return {f"file:{path}": _file_hash(path) for path in files}
+
+
+def code_inputs(tree: ast.Module, deps: Iterable[str]) -> dict[str, str]:
+    """Key inputs besides variables: --deps files, files the cell names by literal path, modules it imports."""
+    return {**hash_deps(literal_files(tree)), **hash_deps(deps), **import_inputs(tree)}
 
 
 def cell_key(normalised: str, inputs: dict[str, str], options: dict[str, Any]) -> str:

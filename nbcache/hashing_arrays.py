@@ -1,0 +1,259 @@
+"""Content hashing of array libraries' values: numpy, pandas, Arrow and torch, from their buffers.
+
+Each library is imported only when a value of its type shows up (# delayed import, to avoid tight coupling).
+Buffers go to blake3 as zero-copy memoryviews; only a strided view is copied, a bounded chunk at a time, so its
+*elements* are hashed in C order and never its base buffer. Equal content may hash differently when the memory
+layout differs (an Arrow slice, a chunked column): that costs a needless miss, never a stale hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
+_CHUNK_BYTES = 1 << 24
+# Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
+_STRING_CHUNK = 1 << 16
+
+Handler = Callable[[Any, Any], None]
+
+
+def _typename(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _buffer(h: Any, view: memoryview) -> None:
+    h.h.update(view.nbytes.to_bytes(8, "little"))
+    h.h.update(view)
+
+
+# ---- numpy
+def _h_strings(h: Any, arr: Any) -> bool:
+    """All exact ``str``: character lengths plus the UTF-8 of their concatenation is unambiguous.
+
+    Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
+    """
+    import numpy as np
+
+    flat = arr.reshape(-1)
+    for start in range(0, len(flat), _STRING_CHUNK):
+        if set(map(type, flat[start : start + _STRING_CHUNK])) - {str}:
+            return False
+    h.tag("strings")
+    for start in range(0, len(flat), _STRING_CHUNK):
+        chunk = flat[start : start + _STRING_CHUNK]
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+        _buffer(h, memoryview(lengths).cast("B"))
+        h.raw("".join(chunk).encode("utf-8", "surrogatepass"))
+    return True
+
+
+def h_ndarray(h: Any, arr: Any) -> None:
+    import numpy as np
+
+    if h.remember(arr):
+        return
+    h.tag(f"ndarray:{arr.dtype.str}:{arr.dtype.descr!r}:{arr.shape}")
+    if arr.dtype.names and arr.dtype.hasobject:  # a record with object fields: field by field
+        for name in arr.dtype.names:
+            h.tag(name)
+            h_ndarray(h, arr[name])
+    elif arr.dtype.hasobject:
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        if not _h_strings(h, flat):
+            for item in flat:
+                h.update(item)
+    elif arr.flags.c_contiguous:
+        _buffer(h, memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b""))
+    else:  # a strided view: its elements in C order, a bounded chunk at a time, never its base buffer
+        flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
+        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].nbytes))
+        for start in range(0, len(flat), rows):
+            chunk = np.ascontiguousarray(flat[start : start + rows]).reshape(-1).view(np.uint8)
+            _buffer(h, memoryview(chunk))
+
+
+def h_numpy_scalar(h: Any, obj: Any) -> None:
+    import numpy as np
+
+    h.tag(_typename(obj))
+    h_ndarray(h, np.asarray(obj))
+
+
+def h_memmap(h: Any, arr: Any) -> None:
+    import numpy as np
+
+    h.tag("memmap")
+    h_ndarray(h, arr.view(np.ndarray))  # its elements; the file object behind it is not content
+
+
+# ---- Arrow
+def _has_dictionary(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        return True
+    return any(_has_dictionary(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+
+
+def _h_arrow_chunk(h: Any, chunk: Any) -> None:
+    import pyarrow as pa
+
+    h.tag(f"chunk:{len(chunk)}:{chunk.offset}:{chunk.null_count}")
+    if isinstance(chunk, pa.DictionaryArray):
+        _h_arrow_chunk(h, chunk.indices)
+        h_arrow(h, chunk.dictionary)
+    elif any(_has_dictionary(chunk.type.field(i).type) for i in range(chunk.type.num_fields)):
+        h.update(chunk.to_pylist())  # a nested dictionary is not among buffers(): hash the values instead
+    else:
+        for buf in chunk.buffers():  # offset + length + the whole buffers determine the content
+            if buf is None:
+                h.tag("none")
+            else:
+                _buffer(h, memoryview(buf))
+
+
+def h_arrow(h: Any, values: Any) -> None:
+    import pyarrow as pa
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    h.tag(f"arrow:{values.type}:{len(values)}:{len(chunks)}")
+    for chunk in chunks:
+        _h_arrow_chunk(h, chunk)
+
+
+# ---- pandas
+def h_pandas_values(h: Any, values: Any) -> None:
+    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals."""
+    import numpy as np
+    import pandas as pd
+
+    h.tag(f"values:{_typename(values)}:{values.dtype!r}")
+    if isinstance(values, np.ndarray):
+        h_ndarray(h, values)
+    elif isinstance(values, pd.Categorical):
+        h_pandas_index(h, values.categories)
+        h.update(bool(values.ordered))
+        h_ndarray(h, np.asarray(values.codes))
+    elif hasattr(values, "_pa_array"):  # ArrowExtensionArray, ArrowStringArray
+        h_arrow(h, values._pa_array)
+    elif hasattr(values, "_data") and hasattr(values, "_mask"):  # nullable Int64, Float64, boolean
+        h_ndarray(h, values._data)
+        h_ndarray(h, values._mask)
+    elif isinstance(getattr(values, "_ndarray", None), np.ndarray):  # datetimes, periods, python strings
+        h_ndarray(h, values._ndarray)
+    else:
+        h_ndarray(h, np.asarray(values, dtype=object))
+
+
+def h_pandas_index(h: Any, idx: Any) -> None:
+    import pandas as pd
+
+    h.tag(_typename(idx))
+    h.update(list(idx.names))
+    if isinstance(idx, pd.RangeIndex):
+        h.update((idx.start, idx.stop, idx.step))
+    elif isinstance(idx, pd.MultiIndex):
+        for level, codes in zip(idx.levels, idx.codes, strict=True):
+            h_pandas_index(h, level)
+            h_ndarray(h, codes)
+    else:
+        h_pandas_values(h, idx.array)
+
+
+def _column_values(series: Any) -> Any:
+    import numpy as np
+
+    if isinstance(series.dtype, np.dtype) and not series.dtype.hasobject:
+        return series.to_numpy(copy=False)
+    return series.array
+
+
+def h_series(h: Any, obj: Any) -> None:
+    if h.remember(obj):
+        return
+    h.tag(_typename(obj))
+    h.update(obj.name)
+    h_pandas_index(h, obj.index)
+    h_pandas_values(h, _column_values(obj))
+    h.update(dict(obj.attrs))
+
+
+def h_dataframe(h: Any, obj: Any) -> None:
+    if h.remember(obj):
+        return
+    h.tag(f"{_typename(obj)}:{obj.shape}")
+    h_pandas_index(h, obj.columns)
+    h_pandas_index(h, obj.index)
+    for i in range(obj.shape[1]):
+        h_pandas_values(h, _column_values(obj.iloc[:, i]))
+    h.update(dict(obj.attrs))
+
+
+# ---- torch
+def h_tensor(h: Any, t: Any) -> None:
+    import torch
+
+    if h.remember(t):
+        return
+    h.tag(f"tensor:{_typename(t)}:{t.dtype}:{tuple(t.shape)}:{t.layout}:{t.requires_grad}")
+    data = t.detach()
+    if data.layout != torch.strided:
+        data = data.to_dense()
+    data = data.cpu().resolve_conj().resolve_neg()  # no copy for a CPU tensor without lazy conj/neg bits
+    if data.is_contiguous():
+        _buffer(h, memoryview(data.reshape(-1).view(torch.uint8).numpy()) if data.numel() else memoryview(b""))
+    else:  # a strided view: its elements, a bounded chunk at a time
+        flat = data.reshape(data.shape[0], -1) if data.dim() > 1 else data
+        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].numel() * flat.element_size()))
+        for start in range(0, len(flat), rows):
+            chunk = flat[start : start + rows].contiguous().reshape(-1).view(torch.uint8)
+            _buffer(h, memoryview(chunk.numpy()))
+    h.update(t.grad)  # an optimiser step reads it
+
+
+def _numpy_handler(obj: Any) -> Handler | None:
+    import numpy as np
+
+    if type(obj) is np.ndarray:
+        return h_ndarray
+    if isinstance(obj, np.memmap):
+        return h_memmap
+    return h_numpy_scalar if isinstance(obj, np.generic) else None
+
+
+def _pandas_handler(obj: Any) -> Handler | None:
+    import pandas as pd
+
+    if type(obj) is pd.DataFrame:
+        return h_dataframe
+    if type(obj) is pd.Series:
+        return h_series
+    if isinstance(obj, pd.Index):
+        return h_pandas_index
+    return h_pandas_values if isinstance(obj, pd.api.extensions.ExtensionArray) else None
+
+
+def _arrow_handler(obj: Any) -> Handler | None:
+    import pyarrow as pa
+
+    return h_arrow if isinstance(obj, (pa.Array, pa.ChunkedArray)) else None
+
+
+def _torch_handler(obj: Any) -> Handler | None:
+    import torch
+
+    return h_tensor if isinstance(obj, torch.Tensor) else None
+
+
+_BY_LIBRARY: dict[str, Callable[[Any], Handler | None]] = {
+    "numpy": _numpy_handler, "pandas": _pandas_handler, "pyarrow": _arrow_handler, "torch": _torch_handler,
+}
+
+
+def handler_for(obj: Any) -> Handler | None:
+    """The handler for a value of one of these libraries, or None for everything else."""
+    finder = _BY_LIBRARY.get(type(obj).__module__.split(".")[0])
+    return finder(obj) if finder is not None else None
