@@ -2,8 +2,8 @@
 
 Each library is imported only when a value of its type shows up (# delayed import, to avoid tight coupling).
 Buffers go to blake3 as zero-copy memoryviews; only a strided view is copied, a bounded chunk at a time, so its
-*elements* are hashed in C order and never its base buffer. Equal content may hash differently when the memory
-layout differs (an Arrow slice, a chunked column): that costs a needless miss, never a stale hit.
+*elements* are hashed in C order and never its base buffer. Arrow data is hashed by content, not layout: a
+column restored from the store is laid out anew and must hash as it did.
 """
 
 from __future__ import annotations
@@ -98,30 +98,62 @@ def _has_dictionary(arrow_type: Any) -> bool:
     return any(_has_dictionary(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
 
 
-def _h_arrow_chunk(h: Any, chunk: Any) -> None:
+def _string_offsets(chunk: Any) -> Any:
+    import numpy as np
     import pyarrow as pa
 
-    h.tag(f"chunk:{len(chunk)}:{chunk.offset}:{chunk.null_count}")
-    if isinstance(chunk, pa.DictionaryArray):
-        _h_arrow_chunk(h, chunk.indices)
-        h_arrow(h, chunk.dictionary)
-    elif any(_has_dictionary(chunk.type.field(i).type) for i in range(chunk.type.num_fields)):
-        h.update(chunk.to_pylist())  # a nested dictionary is not among buffers(): hash the values instead
-    else:
-        for buf in chunk.buffers():  # offset + length + the whole buffers determine the content
-            if buf is None:
-                h.tag("none")
-            else:
-                _buffer(h, memoryview(buf))
+    wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+    return offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+
+
+def _feed_arrow_chunk(streams: dict[str, Any], chunk: Any) -> bool:
+    """Feed one chunk's *content* to the streams, independent of its offset and buffer sizes; False if the type
+    has no such fast path. Nulls count through the validity stream; what lies under a null may differ between
+    equal arrays only in ways that cost a needless miss, never a stale hit."""
+    import numpy as np
+    import pyarrow as pa
+
+    if chunk.null_count:
+        streams["valid"].h.update(memoryview(chunk.is_valid().to_numpy(zero_copy_only=False)).cast("B"))
+    kind = chunk.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) \
+            or pa.types.is_large_binary(kind):
+        offsets = _string_offsets(chunk)
+        streams["lengths"].h.update(memoryview(np.diff(offsets).astype(np.int64)).cast("B"))
+        data = chunk.buffers()[2]
+        if data is not None and len(offsets):
+            streams["data"].h.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+        return True
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind)) \
+            and kind.bit_width % 8 == 0:
+        width = kind.bit_width // 8
+        values = chunk.buffers()[1]
+        streams["data"].h.update(memoryview(values)[chunk.offset * width : (chunk.offset + len(chunk)) * width])
+        return True
+    return False
 
 
 def h_arrow(h: Any, values: Any) -> None:
+    """Arrow data by content: the same values hash the same however they are chunked, sliced or padded (a pickled
+    and restored column is laid out anew, and must still hit)."""
     import pyarrow as pa
 
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    h.tag(f"arrow:{values.type}:{len(values)}:{len(chunks)}")
+    h.tag(f"arrow:{values.type}:{len(values)}")
+    if any(_has_dictionary(values.type.field(i).type) for i in range(values.type.num_fields)) \
+            or pa.types.is_dictionary(values.type):
+        h.update(values.to_pylist())  # nested or dictionary-encoded: the values themselves
+        return
+    streams = {name: h.child() for name in ("valid", "lengths", "data")}
     for chunk in chunks:
-        _h_arrow_chunk(h, chunk)
+        if not _feed_arrow_chunk(streams, chunk):
+            h.tag("values")
+            h.update(values.to_pylist())  # other types: slow, but by content
+            return
+    for name, stream in streams.items():
+        h.tag(name)
+        h.h.update(stream.h.digest())
 
 
 # ---- pandas
