@@ -27,6 +27,8 @@ class BlobDamaged(Exception):
 
 def digest(data: Any) -> str:
     view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
     threads = blake3.AUTO if view.nbytes >= _THREADED_MIN else 1
     return blake3(view, max_threads=threads).hexdigest()
 

@@ -171,6 +171,8 @@ class Store:
     def _read_manifest(self, path: Path) -> dict[str, Any] | None:
         try:
             raw = path.read_bytes()
+        except FileNotFoundError:  # evicted or cleared by another kernel a moment ago: simply absent
+            return None
         except OSError as exc:
             raise _Damaged(f"unreadable manifest ({exc.strerror or exc})") from None
         return self._verified(raw)

@@ -1,0 +1,61 @@
+"""Four processes writing and reading one store at once: every load is whole and right, nothing warns or fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+WORKER = """
+import json, random, sys, warnings
+import numpy as np
+from nbcache.errors import CacheWarning
+from nbcache.store import Store
+
+warnings.simplefilter("error", CacheWarning)  # any warning is a failure of this test
+root, seed = sys.argv[1], int(sys.argv[2])
+# A limit of about four entries: saves evict while other processes read.
+store = Store(root, secret=b"team", size_limit=4 * 400_000)
+rng = random.Random(seed)
+counts = {"hits": 0, "misses": 0, "errors": 0}
+
+def expected(i):
+    return {"arr": np.full(50_000, i, dtype=np.int64), "label": f"entry {i}", "shared": [i] * 3}
+
+for _ in range(40):
+    i = rng.randrange(8)
+    key = f"{i:02x}" * 16
+    try:
+        loaded = store.load(key)
+        if loaded is None:
+            store.save(key, {"outputs": expected(i)}, {"cell": f"cell {i}"})
+            counts["misses"] += 1
+        else:
+            out = loaded[0]["outputs"]
+            assert np.array_equal(out["arr"], expected(i)["arr"]) and out["label"] == f"entry {i}"
+            counts["hits"] += 1
+        if rng.random() < 0.1:
+            store.entries()
+    except BaseException as exc:
+        counts["errors"] += 1
+        print(repr(exc), file=sys.stderr)
+print(json.dumps(counts))
+"""
+
+
+def test_four_processes_share_one_store(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WORKER), str(tmp_path / "store"), str(seed)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for seed in range(4)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert sum(r["errors"] for r in results) == 0, [r for r in results]
+    assert sum(r["hits"] + r["misses"] for r in results) == 4 * 40
+    assert sum(r["hits"] for r in results) > 0
