@@ -284,6 +284,10 @@ class Store:
 
     # ---- removal
     def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
+        return self._evict(keys, grace)
+
+    def _evict(self, keys: Iterable[str], grace: float) -> int:
+        """Remove entries from this machine's folder (for a remote store: from its local cache only)."""
         removed = 0
         for key in keys:
             path = self._manifest_path(key)
@@ -318,7 +322,7 @@ class Store:
                 break
             victims.append(candidates[0].key)
             entries.remove(candidates[0])
-        return self.remove_keys(victims, grace)
+        return self._evict(victims, grace)
 
     def clear(self) -> int:
         count = len(self._manifest_paths())
