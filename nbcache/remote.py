@@ -70,7 +70,7 @@ class TieredStore(Store):
         self._upload(self._manifest_path(key), self._remote("entries", f"{key}.json"))
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
-             refs: dict[int, str] | None = None) -> int:
+             refs: dict[int, Any] | None = None) -> int:
         size = super().save(key, payload, meta, refs)
         try:
             self._push(key)

@@ -126,7 +126,7 @@ class Store:
         return manifest
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
-             refs: dict[int, str] | None = None) -> int:
+             refs: dict[int, Any] | None = None) -> int:
         """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
         manifest = self._manifest_for(_check_key(key), ser, meta)
@@ -183,7 +183,7 @@ class Store:
         except (BlobDamaged, ValueError) as exc:
             raise _Damaged(str(exc)) from None
 
-    def _payload(self, manifest: dict[str, Any], resolve: Callable[[str], Any] | None) -> dict[str, Any]:
+    def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
         data, *buffers = self._read_blobs(manifest)
         try:
             if manifest["format"] == 1:
@@ -192,7 +192,7 @@ class Store:
         except Exception as exc:
             raise _Damaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
 
-    def load(self, key: str, resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info; None if absent, of another format, or damaged (with one warning)."""
         path = self._manifest_path(key)
         if not path.exists():
