@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import serialize
-from .blobfile import TMP_PREFIX, BlobDamaged, digest, read_verified, write_atomic
+from .blobfile import TMP_PREFIX, BlobDamaged, read_verified, write_atomic, write_hashed
 from .errors import CacheWarning, StoreError
 from .secret import load_secret
 
@@ -107,33 +107,28 @@ class Store:
         return hmac.new(self.secret, _canonical(manifest), hashlib.sha256).hexdigest()
 
     # ---- writing, one step a method so that tests can fail each
-    def _put_blob(self, blob: str, data: Any) -> None:
-        path = self._blob_path(blob)
-        if path.exists():
-            os.utime(path)  # fresh again: a sweep must not take it while our manifest is on its way
-            return
-        write_atomic(path, data)
+    def _put_blob(self, data: Any) -> list:
+        """Write one blob (or find it there already); return its [hash, size] for the manifest."""
+        return [write_hashed(self.root / "blobs", data), memoryview(data).nbytes]
 
     def _put_manifest(self, key: str, encoded: bytes) -> None:
         write_atomic(self._manifest_path(key), encoded)
 
-    def _manifest_for(self, key: str, ser: serialize.Serialized, meta: dict[str, Any]) -> dict[str, Any]:
-        buffers = [[digest(b), b.nbytes] for b in ser.buffers]
-        data = [digest(ser.data), len(ser.data)]
-        manifest = {"format": FORMAT_VERSION, "key": key, "engine": ser.engine, "data": data, "buffers": buffers,
-                    "size": data[1] + sum(s for _, s in buffers), "created": time.time(), "meta": meta}
+    def _manifest_for(self, key: str, engine: str, blobs: list[list], meta: dict[str, Any]) -> dict[str, Any]:
+        manifest = {"format": FORMAT_VERSION, "key": key, "engine": engine, "data": blobs[0], "buffers": blobs[1:],
+                    "size": sum(size for _, size in blobs), "created": time.time(), "meta": meta}
         manifest["sig"] = self._sign(manifest)
         return manifest
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
         """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
+        _check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
-        manifest = self._manifest_for(_check_key(key), ser, meta)
-        encoded = json.dumps(manifest).encode()
         try:
-            for (blob, _), data in zip(blob_refs(manifest), [ser.data, *ser.buffers], strict=True):
-                self._put_blob(blob, data)
+            blobs = [self._put_blob(data) for data in [ser.data, *ser.buffers]]
+            manifest = self._manifest_for(key, ser.engine, blobs, meta)
+            encoded = json.dumps(manifest).encode()
             self._put_manifest(key, encoded)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc

@@ -185,7 +185,7 @@ from nbcache.store import Store
 
 point, how = int(sys.argv[1]), sys.argv[2]
 calls = {"n": 0}
-real_replace, real_write = blobfile.os.replace, blobfile.write_atomic
+real_replace, real_open = blobfile.os.replace, open
 
 def crashing_replace(src, dst):
     calls["n"] += 1
@@ -195,19 +195,30 @@ def crashing_replace(src, dst):
     if calls["n"] == point and how == "after-rename":
         os._exit(3)
 
-def crashing_write(path, data):
-    calls["n"] += 1
-    if calls["n"] == point:  # die half-way through writing the temporary file
-        tmp = path.with_name(blobfile.TMP_PREFIX + path.name + ".crash")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(bytes(memoryview(data).cast("B")[: memoryview(data).nbytes // 2]))
+class HalfWriter:
+    # dies half-way through writing its file
+    def __init__(self, f):
+        self.f = f
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return None
+    def write(self, data):
+        view = memoryview(data).cast("B")
+        self.f.write(view[: view.nbytes // 2])
+        self.f.flush()
         os._exit(3)
-    real_write(path, data)
+
+def crashing_open(path, mode="r", *args, **kwargs):
+    f = real_open(path, mode, *args, **kwargs)
+    if "w" in mode:
+        calls["n"] += 1
+        if calls["n"] == point:
+            return HalfWriter(f)
+    return f
 
 if how == "mid-write":
-    blobfile.write_atomic = crashing_write
-    import nbcache.store
-    nbcache.store.write_atomic = crashing_write
+    blobfile.open = crashing_open
 else:
     blobfile.os.replace = crashing_replace
 store = Store(sys.argv[3], secret=b"k", size_limit=int(sys.argv[4]))
