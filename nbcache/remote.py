@@ -138,6 +138,9 @@ class TieredStore(Store):
             names = self.fs.ls(f"{self.remote_root}/entries", detail=False)
         except FileNotFoundError:
             return []
+        except Exception as exc:  # unreachable: list what this machine holds
+            _warn(f"nbcache: could not list {self.url} ({exc}); showing the local cache only")
+            return []
         return [Path(n).stem for n in names if n.endswith(".json") and TMP_PREFIX not in n]
 
     def entries(self) -> list[EntryInfo]:

@@ -15,7 +15,7 @@ from nbcache.cli import main
 from nbcache.errors import CacheWarning
 from nbcache.remote import TieredStore
 
-from .conftest import run_in_new_process
+from .conftest import Shell, run_in_new_process
 from .s3server import moto_server
 
 KEY = "ab" * 16
@@ -129,3 +129,25 @@ def test_kernels_of_two_users_share_through_nbcache_dir(bucket: str, tmp_path: P
         outputs.append(run_in_new_process(CELL_SCRIPT.format(marker=str(marker))))
     assert all(f"RESULT {sum(range(200_000))}" in out for out in outputs)
     assert marker.read_text() == "."  # bob's kernel restored alice's result from the bucket
+
+
+def test_an_unknown_protocol_is_a_usage_error_naming_the_setting(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.core.error import UsageError
+
+    monkeypatch.setenv("NBCACHE_DIR", "nosuchproto://bucket/cache")
+    with pytest.raises(UsageError, match="NBCACHE_DIR"):
+        shell.ip.run_cell_magic("cache", "", "y = 1")
+    assert main(["ls"]) == 2
+
+
+def test_an_unreachable_remote_still_runs_the_cell(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(var, value)  # port 9 (discard): nothing listens there
+    monkeypatch.setenv("NBCACHE_DIR", "s3://nowhere/cache")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shell.cached("y = 41 + 1")
+        shell.cached("y = 41 + 1")
+    assert shell.ns["y"] == 42 and shell.runs == 1  # the local cache served the second run
+    assert any("not in s3://nowhere/cache" in str(w.message) for w in caught)
