@@ -143,10 +143,21 @@ class TieredStore(Store):
             return []
         return [Path(n).stem for n in names if n.endswith(".json") and TMP_PREFIX not in n]
 
+    def _remote_info(self, key: str) -> EntryInfo | None:
+        """A remote entry's listing from its manifest alone; its blobs stay remote until a hit needs them."""
+        try:
+            manifest = self._verified(self.fs.cat_file(self._remote("entries", f"{key}.json")))
+        except Exception:  # damaged, foreign or gone: not listed, as for a local store
+            return None
+        return self._info(manifest) if manifest is not None and manifest.get("key") == key else None
+
     def entries(self) -> list[EntryInfo]:
-        for key in self._remote_keys():
-            self._fetch(key)
-        return super().entries()
+        found = {e.key: e for e in super().entries()}
+        for key in set(self._remote_keys()) - found.keys():
+            info = self._remote_info(key)
+            if info is not None:
+                found[key] = info
+        return sorted(found.values(), key=lambda e: e.created, reverse=True)
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
         # The local cache holds every entry this kernel saved or restored: no listing of the remote per miss.
@@ -154,7 +165,8 @@ class TieredStore(Store):
 
     def verify(self) -> list[str]:
         """Download every remote entry, then check signatures and hashes as for a local store."""
-        self.entries()
+        for key in self._remote_keys():
+            self._fetch(key)
         return super().verify()
 
     # ---- removal: from both

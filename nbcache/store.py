@@ -170,7 +170,10 @@ class Store:
             return None
         except OSError as exc:
             raise _Damaged(f"unreadable manifest ({exc.strerror or exc})") from None
-        return self._verified(raw)
+        manifest = self._verified(raw)
+        if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
+            raise _Damaged("its manifest belongs to another key")
+        return manifest
 
     def _read_blobs(self, manifest: dict[str, Any]) -> list[Any]:
         try:
@@ -309,7 +312,8 @@ class Store:
     def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = 0.0) -> int:
         """Evict least recently used entries until the blobs take at most ``max_size`` bytes; return how many."""
         kept = set(keep)
-        entries = sorted(self.entries(), key=lambda e: e.last_used)
+        # Store.entries, not self.entries: a remote store evicts from its local cache, whatever the remote holds.
+        entries = sorted(Store.entries(self), key=lambda e: e.last_used)
         victims: list[str] = []
         while entries and self.usage(entries) > max_size:
             candidates = [e for e in entries if e.key not in kept]

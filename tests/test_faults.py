@@ -268,3 +268,13 @@ def test_a_crash_at_any_step_of_a_save_leaves_a_whole_entry_or_none(tmp_path: Pa
             break
         points += 1
     assert points >= 3 and completed  # pickle, two buffers... each crash point was reached, then a clean run
+
+
+def test_a_manifest_copied_to_another_key_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", secret=b"k")
+    store.save("ab" * 16, {"outputs": {"x": "for ab"}}, {})
+    path, _ = _manifest(store.root)
+    path.rename(path.with_name(f"{'cd' * 16}.json"))  # validly signed, but for another cell's key
+    with pytest.warns(CacheWarning, match="another key"):
+        assert store.load("cd" * 16) is None
+    assert store.entries() == []

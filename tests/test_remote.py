@@ -151,3 +151,11 @@ def test_an_unreachable_remote_still_runs_the_cell(shell: Shell, monkeypatch: py
         shell.cached("y = 41 + 1")
     assert shell.ns["y"] == 42 and shell.runs == 1  # the local cache served the second run
     assert any("not in s3://nowhere/cache" in str(w.message) for w in caught)
+
+
+def test_listing_a_remote_store_downloads_no_blobs(bucket: str, tmp_path: Path) -> None:
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {"cell": "arr = ..."})
+    bob = _user(bucket, tmp_path, "bob")
+    assert [e.cell for e in bob.entries()] == ["arr = ..."]
+    assert not (tmp_path / "bob" / "blobs").exists()
+    assert bob.verify() == [] and len(list((tmp_path / "bob" / "blobs").iterdir())) == 2
