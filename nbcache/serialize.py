@@ -98,7 +98,7 @@ class _DillUnpickler(dill.Unpickler):
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, refs: dict[int, Any], buffer_callback: Callable[[Any], bool]) -> None:
+    def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool]) -> None:
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
         self._refs = refs
 
