@@ -40,6 +40,7 @@ _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 _STALE_TMP_S = 3600.0
 # An unreferenced blob younger than this may belong to an entry another kernel is writing right now.
 _ORPHAN_GRACE_S = 60.0
+_SWEEP_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Store:
         self.root = Path(root).expanduser()
         self._secret = secret
         self.size_limit = size_limit
+        self._last_sweep = -_SWEEP_EVERY_S  # the first save of a session sweeps
 
     # ---- paths and signing
     @property
@@ -136,10 +138,13 @@ class Store:
         return manifest["size"] + len(encoded)
 
     def _enforce_limit(self, keep: str) -> None:
-        if self.size_limit is None:
-            return
+        """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""
         try:
-            self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
+            if self.size_limit is not None:
+                self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
+            if time.monotonic() - self._last_sweep > _SWEEP_EVERY_S:
+                self._last_sweep = time.monotonic()
+                self.sweep(_ORPHAN_GRACE_S)
         except OSError as exc:  # the entry is stored; only the clean-up failed
             warnings.warn(f"nbcache: could not evict old entries from {self.root}: {exc}", CacheWarning,
                           stacklevel=3)

@@ -46,16 +46,54 @@ print(json.dumps(counts))
 """
 
 
-def test_four_processes_share_one_store(tmp_path: Path) -> None:
+KERNEL = """
+import json, random, sys, warnings
+from IPython.core.interactiveshell import InteractiveShell
+from nbcache.errors import CacheWarning
+
+marker, seed = sys.argv[1], int(sys.argv[2])
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "nbcache")
+rng = random.Random(seed)
+counts = {"cells": 0, "errors": 0}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for _ in range(12):
+        i = rng.randrange(4)
+        ip.user_ns.update(i=i, arr=None, label=None)
+        result = ip.run_cell(f"%%cache -q\\nopen({marker!r}, 'a').write('.')\\nimport numpy as np\\n"
+                             "arr = np.full(50_000, i)\\nlabel = f'entry {i}'")
+        ok = result.success and int(ip.user_ns["arr"][0]) == i and ip.user_ns["label"] == f"entry {i}"
+        counts["cells"] += 1
+        counts["errors"] += not ok
+counts["errors"] += sum(issubclass(w.category, CacheWarning) for w in caught)
+print(json.dumps(counts))
+"""
+
+
+def _run_four(script: str, args: list[list[str]]) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WORKER), str(tmp_path / "store"), str(seed)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for seed in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *a], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for a in args]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def test_four_kernels_run_cached_cells_on_one_store(tmp_path: Path) -> None:
+    markers = [tmp_path / f"runs-{n}.txt" for n in range(4)]
+    results = _run_four(KERNEL, [[str(m), str(n)] for n, m in enumerate(markers)])
+    assert sum(r["errors"] for r in results) == 0, results
+    runs = sum(len(m.read_text()) for m in markers if m.exists())
+    # Four distinct cells: each ran at least once, and at most once per kernel; every other cell was a hit.
+    assert 4 <= runs <= 16 and sum(r["cells"] for r in results) == 48
+
+
+def test_four_processes_share_one_store(tmp_path: Path) -> None:
+    results = _run_four(WORKER, [[str(tmp_path / "store"), str(seed)] for seed in range(4)])
     assert sum(r["errors"] for r in results) == 0, [r for r in results]
     assert sum(r["hits"] + r["misses"] for r in results) == 4 * 40
     assert sum(r["hits"] for r in results) > 0

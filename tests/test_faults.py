@@ -278,3 +278,15 @@ def test_a_manifest_copied_to_another_key_is_refused(tmp_path: Path) -> None:
     with pytest.warns(CacheWarning, match="another key"):
         assert store.load("cd" * 16) is None
     assert store.entries() == []
+
+
+def test_the_first_save_of_a_session_sweeps_what_a_crash_left(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    Store(root, secret=b"k").save("ab" * 16, {"outputs": {"x": 1}}, {})
+    leftovers = [root / "blobs" / f"{blobfile.TMP_PREFIX}blob.dead", root / "blobs" / ("0" * 64)]
+    for path in leftovers:  # a crashed writer's temporary file and a blob no manifest names, both old
+        path.write_bytes(b"x")
+        os.utime(path, (0, 0))
+    Store(root, secret=b"k").save("cd" * 16, {"outputs": {"x": 2}}, {})
+    assert not any(p.exists() for p in leftovers)
+    assert Store(root, secret=b"k").load("ab" * 16)[0]["outputs"] == {"x": 1}
