@@ -28,6 +28,7 @@ from typing import Any
 from . import serialize
 from .blobfile import TMP_PREFIX, BlobDamaged, read_verified, write_atomic, write_hashed
 from .errors import CacheWarning, StoreError
+from .keylock import KeyLock
 from .secret import load_secret
 
 # Increment on cache-breaking changes to the manifest or payload layout. Format 1: one dill pickle per entry.
@@ -104,6 +105,10 @@ class Store:
 
     def _stats_path(self, key: str) -> Path:
         return self.root / "stats" / f"{_check_key(key)}.json"
+
+    def lock(self, key: str) -> KeyLock:
+        """The lock a kernel holds while computing ``key``, so that another kernel waits instead of recomputing."""
+        return KeyLock(self.root / "locks" / f"{_check_key(key)}.lock")
 
     def _sign(self, manifest: dict[str, Any]) -> str:
         return hmac.new(self.secret, _canonical(manifest), hashlib.sha256).hexdigest()
@@ -341,7 +346,7 @@ class Store:
         """Remove blobs no manifest names (older than ``grace`` s) and temporary files a crashed writer left."""
         referenced = {blob for m in self._manifests() for blob, _ in blob_refs(m)}
         now = time.time()
-        for sub in ("entries", "stats", "blobs"):
+        for sub in ("entries", "stats", "blobs", "locks"):
             folder = self.root / sub
             if not folder.is_dir():
                 continue
@@ -350,7 +355,8 @@ class Store:
                     age = now - path.stat().st_mtime
                 except FileNotFoundError:  # another kernel swept it first
                     continue
-                temporary = path.name.startswith(TMP_PREFIX)
+                # An old lock file is as good as none: at worst two kernels compute one cell, both correctly.
+                temporary = path.name.startswith(TMP_PREFIX) or sub == "locks"
                 orphan = sub == "blobs" and not temporary and path.name not in referenced and age >= grace
                 if (temporary and age > _STALE_TMP_S) or orphan:
                     path.unlink(missing_ok=True)

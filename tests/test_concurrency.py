@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 WORKER = """
 import json, random, sys, warnings
@@ -97,3 +101,49 @@ def test_four_processes_share_one_store(tmp_path: Path) -> None:
     assert sum(r["errors"] for r in results) == 0, [r for r in results]
     assert sum(r["hits"] + r["misses"] for r in results) == 4 * 40
     assert sum(r["hits"] for r in results) > 0
+
+
+WAITER = """
+import sys
+from IPython.core.interactiveshell import InteractiveShell
+marker, go = sys.argv[1], sys.argv[2]
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "nbcache")
+r = ip.run_cell(f"%%cache\\nopen({marker!r}, 'a').write('.')\\nimport os, time\\n"
+                f"while not os.path.exists({go!r}):\\n    time.sleep(0.02)\\nresult = 6 * 7")
+assert r.success, r
+print("RESULT", ip.user_ns["result"], flush=True)
+"""
+
+
+def _lines(stream: IO[str], into: queue.Queue) -> None:
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
+def test_a_second_kernel_waits_for_the_first_instead_of_recomputing(tmp_path: Path) -> None:
+    marker, go = tmp_path / "runs.txt", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", textwrap.dedent(WAITER), str(marker), str(go)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    first = start()
+    while not marker.exists():  # the first kernel is inside the cell, holding the key's lock
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.02)
+    second, lines = start(), queue.Queue()
+    threading.Thread(target=_lines, args=(second.stderr, lines), daemon=True).start()
+    seen = []
+    while not any("waiting for its result" in line for line in seen):
+        line = lines.get(timeout=120)  # a guard against a hang, not a measurement
+        assert line is not None, seen
+        seen.append(line)
+    go.touch()  # now the first kernel finishes and stores; the second restores its result
+    outs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
+    assert all("RESULT 42" in out for out in outs) and marker.read_text() == "."
+    while (line := lines.get(timeout=120)) is not None:
+        seen.append(line)
+    assert any("nbcache: hit" in line for line in seen)

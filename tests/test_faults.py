@@ -75,6 +75,7 @@ def test_damage_that_loses_nothing_trusted_is_quiet(shell: Shell, tmp_path: Path
     shell.ns.update(np=np, k=3)
     shell.cached(CELL)
     shell.cached(CELL)  # a hit writes the stats file
+    shell.run("%cache_info")  # (and the listing waits for statistics still being written)
     _damage(tmp_path / "store", kind)
     assert _warnings_of(shell, CELL) == []
     assert shell.runs == (2 if "manifest" in kind else 1) and shell.ns["total"] == 3 * sum(range(100_000))
@@ -123,8 +124,8 @@ def test_full_disk_or_read_only_store_runs_the_cell_and_says_not_stored(
     messages = _warnings_of(shell, CELL)
     assert shell.ns["total"] == 2 * sum(range(100_000)) and shell.runs == 1
     assert len(messages) == 1 and "not stored" in messages[0] and os.strerror(code) in messages[0]
-    leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
-    assert leftovers == []  # no temporary file stays behind
+    leftovers = [p for p in (tmp_path / "store").rglob("*") if p.is_file() and p.parent.name != "locks"]
+    assert leftovers == []  # no temporary file stays behind (an empty lock file per key is reused, not data)
     monkeypatch.undo()
     shell.cached(CELL)
     assert shell.runs == 2  # nothing half-stored was restored
