@@ -155,7 +155,7 @@ class CachedCell:
             return self._miss(cell, "forced with -f")
         loaded = self._load(cell.key)
         if loaded is None:
-            return self._miss(cell, self._miss_reason(cell))
+            return self._miss_unless_computed_meanwhile(cell)
         payload, info = loaded
         problem = self._restore_problem(cell, info.meta)
         if problem:
@@ -206,6 +206,21 @@ class CachedCell:
         return payload["value"]
 
     # ---- miss
+    def _miss_unless_computed_meanwhile(self, cell: Prepared) -> Any:
+        """Run the cell holding its key's lock; if another kernel holds it, wait for and restore its result."""
+        __tracebackhide__ = True  # noqa: F841
+        lock = self.store.lock(cell.key)
+        try:
+            if not lock.try_acquire():
+                self._status("nbcache: another kernel is computing this cell; waiting for its result")
+                lock.wait()
+                loaded = self._load(cell.key)
+                if loaded is not None and not self._restore_problem(cell, loaded[1].meta):
+                    return self._hit(cell, *loaded)
+            return self._miss(cell, self._miss_reason(cell))
+        finally:
+            lock.release()
+
     def _miss_reason(self, cell: Prepared) -> str:
         try:
             previous = self.store.latest_for_cell(cell.ident)

@@ -104,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.dir = args.dir or default_dir()
     run: Command = args.run
-    return run(args)
+    try:
+        return run(args)
+    except ValueError as exc:  # a store URL whose protocol is not installed
+        return _fail(args.command, f"--dir: {exc}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,10 @@ class CacheMagics(Magics):
     def store(self) -> Store:
         path = self.store_path()
         if path not in self._stores:
-            self._stores[path] = open_store(path)
+            try:
+                self._stores[path] = open_store(path)
+            except ValueError as exc:
+                raise UsageError(f"CacheMagics.cache_dir / $NBCACHE_DIR: {exc}") from None
         try:
             self._stores[path].size_limit = size_limit_from(self.size_limit)
         except ValueError as exc:

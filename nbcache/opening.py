@@ -13,11 +13,18 @@ def is_remote(location: str) -> bool:
 
 
 def open_store(location: str) -> Store:
-    """A local folder is the store itself; a remote URL gets a local cache in front of it (see remote.py)."""
-    if is_remote(location):
-        from .remote import TieredStore  # delayed: fsspec is only needed for remote stores
+    """A local folder is the store itself; a remote URL gets a local cache in front of it (see remote.py).
 
-        return TieredStore(location)
+    ValueError if the URL's protocol needs a package that is not installed.
+    """
+    if is_remote(location):
+        try:
+            from .remote import TieredStore  # delayed: fsspec is only needed for remote stores
+
+            return TieredStore(location)
+        except ImportError as exc:
+            raise ValueError(f"{location} needs {exc.name or 'fsspec'}: pip install 'nbcache[s3]' (or the "
+                             "fsspec package for that protocol)") from None
     return Store(location.removeprefix("file://"))
 
 

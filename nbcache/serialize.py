@@ -19,6 +19,7 @@ import contextvars
 import importlib
 import io
 import pickle
+import sys
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ _PROTOCOL = 5
 # Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
 INLINE_LIMIT = 64 * 1024
 
-Resolve = Callable[[str], Any]
+# Values whose identity nobody can observe, so no ref ever names one.
+_ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
+
+Resolve = Callable[[Any], Any]
 _RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
 
 
@@ -75,12 +79,12 @@ def _from_dill(data: bytes) -> Any:
 
 
 class _DillPickler(dill.Pickler):
-    def __init__(self, file: io.BytesIO, refs: dict[int, str], **kwargs: Any) -> None:
+    def __init__(self, file: io.BytesIO, refs: dict[int, Any], **kwargs: Any) -> None:
         # recurse=False: globals of notebook functions are written as a reference to __main__'s namespace.
         super().__init__(file, protocol=_PROTOCOL, recurse=False, **kwargs)
         self._refs = refs
 
-    def persistent_id(self, obj: Any) -> str | None:
+    def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
 
 
@@ -89,7 +93,7 @@ class _DillUnpickler(dill.Unpickler):
         super().__init__(file, **kwargs)
         self._resolve = resolve
 
-    def persistent_load(self, pid: str) -> Any:
+    def persistent_load(self, pid: Any) -> Any:
         return self._resolve(pid)
 
 
@@ -151,11 +155,32 @@ class _Pickler(pickle.Pickler):
         return _from_dill, (buffer.getvalue(),)
 
 
-class _RefPickler(_Pickler):
-    """Only defined when there are refs: the C pickler calls persistent_id for every object, even every int."""
+def _plain_loads(data: bytes) -> Any:
+    return pickle.loads(data)
 
-    def persistent_id(self, obj: Any) -> str | None:
+
+def _only_atomic_items(obj: Any) -> bool:
+    """True for a numpy object array holding only strings, numbers and None (a DataFrame's string column)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(obj) is not numpy.ndarray or not obj.dtype.hasobject:
+        return False
+    return set(map(type, obj.ravel(order="K"))) <= _ATOMIC_ITEMS
+
+
+class _RefPickler(_Pickler):
+    """Only used when there are refs: the C pickler then calls persistent_id for every object, even every string.
+
+    An object array of strings and numbers holds nothing a ref can name (refs are never atomic values), so it is
+    written by a plain C pickler inside this one: millions of strings, no Python call each.
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if _only_atomic_items(obj):
+            return _plain_loads, (pickle.dumps(obj, protocol=_PROTOCOL),)
+        return super().reducer_override(obj)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -163,7 +188,7 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(file, buffers=buffers)
         self._resolve = resolve
 
-    def persistent_load(self, pid: str) -> Any:
+    def persistent_load(self, pid: Any) -> Any:
         return self._resolve(pid)
 
 
@@ -178,7 +203,7 @@ def _collector(buffers: list[memoryview]) -> Callable[[Any], bool]:
     return keep
 
 
-def _dump(obj: Any, refs: dict[int, str]) -> Serialized:
+def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     buffers: list[memoryview] = []
     file = io.BytesIO()
     pickler_type = _RefPickler if refs else _Pickler
@@ -196,7 +221,7 @@ def _describe(value: Any) -> str:
     return type(value).__qualname__
 
 
-def dumps(payload: dict[str, Any], refs: dict[int, str] | None = None) -> Serialized:
+def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serialized:
     """Serialize ``{'outputs': {...}, ...}``; ``refs`` maps id(obj) to the input name to write instead of obj.
 
     Raises SerializationError naming the output that cannot be saved.

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from . import serialize
-from .blobfile import TMP_PREFIX, BlobDamaged, digest, read_verified, write_atomic
+from .blobfile import TMP_PREFIX, BlobDamaged, read_verified, write_atomic, write_hashed
 from .errors import CacheWarning, StoreError
+from .keylock import KeyLock
 from .secret import load_secret
 
 # Increment on cache-breaking changes to the manifest or payload layout. Format 1: one dill pickle per entry.
@@ -40,6 +41,7 @@ _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 _STALE_TMP_S = 3600.0
 # An unreferenced blob younger than this may belong to an entry another kernel is writing right now.
 _ORPHAN_GRACE_S = 60.0
+_SWEEP_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Store:
         self.root = Path(root).expanduser()
         self._secret = secret
         self.size_limit = size_limit
+        self._last_sweep = -_SWEEP_EVERY_S  # the first save of a session sweeps
 
     # ---- paths and signing
     @property
@@ -103,37 +106,36 @@ class Store:
     def _stats_path(self, key: str) -> Path:
         return self.root / "stats" / f"{_check_key(key)}.json"
 
+    def lock(self, key: str) -> KeyLock:
+        """The lock a kernel holds while computing ``key``, so that another kernel waits instead of recomputing."""
+        return KeyLock(self.root / "locks" / f"{_check_key(key)}.lock")
+
     def _sign(self, manifest: dict[str, Any]) -> str:
         return hmac.new(self.secret, _canonical(manifest), hashlib.sha256).hexdigest()
 
     # ---- writing, one step a method so that tests can fail each
-    def _put_blob(self, blob: str, data: Any) -> None:
-        path = self._blob_path(blob)
-        if path.exists():
-            os.utime(path)  # fresh again: a sweep must not take it while our manifest is on its way
-            return
-        write_atomic(path, data)
+    def _put_blob(self, data: Any) -> list:
+        """Write one blob (or find it there already); return its [hash, size] for the manifest."""
+        return [write_hashed(self.root / "blobs", data), memoryview(data).nbytes]
 
     def _put_manifest(self, key: str, encoded: bytes) -> None:
         write_atomic(self._manifest_path(key), encoded)
 
-    def _manifest_for(self, key: str, ser: serialize.Serialized, meta: dict[str, Any]) -> dict[str, Any]:
-        buffers = [[digest(b), b.nbytes] for b in ser.buffers]
-        data = [digest(ser.data), len(ser.data)]
-        manifest = {"format": FORMAT_VERSION, "key": key, "engine": ser.engine, "data": data, "buffers": buffers,
-                    "size": data[1] + sum(s for _, s in buffers), "created": time.time(), "meta": meta}
+    def _manifest_for(self, key: str, engine: str, blobs: list[list], meta: dict[str, Any]) -> dict[str, Any]:
+        manifest = {"format": FORMAT_VERSION, "key": key, "engine": engine, "data": blobs[0], "buffers": blobs[1:],
+                    "size": sum(size for _, size in blobs), "created": time.time(), "meta": meta}
         manifest["sig"] = self._sign(manifest)
         return manifest
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
-             refs: dict[int, str] | None = None) -> int:
+             refs: dict[int, Any] | None = None) -> int:
         """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
+        _check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
-        manifest = self._manifest_for(_check_key(key), ser, meta)
-        encoded = json.dumps(manifest).encode()
         try:
-            for (blob, _), data in zip(blob_refs(manifest), [ser.data, *ser.buffers], strict=True):
-                self._put_blob(blob, data)
+            blobs = [self._put_blob(data) for data in [ser.data, *ser.buffers]]
+            manifest = self._manifest_for(key, ser.engine, blobs, meta)
+            encoded = json.dumps(manifest).encode()
             self._put_manifest(key, encoded)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
@@ -141,10 +143,13 @@ class Store:
         return manifest["size"] + len(encoded)
 
     def _enforce_limit(self, keep: str) -> None:
-        if self.size_limit is None:
-            return
+        """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""
         try:
-            self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
+            if self.size_limit is not None:
+                self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
+            if time.monotonic() - self._last_sweep > _SWEEP_EVERY_S:
+                self._last_sweep = time.monotonic()
+                self.sweep(_ORPHAN_GRACE_S)
         except OSError as exc:  # the entry is stored; only the clean-up failed
             warnings.warn(f"nbcache: could not evict old entries from {self.root}: {exc}", CacheWarning,
                           stacklevel=3)
@@ -171,9 +176,14 @@ class Store:
     def _read_manifest(self, path: Path) -> dict[str, Any] | None:
         try:
             raw = path.read_bytes()
+        except FileNotFoundError:  # evicted or cleared by another kernel a moment ago: simply absent
+            return None
         except OSError as exc:
             raise _Damaged(f"unreadable manifest ({exc.strerror or exc})") from None
-        return self._verified(raw)
+        manifest = self._verified(raw)
+        if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
+            raise _Damaged("its manifest belongs to another key")
+        return manifest
 
     def _read_blobs(self, manifest: dict[str, Any]) -> list[Any]:
         try:
@@ -181,7 +191,7 @@ class Store:
         except (BlobDamaged, ValueError) as exc:
             raise _Damaged(str(exc)) from None
 
-    def _payload(self, manifest: dict[str, Any], resolve: Callable[[str], Any] | None) -> dict[str, Any]:
+    def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
         data, *buffers = self._read_blobs(manifest)
         try:
             if manifest["format"] == 1:
@@ -190,7 +200,7 @@ class Store:
         except Exception as exc:
             raise _Damaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
 
-    def load(self, key: str, resolve: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info; None if absent, of another format, or damaged (with one warning)."""
         path = self._manifest_path(key)
         if not path.exists():
@@ -282,6 +292,10 @@ class Store:
 
     # ---- removal
     def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
+        return self._evict(keys, grace)
+
+    def _evict(self, keys: Iterable[str], grace: float) -> int:
+        """Remove entries from this machine's folder (for a remote store: from its local cache only)."""
         removed = 0
         for key in keys:
             path = self._manifest_path(key)
@@ -308,7 +322,8 @@ class Store:
     def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = 0.0) -> int:
         """Evict least recently used entries until the blobs take at most ``max_size`` bytes; return how many."""
         kept = set(keep)
-        entries = sorted(self.entries(), key=lambda e: e.last_used)
+        # Store.entries, not self.entries: a remote store evicts from its local cache, whatever the remote holds.
+        entries = sorted(Store.entries(self), key=lambda e: e.last_used)
         victims: list[str] = []
         while entries and self.usage(entries) > max_size:
             candidates = [e for e in entries if e.key not in kept]
@@ -316,7 +331,7 @@ class Store:
                 break
             victims.append(candidates[0].key)
             entries.remove(candidates[0])
-        return self.remove_keys(victims, grace)
+        return self._evict(victims, grace)
 
     def clear(self) -> int:
         count = len(self._manifest_paths())
@@ -331,7 +346,7 @@ class Store:
         """Remove blobs no manifest names (older than ``grace`` s) and temporary files a crashed writer left."""
         referenced = {blob for m in self._manifests() for blob, _ in blob_refs(m)}
         now = time.time()
-        for sub in ("entries", "stats", "blobs"):
+        for sub in ("entries", "stats", "blobs", "locks"):
             folder = self.root / sub
             if not folder.is_dir():
                 continue
@@ -340,7 +355,8 @@ class Store:
                     age = now - path.stat().st_mtime
                 except FileNotFoundError:  # another kernel swept it first
                     continue
-                temporary = path.name.startswith(TMP_PREFIX)
+                # An old lock file is as good as none: at worst two kernels compute one cell, both correctly.
+                temporary = path.name.startswith(TMP_PREFIX) or sub == "locks"
                 orphan = sub == "blobs" and not temporary and path.name not in referenced and age >= grace
                 if (temporary and age > _STALE_TMP_S) or orphan:
                     path.unlink(missing_ok=True)

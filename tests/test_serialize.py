@@ -92,3 +92,11 @@ def test_what_only_dill_can_write_falls_back_to_dill_for_the_payload() -> None:
     ser = serialize.dumps({"outputs": {"code": code}})
     assert ser.engine == "dill"
     assert eval(serialize.loads(ser.data, ser.buffers, engine="dill")["outputs"]["code"]) == 42
+
+
+def test_string_columns_skip_the_per_object_reference_check_and_keep_refs_elsewhere() -> None:
+    names, live = np.array(["a", "b", None, 3], dtype=object), [1, 2]
+    mixed = np.array([live, "x"], dtype=object)  # holds a referenced object: must go through the ref check
+    ser = serialize.dumps({"outputs": {"names": names, "mixed": mixed}}, refs={id(live): ("input", "live", ())})
+    out = serialize.loads(ser.data, ser.buffers, resolve=lambda ref: live)["outputs"]
+    assert list(out["names"]) == ["a", "b", None, 3] and out["mixed"][0] is live
