@@ -18,6 +18,7 @@ from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
 from .key import Inputs, cell_key, code_inputs, expand_deps, hash_inputs, normalise, rehash, source_digest
 from .reasons import describe_changes
+from .serialize import NAMESPACE_REF
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -66,7 +67,7 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
     """Inputs still bound to the same object whose content the run changed (``x.append(1)``, ``model.fit()``)."""
     mutated = []
     for name, value in inputs.values.items():
-        if name in outputs or namespace.get(name, _MISSING) is not value:
+        if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
             continue
         try:
             changed = rehash(value, namespace) != inputs.hashes[name]
@@ -75,6 +76,14 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
         if changed:
             mutated.append(name)
     return mutated
+
+
+def _input_refs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]) -> dict[int, str]:
+    """Unchanged input objects, saved as references to their names: after a hit, ``alias = b`` leaves alias the
+    very object b is, as a real run would. Outputs and mutated inputs are saved in full."""
+    refs = {id(value): name for name, value in inputs.values.items()
+            if name not in outputs and namespace.get(name, _MISSING) is value and not isinstance(value, _ATOMIC)}
+    return {**refs, id(namespace): NAMESPACE_REF}
 
 
 def _hidden_references(name: str, slots: list[dict]) -> bool:
@@ -145,7 +154,7 @@ class CachedCell:
         __tracebackhide__ = True  # noqa: F841
         if self.options.force:
             return self._miss(cell, "forced with -f")
-        loaded = self._load(cell.key)
+        loaded = self._load(cell.key, cell.inputs.values)
         if loaded is None:
             return self._miss(cell, self._miss_reason(cell))
         payload, info = loaded
@@ -155,9 +164,9 @@ class CachedCell:
         return self._hit(cell, payload, info)
 
     # ---- hit
-    def _load(self, key: str) -> tuple[dict, Any] | None:
+    def _load(self, key: str, inputs: dict[str, Any]) -> tuple[dict, Any] | None:
         try:
-            return self.store.load(key)
+            return self.store.load(key, lambda name: self.ns if name == NAMESPACE_REF else inputs[name])
         except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None
@@ -229,7 +238,7 @@ class CachedCell:
                    "rng": rng}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
         meta["nondeterministic"] = self._nondeterminism(cell, rng)
-        stored, save_s, note = self._save(cell.key, payload, meta)
+        stored, save_s, note = self._save(cell.key, payload, meta, _input_refs(cell.inputs, self.ns, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         self._status(miss_line(reason, compute_s, stored, save_s, "; ".join(notes)))
         return run.value
@@ -248,10 +257,10 @@ class CachedCell:
             "compute_s": compute_s,
         }
 
-    def _save(self, key: str, payload: dict, meta: dict) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, str]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
-            stored = self.store.save(key, payload, meta)
+            stored = self.store.save(key, payload, meta, refs)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
                   "delete that value at the end of the cell or run the cell without %%cache.")

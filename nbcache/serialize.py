@@ -9,6 +9,7 @@ of the cell are written as references to their names and resolved from the names
 from __future__ import annotations
 
 import io
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,31 @@ import dill
 from .errors import SerializationError
 
 _PROTOCOL = 5
+# The reference name that stands for the user namespace itself: notebook functions are rebuilt around the live
+# namespace, so after a hit they read today's globals, as functions a real run defined would.
+NAMESPACE_REF = "\0namespace"
+
+
+def _rebuild_function(code: types.CodeType, globals_: dict, name: str, defaults: tuple | None, closure: tuple | None,
+                      kwdefaults: dict | None, qualname: str, module: str, attributes: dict) -> types.FunctionType:
+    fn = types.FunctionType(code, globals_, name, defaults, closure)
+    fn.__kwdefaults__, fn.__qualname__, fn.__module__ = kwdefaults, qualname, module
+    fn.__dict__.update(attributes)
+    return fn
 
 
 class _Pickler(dill.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, str]) -> None:
         super().__init__(file, protocol=_PROTOCOL, recurse=True)
         self._refs = refs
+        self._namespace_id = next((key for key, name in refs.items() if name == NAMESPACE_REF), None)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.FunctionType) and id(obj.__globals__) == self._namespace_id:
+            return _rebuild_function, (obj.__code__, obj.__globals__, obj.__name__, obj.__defaults__,
+                                       obj.__closure__, obj.__kwdefaults__, obj.__qualname__, obj.__module__,
+                                       dict(obj.__dict__))
+        return NotImplemented
 
     def persistent_id(self, obj: Any) -> str | None:
         return self._refs.get(id(obj))
