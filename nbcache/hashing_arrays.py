@@ -25,8 +25,7 @@ def _typename(obj: Any) -> str:
 
 
 def _buffer(h: Any, view: memoryview) -> None:
-    h.h.update(view.nbytes.to_bytes(8, "little"))
-    h.h.update(view)
+    h.raw(view)
 
 
 # ---- numpy
