@@ -29,23 +29,31 @@ def _buffer(h: Any, view: memoryview) -> None:
 
 
 # ---- numpy
-def _h_strings(h: Any, arr: Any) -> bool:
-    """All exact ``str``: character lengths plus the UTF-8 of their concatenation is unambiguous.
+def _h_string_chunk(h: Any, chunk: Any) -> None:
+    """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
+    one C-level count tells; otherwise the character lengths go first."""
+    import numpy as np
+
+    joined = "\0".join(chunk)
+    if joined.count("\0") == len(chunk) - 1:
+        h.tag("nul-joined")
+    else:
+        h.tag("lengths")
+        h.raw(memoryview(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))).cast("B"))
+    h.raw(joined.encode("utf-8", "surrogatepass"))
+
+
+def _h_strings(h: Any, flat: Any) -> bool:
+    """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
 
     Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
     """
-    import numpy as np
-
-    flat = arr.reshape(-1)
     for start in range(0, len(flat), _STRING_CHUNK):
         if set(map(type, flat[start : start + _STRING_CHUNK])) - {str}:
             return False
     h.tag("strings")
     for start in range(0, len(flat), _STRING_CHUNK):
-        chunk = flat[start : start + _STRING_CHUNK]
-        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-        _buffer(h, memoryview(lengths).cast("B"))
-        h.raw("".join(chunk).encode("utf-8", "surrogatepass"))
+        _h_string_chunk(h, flat[start : start + _STRING_CHUNK])
     return True
 
 
