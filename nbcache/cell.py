@@ -237,7 +237,7 @@ class CachedCell:
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
                    "rng": rng}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta["nondeterministic"] = self._nondeterminism(cell, rng)
+        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
         stored, save_s, note = self._save(cell.key, payload, meta, _input_refs(cell.inputs, self.ns, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         self._status(miss_line(reason, compute_s, stored, save_s, "; ".join(notes)))

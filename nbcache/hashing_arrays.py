@@ -8,13 +8,14 @@ layout differs (an Arrow slice, a chunked column): that costs a needless miss, n
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
-_STRING_CHUNK = 1 << 16
+_STRING_CHUNK = 1 << 18
 
 Handler = Callable[[Any, Any], None]
 
@@ -49,7 +50,8 @@ def _h_strings(h: Any, flat: Any) -> bool:
     Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
     """
     for start in range(0, len(flat), _STRING_CHUNK):
-        if set(map(type, flat[start : start + _STRING_CHUNK])) - {str}:
+        chunk = flat[start : start + _STRING_CHUNK]
+        if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
             return False
     h.tag("strings")
     for start in range(0, len(flat), _STRING_CHUNK):
