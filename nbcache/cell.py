@@ -64,7 +64,7 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
     """Inputs still bound to the same object whose content the run changed (``x.append(1)``, ``model.fit()``)."""
     mutated = []
     for name, value in inputs.values.items():
-        if name in outputs or namespace.get(name, _MISSING) is not value:
+        if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
             continue
         try:
             changed = rehash(value, namespace) != inputs.hashes[name]
@@ -250,7 +250,7 @@ class CachedCell:
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
                    "rng": rng}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta["nondeterministic"] = self._nondeterminism(cell, rng)
+        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         self._status(miss_line(reason, compute_s, stored, save_s, "; ".join(notes)))

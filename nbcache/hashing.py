@@ -30,6 +30,9 @@ from .files import file_digest
 from .sources import is_library_file as _is_library_file
 from .sources import module_version, user_module_digest
 
+# Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
+_THREADED_BYTES = 1 << 23
+
 _NOT_CONTENT = (
     types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FrameType, types.TracebackType,
 )
@@ -50,7 +53,7 @@ def _is_user_name(module_name: str | None) -> bool:
 
 class _Hasher:
     def __init__(self, namespace: dict[str, Any] | None = None, reads: set[str] | None = None) -> None:
-        self.h = blake3(max_threads=blake3.AUTO)  # threads only start for large updates
+        self.h = blake3()
         self.namespace = namespace
         self.reads: set[str] = set() if reads is None else reads  # namespace globals named instead of hashed
         self.seen: dict[int, int] = {}  # id -> position of first appearance
@@ -62,8 +65,14 @@ class _Hasher:
 
     # ---- primitives
     def raw(self, data: bytes | memoryview) -> None:
-        self.h.update(len(data).to_bytes(8, "little"))
-        self.h.update(data)
+        """Length-prefixed bytes. A large buffer is hashed on its own with blake3's threads and its digest fed
+        here: which way is taken depends on the size alone, so digests stay the same in every process."""
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        self.h.update(size.to_bytes(8, "little"))
+        if size >= _THREADED_BYTES:
+            self.h.update(blake3(data, max_threads=blake3.AUTO).digest())
+        else:
+            self.h.update(data)
 
     def tag(self, text: str) -> None:
         self.raw(text.encode())

@@ -8,13 +8,14 @@ column restored from the store is laid out anew and must hash as it did.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
-_STRING_CHUNK = 1 << 16
+_STRING_CHUNK = 1 << 18
 
 Handler = Callable[[Any, Any], None]
 
@@ -25,28 +26,36 @@ def _typename(obj: Any) -> str:
 
 
 def _buffer(h: Any, view: memoryview) -> None:
-    h.h.update(view.nbytes.to_bytes(8, "little"))
-    h.h.update(view)
+    h.raw(view)
 
 
 # ---- numpy
-def _h_strings(h: Any, arr: Any) -> bool:
-    """All exact ``str``: character lengths plus the UTF-8 of their concatenation is unambiguous.
+def _h_string_chunk(h: Any, chunk: Any) -> None:
+    """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
+    one C-level count tells; otherwise the character lengths go first."""
+    import numpy as np
+
+    joined = "\0".join(chunk)
+    if joined.count("\0") == len(chunk) - 1:
+        h.tag("nul-joined")
+    else:
+        h.tag("lengths")
+        h.raw(memoryview(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))).cast("B"))
+    h.raw(joined.encode("utf-8", "surrogatepass"))
+
+
+def _h_strings(h: Any, flat: Any) -> bool:
+    """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
 
     Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
     """
-    import numpy as np
-
-    flat = arr.reshape(-1)
     for start in range(0, len(flat), _STRING_CHUNK):
-        if set(map(type, flat[start : start + _STRING_CHUNK])) - {str}:
+        chunk = flat[start : start + _STRING_CHUNK]
+        if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
             return False
     h.tag("strings")
     for start in range(0, len(flat), _STRING_CHUNK):
-        chunk = flat[start : start + _STRING_CHUNK]
-        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-        _buffer(h, memoryview(lengths).cast("B"))
-        h.raw("".join(chunk).encode("utf-8", "surrogatepass"))
+        _h_string_chunk(h, flat[start : start + _STRING_CHUNK])
     return True
 
 

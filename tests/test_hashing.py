@@ -304,3 +304,13 @@ def test_hashing_a_large_array_makes_no_full_copy() -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("left, right", [
+    (["a\0b", "c"], ["a", "b\0c"]),
+    (["a\0", ""], ["a", "\0"]),
+    (["", ""], [""]),
+    (["ab"], ["a", "b"]),
+])
+def test_object_strings_with_nul_characters_stay_unambiguous(left: list[str], right: list[str]) -> None:
+    assert digest(np.array(left, dtype=object)) != digest(np.array(right, dtype=object))

@@ -1,0 +1,133 @@
+"""Hashing speed, as ratios against baselines measured in the same run.
+
+- a large numpy array: nbcache's hash vs one-thread blake3 over its buffer (goal <= 1.2x) and vs joblib.hash
+  (goal >= 6x faster);
+- a DataFrame with numeric, categorical and object-string columns (and one of Arrow strings): vs joblib.hash and
+  pandas.util.hash_pandas_object (goal >= 10x faster);
+- keying a trivial cell (absolute goal: well under 1 ms), against a plain ``exec`` of the same cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from blake3 import blake3
+
+from nbcache.analysis import analyse_tree
+from nbcache.hashing import hash_value
+from nbcache.key import cell_key, code_inputs, hash_inputs, normalise
+
+
+def _timings(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _row(group: str, case: str, subject: list[float], baseline_name: str, baseline: list[float], goal: str,
+         met: Callable[[float, float], bool] | None) -> dict[str, Any]:
+    s, b = statistics.median(subject), statistics.median(baseline)
+    return {
+        "group": group, "case": case,
+        "subject_s": s, "subject_range": [min(subject), max(subject)],
+        "baseline": baseline_name, "baseline_s": b, "baseline_range": [min(baseline), max(baseline)],
+        "ratio": s / b if b > 0 else float("inf"),
+        "goal": goal, "met": None if met is None else bool(met(s, b)),
+    }
+
+
+def _one_thread_blake3(arr: np.ndarray) -> bytes:
+    return blake3(memoryview(arr.reshape(-1).view(np.uint8))).digest()
+
+
+def _array_rows(quick: bool) -> list[dict[str, Any]]:
+    import joblib
+
+    n = 1_000_000 if quick else 50_000_000
+    arr = np.random.default_rng(0).random(n)
+    case = f"float64 array, {arr.nbytes / 1e6:.0f} MB"
+    repeat = 3 if quick else 5
+    subject = _timings(lambda: hash_value(arr), repeat)
+    single = _timings(lambda: _one_thread_blake3(arr), repeat)
+    joblib_s = _timings(lambda: joblib.hash(arr), 3)
+    return [
+        _row("numpy", case, subject, "blake3, one thread, over the buffer", single, "<= 1.2x",
+             lambda s, b: s <= 1.2 * b),
+        _row("numpy", case, subject, "joblib.hash", joblib_s, ">= 6x faster (ratio <= 0.167)",
+             lambda s, b: s * 6 <= b),
+    ]
+
+
+def _frame(rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    words = np.array([f"item-{i:05d}" for i in range(20_000)], dtype=object)
+    return pd.DataFrame({
+        "x": rng.random(rows),
+        "n": rng.integers(0, 1_000_000, rows),
+        "cat": pd.Categorical.from_codes(rng.integers(0, 50, rows), [f"c{i}" for i in range(50)]),
+        "name": pd.Series(words[rng.integers(0, len(words), rows)], dtype=object),
+    })
+
+
+def _frame_rows(quick: bool) -> list[dict[str, Any]]:
+    import joblib
+
+    rows = 50_000 if quick else 10_000_000
+    frame = _frame(rows)
+    case = f"DataFrame {rows / 1e6:g}M rows: float, int, categorical, object str"
+    repeat = 3
+    subject = _timings(lambda: hash_value(frame), repeat)
+    joblib_s = _timings(lambda: joblib.hash(frame), repeat)
+    pandas_s = _timings(lambda: pd.util.hash_pandas_object(frame), repeat)
+    arrow = frame.assign(name=frame["name"].astype("str"))
+    arrow_s = _timings(lambda: hash_value(arrow), repeat)
+    arrow_pandas_s = _timings(lambda: pd.util.hash_pandas_object(arrow), repeat)
+    goal = ">= 10x faster (ratio <= 0.1)"
+    return [
+        _row("pandas", case, subject, "joblib.hash", joblib_s, goal, lambda s, b: s * 10 <= b),
+        _row("pandas", case, subject, "pandas.util.hash_pandas_object", pandas_s, goal, lambda s, b: s * 10 <= b),
+        _row("pandas", case.replace("object str", "Arrow str"), arrow_s, "pandas.util.hash_pandas_object",
+             arrow_pandas_s, goal, lambda s, b: s * 10 <= b),
+    ]
+
+
+def _keying(tree: ast.Module, namespace: dict[str, Any]) -> str:
+    """What %%cache does before it can look up a cell: analyse, hash inputs and files, build the key."""
+    analysis = analyse_tree(tree)
+    inputs = hash_inputs(analysis.inputs, namespace)
+    key_inputs = {**inputs.hashes, **code_inputs(tree, [])}
+    return cell_key(normalise(tree), key_inputs, {})
+
+
+def _per_call(fn: Callable[[], Any], calls: int, repeat: int) -> list[float]:
+    return [t / calls for t in _timings(lambda: [fn() for _ in range(calls)], repeat)]
+
+
+def _keying_rows(quick: bool) -> list[dict[str, Any]]:
+    source = "y = x + 1"
+    tree, namespace = ast.parse(source), {"x": 41}
+    code = compile(source, "<cell>", "exec")
+    calls, repeat = (200, 3) if quick else (2000, 7)
+    subject = _per_call(lambda: _keying(tree, namespace), calls, repeat)
+    baseline = _per_call(lambda: exec(code, {"x": 41}), calls, repeat)
+    return [_row("keying", f"trivial cell {source!r} (absolute goal)", subject, "plain exec of the cell", baseline,
+                 "< 1 ms per cell", lambda s, b: s < 1e-3)]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    return [*_array_rows(quick), *_frame_rows(quick), *_keying_rows(quick)]
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(f"{r['group']:<8} {r['case'][:70]:<70} {r['subject_s']:.4g}s vs {r['baseline']} "
+              f"{r['baseline_s']:.4g}s ratio {r['ratio']:.3g} goal {r['goal']} met {r['met']}")
