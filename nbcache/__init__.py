@@ -1,6 +1,6 @@
 """nbcache: cache expensive notebook cells by what they depend on.
 
-``%load_ext nbcache`` registers ``%%cache``, ``%cache_info`` and ``%cache_clear``.
+``%load_ext nbcache`` registers ``%%cache``, ``%cache_info``, ``%cache_clear`` and ``%cache_panel``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "__version__"]
 
-_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear"]}
+_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear", "cache_panel"]}
 
 
 def load_ipython_extension(ip: Any) -> None:

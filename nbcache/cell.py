@@ -6,6 +6,8 @@ import ast
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
 from .hashing import hash_value
 from .key import Inputs, cell_key, expand_deps, hash_deps, hash_inputs, normalise, source_digest
+from .report import CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -91,11 +94,13 @@ def _hidden_references(name: str, slots: list[dict]) -> bool:
 
 
 class CachedCell:
-    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None) -> None:
+    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None,
+                 reporter: Reporter | None = None) -> None:
         self.shell = shell
         self.store = store
         self.options = options
         self.cell_id = cell_id
+        self.reporter = reporter or (QuietReporter() if options.quiet else TextReporter())
 
     @property
     def ns(self) -> dict[str, Any]:
@@ -176,6 +181,7 @@ class CachedCell:
                     slot[alias] = outputs[name]
 
     def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+        self.reporter.begin("restoring")
         start = time.perf_counter()
         outputs = payload["outputs"]
         self._rebind_aliases(info.meta, outputs)
@@ -189,7 +195,8 @@ class CachedCell:
             self.store.record_hit(cell.key, saved)
         except Exception:  # usage statistics are best effort
             pass
-        self._status(hit_line(outputs, info.size, elapsed, saved))
+        line = hit_line(outputs, info.size, elapsed, saved)
+        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, outputs))
         return payload["value"]
 
     # ---- miss
@@ -215,8 +222,9 @@ class CachedCell:
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         before = dict(self.ns)
+        self.reporter.begin("running", reason)
         start = time.perf_counter()
-        with recording(self.shell) as events:
+        with recording(self.shell) as events, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
         outputs, deletions = _runtime_changes(before, self.ns, run)
@@ -224,8 +232,10 @@ class CachedCell:
         outputs |= set(mutated)
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
+        self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
         stored, save_s, note = self._save(cell.key, payload, meta)
-        self._status(miss_line(reason, compute_s, stored, save_s, note))
+        line = miss_line(reason, compute_s, stored, save_s, note)
+        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload["outputs"]))
         return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
@@ -258,9 +268,25 @@ class CachedCell:
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        self._status(uncached_line(reason))
+        self._status(CellStatus("not cached", uncached_line(reason), reason, raw=raw))
         return execute.run(self.shell, tree, source, raw).value
 
-    def _status(self, line: str) -> None:
-        if not self.options.quiet:
-            print(line, file=sys.stderr, flush=True)
+    # ---- what the user is told: the stderr line or the panel, as the reporter decides
+    @contextmanager
+    def _reporting_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:  # the cell's own error surfaces unchanged; the panel just stops "running"
+            self.reporter.failed(exc)
+            raise
+
+    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, compute_s: float,
+               size: int | None, outputs: dict[str, Any]) -> CellStatus:
+        return CellStatus(
+            state, line, reason, elapsed, compute_s, size, cell.key, dict(cell.key_inputs),
+            {n: type(v).__qualname__ for n, v in outputs.items()}, {n: approx_size(v) for n, v in outputs.items()},
+            cell.ident, cell.raw,
+        )
+
+    def _status(self, status: CellStatus) -> None:
+        self.reporter.done(status)
