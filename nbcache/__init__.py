@@ -39,4 +39,8 @@ def unload_ipython_extension(ip: Any) -> None:
     if magics in ip.configurables:
         ip.configurables.remove(magics)
     ip.events.unregister("pre_run_cell", magics.pre_run_cell)
+    from .sidebar import refresh_after_cell
+
+    if refresh_after_cell in ip.events.callbacks["post_run_cell"]:
+        ip.events.unregister("post_run_cell", refresh_after_cell)
     del ip._nbcache_magics

@@ -27,6 +27,11 @@ def notify() -> None:
             pass
 
 
+def refresh_after_cell(result: Any = None) -> None:
+    """post_run_cell hook: a cell may have stored, hit or cleared entries."""
+    notify()
+
+
 def _ago(timestamp: float) -> str:
     return f"{human_time(max(time.time() - timestamp, 0.0))} ago"
 
@@ -135,9 +140,8 @@ def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
     from IPython.display import display
 
     browser = CacheBrowser(store)
-    if not getattr(shell, "_nbcache_sidebar_hook", False):
-        shell.events.register("post_run_cell", lambda *_: notify())
-        shell._nbcache_sidebar_hook = True
+    if refresh_after_cell not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", refresh_after_cell)
     if inline:
         display(browser.root)
         return browser
