@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from . import profile
 from .info import format_entries
 from .store import Store
 
@@ -33,6 +34,19 @@ def _clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enable(args: argparse.Namespace) -> int:
+    path = profile.enable(args.profile)
+    print(f"nbcache: IPython profile {args.profile!r} now loads nbcache at start ({path}); "
+          "`nbcache disable` undoes it")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    path = profile.disable(args.profile)
+    print(f"nbcache: removed {path}" if path else f"nbcache: profile {args.profile!r} had no nbcache startup file")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbcache", description="Inspect and clean an nbcache store.")
     parser.add_argument("--dir", default=None, help="the store (default: $NBCACHE_DIR, else ./.nbcache)")
@@ -43,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--all", action="store_true", help="remove every entry")
     clear.add_argument("keys", nargs="*", help="key prefixes of the entries to remove")
     clear.set_defaults(run=_clear)
+    for name, run, text in (("enable", _enable, "load nbcache in every IPython session and kernel of a profile"),
+                            ("disable", _disable, "stop loading nbcache at start (undo `nbcache enable`)")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--profile", default="default", help="IPython profile (default: default)")
+        command.set_defaults(run=run)
     return parser
 
 

@@ -53,6 +53,11 @@ def _table(title: str, rows: list[str]) -> str:
     return f"<b>{html.escape(title)}</b><table class='nbcache-details-{title.lower()}'>{body}</table>"
 
 
+def _short(digest: str) -> str:
+    """A content hash shortened; markers such as "builtin:print" or "absent" say what they are instead."""
+    return digest.split(":")[0] if ":" in digest or not digest.isalnum() else digest[:12]
+
+
 def details_html(status: CellStatus, previous: dict[str, str] | None) -> str:
     """Key, inputs (short hash, what changed since the cell's previous entry), outputs, file dependencies."""
     def change(name: str, digest: str) -> str:
@@ -60,7 +65,7 @@ def details_html(status: CellStatus, previous: dict[str, str] | None) -> str:
             return ""
         return "new" if name not in previous else ("changed" if previous[name] != digest else "")
 
-    inputs = [_row(n, d[:12], change(n, d)) for n, d in sorted(status.inputs.items()) if not n.startswith("file:")]
+    inputs = [_row(n, _short(d), change(n, d)) for n, d in sorted(status.inputs.items()) if not n.startswith("file:")]
     files = [_row(n[5:], d[:12], change(n, d)) for n, d in sorted(status.inputs.items()) if n.startswith("file:")]
     outputs = [_row(n, t, "~" + human_size(status.output_sizes.get(n, 0))) for n, t in sorted(status.outputs.items())]
     key = f"<div><b>key</b> <code>{html.escape(status.key[:16])}</code></div>" if status.key else ""

@@ -71,11 +71,12 @@ class CacheBrowser:
         self.clear_selected = self._button("clear selected", self._on_clear_selected)
         self.clear_all = self._button("clear all", self._on_clear_all)
         self.days = w.BoundedIntText(value=30, min=0, max=3650, layout=w.Layout(width="5em"))
-        self.clear_old = self._button("clear entries not used for N days", self._on_clear_old)
+        self.clear_old = self._button("clear", self._on_clear_old)
         self.confirm = w.HBox([])
         self.message = w.HTML("")
+        old = w.HBox([w.Label("clear entries not used for"), self.days, w.Label("days"), self.clear_old])
         rows = [self.totals, self.search, self.listing, w.HBox([self.clear_selected, self.clear_all]), self.confirm,
-                w.HBox([w.Label("N ="), self.days, self.clear_old]), self.message]
+                old, self.message]
         self.root = w.VBox(rows)
         self.root.add_class("nbcache-browser")
         _OPEN.add(self)
