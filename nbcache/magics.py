@@ -16,7 +16,7 @@ from .cell import CachedCell, CellOptions
 from .info import format_entries
 from .report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
 from .store import Store
-from .table import SORTS, entries_html, entries_json, sort_entries
+from .table import SORTS, entries_html, entries_json, sort_entries, totals_text
 
 
 def _check_names(flag: str, names: list[str]) -> None:
@@ -119,7 +119,8 @@ class CacheMagics(Magics):
         elif getattr(self.shell, "kernel", None) is None:  # a terminal shows text only
             print(format_entries(entries, self.store_path()))
         else:
-            text = format_entries(entries, self.store_path())
+            # The text form opens with nbcache's usual prefix: like a status line, it is nbcache's own report.
+            text = f"nbcache: {totals_text(entries, limit)}\n{format_entries(entries, self.store_path())}"
             display({"text/html": entries_html(entries, self.store_path(), limit), "text/plain": text}, raw=True)
 
     # ---- %cache_clear

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .status import human_size, human_time
+from .table import totals_text
 
 _DAY_S = 86400.0
 _OPEN: weakref.WeakSet[CacheBrowser] = weakref.WeakSet()
@@ -48,13 +49,6 @@ def _groups(entries: Sequence[Any], query: str) -> dict[str, list[Any]]:
     return groups
 
 
-def totals_text(entries: Sequence[Any], limit: int | None) -> str:
-    size = sum(e.size for e in entries)
-    of_limit = f" of {human_size(limit)}" if limit else " (no size limit)"
-    saved = human_time(sum(e.saved_s for e in entries))
-    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} · {human_size(size)}{of_limit} · {saved} saved"
-
-
 class CacheBrowser:
     """The list, search box and clearing buttons, bound to one store."""
 
@@ -74,7 +68,7 @@ class CacheBrowser:
         self.clear_old = self._button("clear", self._on_clear_old)
         self.confirm = w.HBox([])
         self.message = w.HTML("")
-        old = w.HBox([w.Label("clear entries not used for"), self.days, w.Label("days"), self.clear_old])
+        old = w.VBox([w.Label("clear entries not used for"), w.HBox([self.days, w.Label("days"), self.clear_old])])
         rows = [self.totals, self.search, self.listing, w.HBox([self.clear_selected, self.clear_all]), self.confirm,
                 old, self.message]
         self.root = w.VBox(rows)
@@ -102,7 +96,8 @@ class CacheBrowser:
         w = self._w
         box = w.Checkbox(value=entry.key in self.selected, indent=False, layout=w.Layout(width="auto"))
         box.observe(lambda change, key=entry.key: self._select(key, change["new"]), names="value")
-        facts = (f"<code>{entry.key[:10]}</code> {human_size(entry.size)} · {entry.hits} hits · "
+        facts = (f"<code>{entry.key[:10]}</code> {human_size(entry.size)} · "
+                 f"{entry.hits} hit{'' if entry.hits == 1 else 's'} · "
                  f"used {_ago(entry.last_used)}")
         row = w.HBox([box, w.HTML(facts)])
         row.add_class("nbcache-entry")
@@ -143,16 +138,20 @@ def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
     browser = CacheBrowser(store)
     if refresh_after_cell not in shell.events.callbacks["post_run_cell"]:
         shell.events.register("post_run_cell", refresh_after_cell)
+    # The text form says what the widget is, for frontends without widgets; nbcache's prefix marks it as a report.
+    bundle = {"text/plain": f"nbcache: cache browser ({browser.totals.value})",
+              "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                           "model_id": browser.root.model_id}}
     if inline:
-        display(browser.root)
+        display(bundle, raw=True)
         return browser
     try:
         from sidecar import Sidecar
     except ImportError:  # no sidecar package: inline is the next best place
-        display(browser.root)
+        display(bundle, raw=True)
         return browser
     sidecar = Sidecar(title="nbcache")
     with sidecar:
-        display(browser.root)
+        display(bundle, raw=True)
     browser.sidecar = sidecar  # type: ignore[attr-defined]  # kept alive with the browser
     return browser

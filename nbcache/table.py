@@ -39,6 +39,13 @@ def totals(entries: Sequence[Any], limit: int | None) -> dict[str, Any]:
     }
 
 
+def totals_text(entries: Sequence[Any], limit: int | None) -> str:
+    size = sum(e.size for e in entries)
+    of_limit = f" of {human_size(limit)}" if limit else " (no size limit)"
+    saved = human_time(sum(e.saved_s for e in entries))
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} · {human_size(size)}{of_limit} · {saved} saved"
+
+
 def entries_json(entries: Sequence[Any], location: str, limit: int | None) -> str:
     """The store's entries as the store records them, plus totals."""
     rows = [dataclasses.asdict(e) for e in entries]
