@@ -8,6 +8,7 @@ Its display bundle carries the status line as ``text/plain``, so a notebook run 
 from __future__ import annotations
 
 import html
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -177,10 +178,8 @@ class StatusPanel:
                 if value is not None:
                     display(value)
             except Exception:
-                self.store_message("the cell raised; see the traceback below")
-                import traceback
-
-                traceback.print_exc()
+                self._say("the cell raised; see the traceback below")
+                traceback.print_exc()  # into the panel's output area, where the user is looking
 
     def clear(self) -> None:
         if self.status is None or not self.status.key:
@@ -188,8 +187,8 @@ class StatusPanel:
         removed = self.store.remove(self.status.key)
         self.badge.value = badge_html("cleared")
         self.clear_button.disabled = True
-        self.store_message("entry removed; the next run computes again" if removed else "entry already gone")
+        self._say("entry removed; the next run computes again" if removed else "entry already gone")
         sidebar.notify()
 
-    def store_message(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self.message.value = html.escape(text)
