@@ -17,6 +17,7 @@ import ipywidgets as w
 from IPython.display import display, update_display
 
 from . import sidebar
+from .progress import SaveTicker
 from .report import CellStatus
 from .status import human_size, human_time
 
@@ -76,10 +77,13 @@ def details_html(status: CellStatus, previous: dict[str, str] | None) -> str:
 class StatusPanel:
     """One cell's panel. ``recompute`` re-runs the cell with -f, reporting to this same panel."""
 
+    progress_delay_s = 1.0  # saves quicker than this show no bar
+
     def __init__(self, store: Any, recompute: Callable[[StatusPanel], Any] | None = None) -> None:
         self.store = store
         self._recompute = recompute
         self.status: CellStatus | None = None
+        self._ticker: SaveTicker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
         self._build()
@@ -91,7 +95,7 @@ class StatusPanel:
         self.toggle = w.ToggleButton(value=False, description="details", icon="chevron-down",
                                      layout=w.Layout(width="auto"))
         self.toggle.observe(self._on_toggle, names="value")
-        self.progress = w.IntProgress(value=0, max=1, bar_style="info", layout=w.Layout(display="none"))
+        self.progress = w.IntProgress(value=0, max=100, bar_style="info", layout=w.Layout(display="none"))
         self.details = w.HTML("")
         self.recompute_button = w.Button(description="recompute", icon="refresh", tooltip="run the cell again (-f)")
         self.clear_button = w.Button(description="clear this entry", icon="trash")
@@ -126,10 +130,21 @@ class StatusPanel:
     def saving(self, approx_bytes: int) -> None:
         self.badge.value = badge_html("saving")
         self.summary.value = f"saving ~{human_size(approx_bytes)}…"
-        # The store writes in one call, so the bar shows that saving is under way rather than a fraction.
+        self._stop_progress()
+        self._ticker = SaveTicker(self._show_progress, approx_bytes, self.progress_delay_s).start()
+
+    def _show_progress(self, fraction: float) -> None:
         self.progress.layout.display = ""
+        self.progress.value = round(fraction * 100)
+
+    def _stop_progress(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.progress.layout.display = "none"
 
     def failed(self, error: BaseException) -> None:
+        self._stop_progress()
         self.badge.value = badge_html("failed")
         self.summary.value = html.escape(f"the cell raised {type(error).__name__}; nothing was cached")
         self._show(f"nbcache: not cached (the cell raised {type(error).__name__})")
@@ -140,8 +155,7 @@ class StatusPanel:
         label = "miss · stored" if stored else status.state
         self.badge.value = badge_html("miss,stored" if stored else status.state, label)
         self.summary.value = html.escape(summary_text(status))
-        self.progress.layout.display = "none"
-        self.progress.value = 1
+        self._stop_progress()
         self.clear_button.disabled = status.size is None
         self.recompute_button.disabled = self._recompute is None or not status.raw
         if self.toggle.value:

@@ -29,6 +29,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CELL = "%%cache\ny = 6 * 7\nprint('computed', y)"
+expect.set_options(timeout=20_000)  # a slow CI machine renders widgets late; a behaviour check, not a timing one
 
 
 def _free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
@@ -9,9 +10,10 @@ import pytest
 
 import nbcache.magics
 import nbcache.panel
-from nbcache import sidebar
+from nbcache import progress, sidebar
 from nbcache.errors import CacheWarning
 from nbcache.panel import StatusPanel
+from nbcache.report import CellStatus
 
 from .conftest import Shell
 
@@ -141,3 +143,20 @@ def test_sidebar_refreshes_as_cached_cells_run(shell: Shell) -> None:
     shell.ip.run_line_magic("cache_panel", "--inline")  # registers the refresh after each cell
     shell.cached("y = 1")
     assert browser.totals.value.startswith("1 entry")
+
+
+def test_progress_fraction_advances_and_never_claims_completion() -> None:
+    assert progress.fraction(0.0, 300_000_000) == 0.0
+    assert progress.fraction(1.0, 300_000_000, bytes_per_s=100e6) == pytest.approx(1 / 3)
+    assert progress.fraction(60.0, 300_000_000) == 0.95
+
+
+def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> None:
+    panel = StatusPanel(shell.ip._nbcache_magics.store())
+    panel.progress_delay_s = 0.0  # as if the save had already taken more than a second
+    moved = threading.Event()
+    panel.progress.observe(lambda _: moved.set(), names="value")
+    panel.saving(10**9)
+    assert moved.wait(30) and panel.progress.layout.display == ""
+    panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
+    assert panel.progress.layout.display == "none" and panel._ticker is None
