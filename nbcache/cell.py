@@ -196,7 +196,7 @@ class CachedCell:
         except Exception:  # usage statistics are best effort
             pass
         line = hit_line(outputs, info.size, elapsed, saved)
-        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, outputs))
+        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
         return payload["value"]
 
     # ---- miss
@@ -235,7 +235,7 @@ class CachedCell:
         self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
         stored, save_s, note = self._save(cell.key, payload, meta)
         line = miss_line(reason, compute_s, stored, save_s, note)
-        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload["outputs"]))
+        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
         return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
@@ -268,7 +268,7 @@ class CachedCell:
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        self._status(CellStatus("not cached", uncached_line(reason), reason, raw=raw))
+        self._status(CellStatus(state="not cached", line=uncached_line(reason), reason=reason, raw=raw))
         return execute.run(self.shell, tree, source, raw).value
 
     # ---- what the user is told: the stderr line or the panel, as the reporter decides
@@ -281,11 +281,14 @@ class CachedCell:
             raise
 
     def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, compute_s: float,
-               size: int | None, outputs: dict[str, Any]) -> CellStatus:
+               size: int | None, payload: dict[str, Any]) -> CellStatus:
+        """The status with the facts the panel's details show; ``compute_s`` is what a hit saves."""
+        outputs = payload["outputs"]
         return CellStatus(
-            state, line, reason, elapsed, compute_s, size, cell.key, dict(cell.key_inputs),
-            {n: type(v).__qualname__ for n, v in outputs.items()}, {n: approx_size(v) for n, v in outputs.items()},
-            cell.ident, cell.raw,
+            state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=compute_s, size=size, key=cell.key,
+            inputs=dict(cell.key_inputs), outputs={n: type(v).__qualname__ for n, v in outputs.items()},
+            output_sizes={n: approx_size(v) for n, v in outputs.items()}, cell_ident=cell.ident, raw=cell.raw,
+            cleared_output=any(event[0] == "clear" for event in payload["events"]),
         )
 
     def _status(self, status: CellStatus) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +14,7 @@ from IPython.display import display
 from traitlets import Bool, Unicode
 
 from .cell import CachedCell, CellOptions
+from .errors import CacheWarning
 from .info import format_entries
 from .report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
 from .store import Store
@@ -101,7 +103,9 @@ class CacheMagics(Magics):
             from .panel import StatusPanel  # delayed import: terminal sessions never load ipywidgets
 
             return SafeReporter(StatusPanel(self.store(), recompute))
-        except Exception:
+        except Exception as exc:  # never the cell's failure: the line says the same
+            warnings.warn(f"nbcache: no status panel ({type(exc).__name__}: {exc}); showing the text line",
+                          CacheWarning, stacklevel=2)
             return TextReporter()
 
     # ---- %cache_info

@@ -113,9 +113,14 @@ class StatusPanel:
         view = {"version_major": 2, "version_minor": 0, "model_id": self.root.model_id}
         return {"text/plain": text, _WIDGET_VIEW: view}
 
-    def _show(self, text: str) -> None:
-        """Display once; later calls replace the display's text so the saved notebook holds the final line."""
-        if not self._shown:
+    def _show(self, text: str, again: bool = False) -> None:
+        """Display once; later calls replace the display's text so the saved notebook holds the final line.
+
+        ``again``: the cell cleared its output (and the panel with it), so show it anew.
+        """
+        if again:
+            self._display_id = f"nbcache-{uuid.uuid4().hex}"
+        if again or not self._shown:
             display(self._bundle(text), raw=True, display_id=self._display_id)
             self._shown = True
         else:
@@ -160,7 +165,7 @@ class StatusPanel:
         self.recompute_button.disabled = self._recompute is None or not status.raw
         if self.toggle.value:
             self._fill_details()
-        self._show(status.line)
+        self._show(status.line, again=status.cleared_output)
         sidebar.notify()
 
     # ---- details and buttons

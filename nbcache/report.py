@@ -30,6 +30,7 @@ class CellStatus:
     output_sizes: dict[str, int] = field(default_factory=dict)  # output name -> approximate bytes in memory
     cell_ident: str = ""
     raw: str = ""  # the cell's body, for "recompute"
+    cleared_output: bool = False  # the cell called clear_output, which also removed a panel shown before it
 
 
 class Reporter(Protocol):

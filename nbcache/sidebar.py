@@ -57,6 +57,7 @@ class CacheBrowser:
 
         self._w = w
         self.store = store
+        self.sidecar: Any = None  # the sidebar holding it, kept alive as long as the browser
         self.selected: set[str] = set()
         self.totals = w.HTML("")
         self.search = w.Text(placeholder="search cells or keys", continuous_update=True)
@@ -153,5 +154,5 @@ def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
     sidecar = Sidecar(title="nbcache")
     with sidecar:
         display(bundle, raw=True)
-    browser.sidecar = sidecar  # type: ignore[attr-defined]  # kept alive with the browser
+    browser.sidecar = sidecar
     return browser

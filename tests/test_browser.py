@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +109,7 @@ class Notebook:
     def idle(self) -> None:
         expect(self.page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
 
-    def cell(self, index: int):  # noqa: ANN201  (a Playwright Locator)
+    def cell(self, index: int) -> Locator:
         return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
 
     def type_into(self, index: int, code: str) -> None:
@@ -136,7 +136,7 @@ class Notebook:
         self.type_into(index, code)
         return index
 
-    def badge(self, index: int):  # noqa: ANN201
+    def badge(self, index: int) -> Locator:
         return self.cell(index).locator(".nbcache-badge")
 
     def shot(self, name: str) -> None:

@@ -68,6 +68,13 @@ def test_panel_shows_miss_then_hit_with_reason_and_sizes(tmp_path: Path) -> None
     assert "nbcache:" not in streams(nb, 3, "stderr")
 
 
+def test_a_cell_that_clears_its_output_still_ends_with_its_panel(tmp_path: Path) -> None:
+    cell = "%%cache\nfrom IPython.display import clear_output\nprint('old')\nclear_output()\nprint('new')"
+    nb = run_notebook([cell, cell], tmp_path)
+    for index, state in ((1, "miss,stored"), (2, "hit")):
+        assert panel_of(nb, index)["badge"] == state and streams(nb, index, "stdout") == "new\n"
+
+
 def test_without_the_panel_the_line_goes_to_stderr_and_quiet_hides_both(tmp_path: Path) -> None:
     nb = run_notebook(["x = 3", "%config CacheMagics.panel = False", CELL, "%%cache -q\nz = 1"], tmp_path)
     assert streams(nb, 3, "stderr").startswith("nbcache: miss (new cell)")
