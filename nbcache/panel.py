@@ -86,6 +86,7 @@ class StatusPanel:
         self._ticker: SaveTicker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
+        self._recomputing = False
         self._build()
 
     # ---- widgets
@@ -117,7 +118,11 @@ class StatusPanel:
         """Display once; later calls replace the display's text so the saved notebook holds the final line.
 
         ``again``: the cell cleared its output (and the panel with it), so show it anew.
+        During "recompute" the panel is already shown and its widgets update it; a display made then would land
+        in the panel's own output area.
         """
+        if self._recomputing:
+            return
         if again:
             self._display_id = f"nbcache-{uuid.uuid4().hex}"
         if again or not self._shown:
@@ -191,6 +196,8 @@ class StatusPanel:
         if self._recompute is None:
             return
         self.out.clear_output()
+        self._say("recomputed with -f; its output:")
+        self._recomputing = True
         with self.out:  # the recomputed cell's prints, displays and errors show inside the panel
             try:
                 value = self._recompute(self)
@@ -199,6 +206,8 @@ class StatusPanel:
             except Exception:
                 self._say("the cell raised; see the traceback below")
                 traceback.print_exc()  # into the panel's output area, where the user is looking
+            finally:
+                self._recomputing = False
 
     def clear(self) -> None:
         if self.status is None or not self.status.key:

@@ -164,6 +164,12 @@ def test_miss_hit_details_sidebar_clear_and_miss_again(page: Page) -> None:
     expect(nb.cell(cached).locator(".nbcache-details-outputs")).to_contain_text("int")
     nb.shot("details")
 
+    nb.cell(cached).get_by_role("button", name="recompute").click()
+    expect(nb.badge(cached)).to_have_attribute("data-state", "miss,stored")
+    expect(nb.cell(cached)).to_contain_text("forced with -f")
+    expect(nb.cell(cached).locator(".nbcache-panel .jp-OutputArea")).to_contain_text("computed 42")
+    nb.shot("recomputed")
+
     opener = nb.add("%cache_panel")
     nb.run(opener)
     sidebar = page.locator("#jp-right-stack .jupyterlab-sidecar .nbcache-browser")
