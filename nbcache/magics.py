@@ -18,7 +18,7 @@ from .errors import CacheWarning
 from .info import format_entries
 from .report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
 from .store import Store
-from .table import SORTS, entries_html, entries_json, sort_entries, totals_text
+from .table import SORTS, entries_html, entries_json, info_text, sort_entries
 
 
 def _check_names(flag: str, names: list[str]) -> None:
@@ -123,8 +123,7 @@ class CacheMagics(Magics):
         elif getattr(self.shell, "kernel", None) is None:  # a terminal shows text only
             print(format_entries(entries, self.store_path()))
         else:
-            # The text form opens with nbcache's usual prefix: like a status line, it is nbcache's own report.
-            text = f"nbcache: {totals_text(entries, limit)}\n{format_entries(entries, self.store_path())}"
+            text = info_text(entries, self.store_path(), limit)
             display({"text/html": entries_html(entries, self.store_path(), limit), "text/plain": text}, raw=True)
 
     # ---- %cache_clear

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .info import format_entries
 from .status import human_size, human_time
 
 # Each sort puts what most deserves attention first: the biggest, the oldest, the most useful.
@@ -44,6 +45,12 @@ def totals_text(entries: Sequence[Any], limit: int | None) -> str:
     of_limit = f" of {human_size(limit)}" if limit else " (no size limit)"
     saved = human_time(sum(e.saved_s for e in entries))
     return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} · {human_size(size)}{of_limit} · {saved} saved"
+
+
+def info_text(entries: Sequence[Any], location: str, limit: int | None) -> str:
+    """The text form of the table in a notebook: nbcache's usual prefix on the totals, like a status line."""
+    table = format_entries(entries, location)
+    return f"nbcache: {totals_text(entries, limit)}\n{table}" if entries else table
 
 
 def entries_json(entries: Sequence[Any], location: str, limit: int | None) -> str:
