@@ -280,12 +280,12 @@ class CachedCell:
             self.reporter.failed(exc)
             raise
 
-    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, compute_s: float,
+    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
                size: int | None, payload: dict[str, Any]) -> CellStatus:
-        """The status with the facts the panel's details show; ``compute_s`` is what a hit saves."""
+        """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
         outputs = payload["outputs"]
         return CellStatus(
-            state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=compute_s, size=size, key=cell.key,
+            state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=saved_s, size=size, key=cell.key,
             inputs=dict(cell.key_inputs), outputs={n: type(v).__qualname__ for n, v in outputs.items()},
             output_sizes={n: approx_size(v) for n, v in outputs.items()}, cell_ident=cell.ident, raw=cell.raw,
             cleared_output=any(event[0] == "clear" for event in payload["events"]),

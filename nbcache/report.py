@@ -117,10 +117,9 @@ def approx_size(value: Any) -> int:
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
-    memory_usage = getattr(value, "memory_usage", None)
-    if callable(memory_usage):
+    if type(value).__module__.startswith("pandas"):  # only pandas' memory_usage is known to be cheap and pure
         try:
-            return int(memory_usage(index=True, deep=False).sum())
+            return int(value.memory_usage(index=True, deep=False).sum())
         except Exception:
             pass
     try:

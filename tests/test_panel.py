@@ -160,3 +160,14 @@ def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> Non
     assert moved.wait(30) and panel.progress.layout.display == ""
     panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
     assert panel.progress.layout.display == "none" and panel._ticker is None
+
+
+def test_output_sizes_are_cheap_estimates() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from nbcache.report import approx_size
+
+    assert approx_size(np.zeros(1000)) == 8000
+    assert approx_size(pd.DataFrame({"a": np.zeros(1000)})) >= 8000
+    assert approx_size([1, 2, 3]) > 0
