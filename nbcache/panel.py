@@ -8,6 +8,7 @@ Its display bundle carries the status line as ``text/plain``, so a notebook run 
 from __future__ import annotations
 
 import html
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -60,18 +61,31 @@ def _short(digest: str) -> str:
     return digest.split(":")[0] if ":" in digest or not digest.isalnum() else digest[:12]
 
 
-def details_html(status: CellStatus, previous: dict[str, str] | None) -> str:
-    """Key, inputs (short hash, what changed since the cell's previous entry), outputs, file dependencies."""
+def _compared_with(previous: Any) -> str:
+    if previous is None:
+        return "<div><i>no other entry of this cell to compare with</i></div>"
+    return (f"<div><i>changes are against this cell's entry <code>{html.escape(previous.key[:12])}</code>, "
+            f"made {time.strftime('%Y-%m-%d %H:%M', time.localtime(previous.created))}</i></div>")
+
+
+def details_html(status: CellStatus, previous: Any) -> str:
+    """Key, inputs (short hash, what changed since the cell's previous entry), outputs, file dependencies.
+
+    ``previous``: the cell's newest other entry (an ``EntryInfo``), or None.
+    """
+    before: dict[str, str] | None = dict(previous.meta.get("inputs", {})) if previous is not None else None
+
     def change(name: str, digest: str) -> str:
-        if previous is None:
+        if before is None:
             return ""
-        return "new" if name not in previous else ("changed" if previous[name] != digest else "")
+        return "new" if name not in before else ("changed" if before[name] != digest else "")
 
     inputs = [_row(n, _short(d), change(n, d)) for n, d in sorted(status.inputs.items()) if not n.startswith("file:")]
     files = [_row(n[5:], d[:12], change(n, d)) for n, d in sorted(status.inputs.items()) if n.startswith("file:")]
     outputs = [_row(n, t, "~" + human_size(status.output_sizes.get(n, 0))) for n, t in sorted(status.outputs.items())]
     key = f"<div><b>key</b> <code>{html.escape(status.key[:16])}</code></div>" if status.key else ""
-    return key + _table("Inputs", inputs) + _table("Outputs", outputs) + _table("Files", files)
+    tables = _table("Inputs", inputs) + _table("Outputs", outputs) + _table("Files", files)
+    return key + _compared_with(previous) + tables
 
 
 class StatusPanel:
@@ -174,17 +188,17 @@ class StatusPanel:
         sidebar.notify()
 
     # ---- details and buttons
-    def _previous_inputs(self) -> dict[str, str] | None:
-        """The inputs of this cell's newest other entry, to say what changed since then."""
+    def _previous_entry(self) -> Any:
+        """This cell's newest other entry, to say what changed since then; None if it has none."""
         assert self.status is not None
         for entry in self.store.entries():
             if entry.meta.get("cell_ident") == self.status.cell_ident and entry.key != self.status.key:
-                return dict(entry.meta.get("inputs", {}))
+                return entry
         return None
 
     def _fill_details(self) -> None:
         if self.status is not None:
-            self.details.value = details_html(self.status, self._previous_inputs())
+            self.details.value = details_html(self.status, self._previous_entry())
 
     def _on_toggle(self, change: dict[str, Any]) -> None:
         self.details_box.layout.display = "" if change["new"] else "none"

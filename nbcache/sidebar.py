@@ -77,6 +77,13 @@ class CacheBrowser:
         _OPEN.add(self)
         self.refresh()
 
+    def close(self) -> None:
+        """Close its sidebar tab and stop refreshing."""
+        _OPEN.discard(self)
+        if self.sidecar is not None:
+            self.sidecar.close()
+            self.sidecar = None
+
     def _button(self, text: str, handler: Any) -> Any:
         button = self._w.Button(description=text, layout=self._w.Layout(width="auto"))
         button.on_click(lambda _: handler())
@@ -151,6 +158,9 @@ def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
     except ImportError:  # no sidecar package: inline is the next best place
         display(bundle, raw=True)
         return browser
+    for other in list(_OPEN):  # one sidebar tab at a time: a second %cache_panel replaces the first
+        if other is not browser and other.sidecar is not None:
+            other.close()
     sidecar = Sidecar(title="nbcache")
     with sidecar:
         display(bundle, raw=True)

@@ -171,3 +171,13 @@ def test_output_sizes_are_cheap_estimates() -> None:
     assert approx_size(np.zeros(1000)) == 8000
     assert approx_size(pd.DataFrame({"a": np.zeros(1000)})) >= 8000
     assert approx_size([1, 2, 3]) > 0
+
+
+def test_a_second_cache_panel_replaces_the_first(shell: Shell) -> None:
+    store = shell.ip._nbcache_magics.store()
+    first = sidebar.open_browser(shell.ip, store, inline=False)
+    first_sidecar = first.sidecar
+    second = sidebar.open_browser(shell.ip, store, inline=False)
+    assert first.sidecar is None and first_sidecar.comm is None  # closed: its tab leaves the sidebar
+    assert first not in sidebar._OPEN and second in sidebar._OPEN and second.sidecar.comm is not None
+    second.close()
