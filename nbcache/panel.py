@@ -184,8 +184,7 @@ class StatusPanel:
         self.recompute_button.disabled = self._recompute is None or not status.raw
         if self.toggle.value:
             self._fill_details()
-        self._show(status.line, again=status.cleared_output)
-        sidebar.notify()
+        self._show(status.line, again=status.cleared_output)  # open sidebars refresh after the cell (post_run_cell)
 
     # ---- details and buttons
     def _previous_entry(self) -> Any:
@@ -222,6 +221,7 @@ class StatusPanel:
                 traceback.print_exc()  # into the panel's output area, where the user is looking
             finally:
                 self._recomputing = False
+        sidebar.notify()  # a button click is no cell run: tell open sidebars here
 
     def clear(self) -> None:
         if self.status is None or not self.status.key:
