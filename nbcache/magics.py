@@ -117,7 +117,7 @@ class CacheMagics(Magics):
         """List the cache's entries: cell, key, created, last used, hits, compute time, time saved, size; totals."""
         args = parse_argstring(self.cache_info, line)
         entries = sort_entries(self.store().entries(), args.sort)
-        limit = getattr(self.store(), "limit", None)
+        limit = getattr(self.store(), "size_limit", None)  # a store without a size limit has no such attribute
         if args.json:
             print(entries_json(entries, self.store_path(), limit))
         elif getattr(self.shell, "kernel", None) is None:  # a terminal shows text only

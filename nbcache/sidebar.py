@@ -93,7 +93,7 @@ class CacheBrowser:
     def refresh(self) -> None:
         entries = self.store.entries()
         self.selected &= {e.key for e in entries}
-        self.totals.value = html.escape(totals_text(entries, getattr(self.store, "limit", None)))
+        self.totals.value = html.escape(totals_text(entries, getattr(self.store, "size_limit", None)))
         children = []
         for group in _groups(entries, self.search.value).values():
             children.append(self._w.HTML(f"<b>{html.escape(group[0].cell[:80] or '(empty cell)')}</b>"))
