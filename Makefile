@@ -4,7 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+CHROMIUM := /usr/bin/chromium
+# apt needs root: sudo only when not root already.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench lint lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,15 +18,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The browser tests drive Debian's Chromium; installed once, only when missing.
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
 demo: $(STAMP)
 	$(PY) scripts/run_notebooks.py notebooks
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check nbcache tests scripts benchmarks
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# JupyterLab on localhost only, with the notebooks; new notebooks use the "Python 3 (nbcache)" kernel.
+lab: $(STAMP)
+	$(PY) -m jupyterlab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+		--MappingKernelManager.default_kernel_name=nbcache $(if $(SUDO),,--allow-root)
 
 lint: $(STAMP)
 	$(PY) -m ruff check nbcache tests scripts benchmarks

@@ -1,6 +1,6 @@
 """nbcache: cache expensive notebook cells by what they depend on.
 
-``%load_ext nbcache`` registers ``%%cache``, ``%cache_info`` and ``%cache_clear``.
+``%load_ext nbcache`` registers ``%%cache``, ``%cache_info``, ``%cache_clear`` and ``%cache_panel``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "__version__"]
 
-_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear"]}
+_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear", "cache_panel"]}
 
 
 def load_ipython_extension(ip: Any) -> None:
@@ -42,4 +42,8 @@ def unload_ipython_extension(ip: Any) -> None:
     if magics in ip.configurables:
         ip.configurables.remove(magics)
     ip.events.unregister("pre_run_cell", magics.pre_run_cell)
+    from .sidebar import refresh_after_cell
+
+    if refresh_after_cell in ip.events.callbacks["post_run_cell"]:
+        ip.events.unregister("post_run_cell", refresh_after_cell)
     del ip._nbcache_magics

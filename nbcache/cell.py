@@ -6,6 +6,8 @@ import ast
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from .capture import recording, replay
 from .errors import CacheWarning, SerializationError, UnhashableInput
 from .key import Inputs, cell_key, code_inputs, expand_deps, hash_inputs, normalise, rehash, source_digest
 from .reasons import describe_changes
+from .report import CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from .status import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -102,12 +105,14 @@ def _frozen_note(meta: dict) -> str:
 
 
 class CachedCell:
-    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None) -> None:
+    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None,
+                 reporter: Reporter | None = None) -> None:
         self.shell = shell
         self.store = store
         self.options = options
         self.cell_id = cell_id
         self.started = time.perf_counter()  # a hit's cost is counted from here: keying is part of the wait
+        self.reporter = reporter or (QuietReporter() if options.quiet else TextReporter())
 
     @property
     def ns(self) -> dict[str, Any]:
@@ -192,6 +197,7 @@ class CachedCell:
                     slot[alias] = outputs[name]
 
     def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+        self.reporter.begin("restoring")
         outputs = payload["outputs"]
         self._rebind_aliases(info.meta, outputs)
         for name in info.meta.get("deletions", []):
@@ -202,7 +208,8 @@ class CachedCell:
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         background.submit(self.store.record_hit, cell.key, saved)
-        self._status(hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta)))
+        line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
+        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
         return payload["value"]
 
     # ---- miss
@@ -239,8 +246,9 @@ class CachedCell:
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         before, rng_before = dict(self.ns), determinism.rng_states()
+        self.reporter.begin("running", reason)
         start = time.perf_counter()
-        with recording(self.shell) as events:
+        with recording(self.shell) as events, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
         rng = determinism.advanced(rng_before, determinism.rng_states())
@@ -251,9 +259,11 @@ class CachedCell:
                    "rng": rng}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
         meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
+        self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
-        self._status(miss_line(reason, compute_s, stored, save_s, "; ".join(notes)))
+        line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
+        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
         return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
@@ -299,9 +309,28 @@ class CachedCell:
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        self._status(uncached_line(reason))
+        self._status(CellStatus(state="not cached", line=uncached_line(reason), reason=reason, raw=raw))
         return execute.run(self.shell, tree, source, raw).value
 
-    def _status(self, line: str) -> None:
-        if not self.options.quiet:
-            print(line, file=sys.stderr, flush=True)
+    # ---- what the user is told: the stderr line or the panel, as the reporter decides
+    @contextmanager
+    def _reporting_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:  # the cell's own error surfaces unchanged; the panel just stops "running"
+            self.reporter.failed(exc)
+            raise
+
+    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
+               size: int | None, payload: dict[str, Any]) -> CellStatus:
+        """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
+        outputs = payload["outputs"]
+        return CellStatus(
+            state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=saved_s, size=size, key=cell.key,
+            inputs=dict(cell.key_inputs), outputs={n: type(v).__qualname__ for n, v in outputs.items()},
+            output_sizes={n: approx_size(v) for n, v in outputs.items()}, cell_ident=cell.ident, raw=cell.raw,
+            cleared_output=any(event[0] == "clear" for event in payload["events"]),
+        )
+
+    def _status(self, status: CellStatus) -> None:
+        self.reporter.done(status)

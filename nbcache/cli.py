@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from . import profile
 from .clearing import ClearRequest, ClearUsage, clear, removed_line
 from .info import format_entries
 from .opening import open_store, size_limit_from
@@ -84,6 +85,19 @@ def _add_clear(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_clear)
 
 
+def _enable(args: argparse.Namespace) -> int:
+    path = profile.enable(args.profile)
+    print(f"nbcache: IPython profile {args.profile!r} now loads nbcache at start ({path}); "
+          "`nbcache disable` undoes it")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    path = profile.disable(args.profile)
+    print(f"nbcache: removed {path}" if path else f"nbcache: profile {args.profile!r} had no nbcache startup file")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbcache", description="Inspect and clean an nbcache store.")
     parser.add_argument("--dir", default=None, help="the store, a folder or URL (default: $NBCACHE_DIR, "
@@ -97,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     prune.set_defaults(run=_prune)
     verify = sub.add_parser("verify", help="check every signature and blob hash; exit 1 on damage")
     verify.set_defaults(run=_verify)
+    for name, run, text in (("enable", _enable, "load nbcache in every IPython session and kernel of a profile"),
+                            ("disable", _disable, "stop loading nbcache at start (undo `nbcache enable`)")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--profile", default="default", help="IPython profile (default: default)")
+        command.set_defaults(run=run)
     return parser
 
 

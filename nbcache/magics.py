@@ -1,21 +1,27 @@
-"""The magics: ``%%cache``, ``%cache_info`` and ``%cache_clear``. They parse, delegate and report; nothing more."""
+"""The magics: ``%%cache``, ``%cache_info``, ``%cache_clear``, ``%cache_panel``. They parse, delegate and report."""
 
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Unicode
+from IPython.display import display
+from traitlets import Bool, Unicode
 
 from . import background
 from .cell import CachedCell, CellOptions
 from .clearing import ClearRequest, ClearUsage, clear, removed_line
+from .errors import CacheWarning
 from .info import format_entries
 from .opening import open_store, size_limit_from
+from .report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
 from .store import Store
+from .table import SORTS, entries_html, entries_json, info_text, sort_entries
 
 
 def _check_names(flag: str, names: list[str]) -> None:
@@ -35,6 +41,11 @@ class CacheMagics(Magics):
         "",
         help="Most the store may hold, like '10GiB' or '500MB'; least recently used entries are evicted after "
         "each save. Empty: $NBCACHE_SIZE_LIMIT if set, else 10GiB.",
+    ).tag(config=True)
+    panel = Bool(
+        True,
+        help="Show a status panel widget under each cached cell when running in a kernel; False: the text line "
+        "on stderr only.",
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -89,16 +100,47 @@ class CacheMagics(Magics):
         args = parse_argstring(self.cache, line)
         _check_names("--ignore", args.ignore)
         options = CellOptions(args.force, tuple(args.deps), tuple(args.ignore), args.quiet)
-        return CachedCell(self.shell, self.store(), options, self.cell_id).run(cell)
+        reporter = self._reporter(options, cell)
+        return CachedCell(self.shell, self.store(), options, self.cell_id, reporter).run(cell)
+
+    def _reporter(self, options: CellOptions, cell: str) -> Reporter:
+        """The panel in a kernel, else the stderr line; -q neither. A panel that cannot be built is the line."""
+        if options.quiet:
+            return QuietReporter()
+        if not (self.panel and has_widget_frontend(self.shell)):
+            return TextReporter()
+        cell_id, forced = self.cell_id, replace(options, force=True)
+
+        def recompute(panel: Reporter) -> Any:
+            return CachedCell(self.shell, self.store(), forced, cell_id, SafeReporter(panel)).run(cell)
+
+        try:
+            from .panel import StatusPanel  # delayed import: terminal sessions never load ipywidgets
+
+            return SafeReporter(StatusPanel(self.store(), recompute))
+        except Exception as exc:  # never the cell's failure: the line says the same
+            warnings.warn(f"nbcache: no status panel ({type(exc).__name__}: {exc}); showing the text line",
+                          CacheWarning, stacklevel=2)
+            return TextReporter()
 
     # ---- %cache_info
+    @magic_arguments()
+    @argument("--sort", choices=sorted(SORTS), help="Biggest, oldest or most time saved first.")
+    @argument("--json", action="store_true", help="Print the entries and totals as JSON.")
     @line_magic
     def cache_info(self, line: str) -> None:
-        """List the cache's entries: cell, created, hits, size, compute time, time saved; then totals."""
-        if line.strip():
-            raise UsageError(f"%cache_info takes no arguments, got {line.strip()!r}")
+        """List the cache's entries: cell, key, created, last used, hits, compute time, time saved, size; totals."""
+        args = parse_argstring(self.cache_info, line)
         background.wait()  # hit counts recorded in the background are part of the listing
-        print(format_entries(self.store().entries(), self.store_path()))
+        entries = sort_entries(self.store().entries(), args.sort)
+        limit = getattr(self.store(), "size_limit", None)  # a store without a size limit has no such attribute
+        if args.json:
+            print(entries_json(entries, self.store_path(), limit))
+        elif getattr(self.shell, "kernel", None) is None:  # a terminal shows text only
+            print(format_entries(entries, self.store_path()))
+        else:
+            text = info_text(entries, self.store_path(), limit)
+            display({"text/html": entries_html(entries, self.store_path(), limit), "text/plain": text}, raw=True)
 
     # ---- %cache_clear
     @magic_arguments()
@@ -117,3 +159,14 @@ class CacheMagics(Magics):
         except ClearUsage as exc:
             raise UsageError(f"%cache_clear {exc}") from None
         print(removed_line(removed))
+
+    # ---- %cache_panel
+    @magic_arguments()
+    @argument("--inline", action="store_true", help="Show the panel in the cell's output, not the sidebar.")
+    @line_magic
+    def cache_panel(self, line: str) -> None:
+        """Open the cache browser in JupyterLab's right sidebar: entries by cell, search, select and clear."""
+        args = parse_argstring(self.cache_panel, line)
+        from .sidebar import open_browser  # delayed import: only a widget frontend needs it
+
+        open_browser(self.shell, self.store(), args.inline)
