@@ -219,7 +219,7 @@ class CachedCell:
         lock = self.store.lock(cell.key)
         try:
             if not lock.try_acquire():
-                self._status("nbcache: another kernel is computing this cell; waiting for its result")
+                self.reporter.begin("waiting", "another kernel is computing this cell; waiting for its result")
                 lock.wait()
                 loaded = self._load(cell.key)
                 if loaded is not None and not self._restore_problem(cell, loaded[1].meta):

@@ -25,7 +25,7 @@ from .status import human_size, human_time
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _COLOURS = {
     "hit": "#2e7d32", "miss": "#ef6c00", "not cached": "#757575", "running": "#1565c0", "restoring": "#1565c0",
-    "saving": "#1565c0", "failed": "#c62828", "cleared": "#757575",
+    "waiting": "#1565c0", "saving": "#1565c0", "failed": "#c62828", "cleared": "#757575",
 }
 
 

@@ -47,7 +47,8 @@ class TextReporter:
     """The stderr line: terminal IPython, nbconvert without widgets, tests in an in-process shell."""
 
     def begin(self, state: str, reason: str = "") -> None:
-        pass
+        if state == "waiting":  # the only state worth a line of its own: the cell may seem to hang
+            print(f"nbcache: {reason}", file=sys.stderr, flush=True)
 
     def saving(self, approx_bytes: int) -> None:
         pass
@@ -61,6 +62,9 @@ class TextReporter:
 
 class QuietReporter(TextReporter):
     """``-q``: neither line nor panel."""
+
+    def begin(self, state: str, reason: str = "") -> None:
+        pass
 
     def done(self, status: CellStatus) -> None:
         pass
