@@ -83,17 +83,18 @@ def _restore_rows(arr: np.ndarray, work: Path, repeat: int) -> list[dict[str, An
     runs = _restores(root, npy, repeat)
     size = f"{arr.nbytes / 2**30:.3g} GiB array"
     ours, theirs = runs["store"], runs["numpy"]
-    data = [float(arr.nbytes)] * len(ours)
+    gib = 2.0**30
+    data = [arr.nbytes / gib] * len(ours)
     return [
         row("store restore", f"{size}, new process", [r["load"] for r in ours],
             "np.load, page cache", [r["load"] for r in theirs], "<= 1x", lambda s, b: s <= b),
         row("store restore", f"{size} + full pass", [r["pass"] for r in ours],
             "np.load + full pass", [r["pass"] for r in theirs], "<= 1x", lambda s, b: s <= b),
-        # Bytes, not seconds, in this row: the restore's peak extra memory against the data's own size.
-        row("store memory", f"{size}: peak extra bytes", [r["extra"] for r in ours],
-            "size of the data (bytes)", data, "< 1.1x", lambda s, b: s < 1.1 * b),
-        row("store memory", f"{size}: np.load peak bytes", [r["extra"] for r in theirs],
-            "size of the data (bytes)", data, "", None),
+        # GiB, not seconds, in these rows: a restore's peak extra memory against the data's own size.
+        row("store memory", f"{size}: restore peak extra GiB", [r["extra"] / gib for r in ours],
+            "size of the data (GiB)", data, "< 1.1x", lambda s, b: s < 1.1 * b),
+        row("store memory", f"{size}: np.load peak extra GiB", [r["extra"] / gib for r in theirs],
+            "size of the data (GiB)", data, "", None),
     ]
 
 
