@@ -99,29 +99,58 @@ def h_memmap(h: Any, arr: Any) -> None:
 
 
 # ---- Arrow
-def _has_dictionary(arrow_type: Any) -> bool:
-    import pyarrow as pa
+def _fixed_width(arrow_type: Any) -> int | None:
+    """Bytes per value of a flat fixed-width type (ints, floats, temporals, decimals), else None."""
+    try:
+        bits = arrow_type.bit_width
+    except ValueError:
+        return None
+    return bits // 8 if bits % 8 == 0 and bits and arrow_type.num_fields == 0 else None
 
-    if pa.types.is_dictionary(arrow_type):
-        return True
-    return any(_has_dictionary(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+
+def _h_validity(h: Any, chunk: Any) -> None:
+    """Which values are null, independent of whether a validity buffer exists and of the slice's bit offset."""
+    if chunk.null_count == 0:
+        h.tag("valid")
+    else:
+        h.tag("nulls")
+        h.raw(memoryview(chunk.is_valid().to_numpy(zero_copy_only=False).view("uint8")))
+
+
+def _h_arrow_strings(h: Any, chunk: Any, offset_type: str) -> None:
+    """The offsets of this slice, rebased to start at 0, and the bytes they span: the same for a slice, a copy
+    or a pickled round trip of the same strings."""
+    import numpy as np
+
+    _, offsets_buf, data = chunk.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
+    base, end = int(offsets[0]), int(offsets[-1])
+    h.raw(memoryview(offsets if base == 0 else offsets - base).cast("B"))  # a copy only for a sliced array
+    h.raw(memoryview(data)[base:end] if data is not None else b"")
 
 
 def _h_arrow_chunk(h: Any, chunk: Any) -> None:
+    """One chunk in a canonical layout: what the values are, never how the buffers happen to be laid out."""
     import pyarrow as pa
 
-    h.tag(f"chunk:{len(chunk)}:{chunk.offset}:{chunk.null_count}")
+    kind = chunk.type
+    h.tag(f"chunk:{len(chunk)}")
+    _h_validity(h, chunk)
+    width = _fixed_width(kind)
     if isinstance(chunk, pa.DictionaryArray):
         _h_arrow_chunk(h, chunk.indices)
         h_arrow(h, chunk.dictionary)
-    elif any(_has_dictionary(chunk.type.field(i).type) for i in range(chunk.type.num_fields)):
-        h.update(chunk.to_pylist())  # a nested dictionary is not among buffers(): hash the values instead
+    elif width is not None:
+        data = chunk.buffers()[1]
+        h.raw(memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width])
+    elif pa.types.is_boolean(kind):
+        h.raw(memoryview(chunk.fill_null(False).to_numpy(zero_copy_only=False).view("uint8")))
+    elif pa.types.is_string(kind) or pa.types.is_binary(kind):
+        _h_arrow_strings(h, chunk, "<i4")
+    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        _h_arrow_strings(h, chunk, "<i8")
     else:
-        for buf in chunk.buffers():  # offset + length + the whole buffers determine the content
-            if buf is None:
-                h.tag("none")
-            else:
-                _buffer(h, memoryview(buf))
+        h.update(chunk.to_pylist())  # nested and other types: by their values, slower but exact
 
 
 def h_arrow(h: Any, values: Any) -> None:
