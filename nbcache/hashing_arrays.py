@@ -12,10 +12,14 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from blake3 import blake3
+
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
 _STRING_CHUNK = 1 << 18
+# Arrow string lengths are computed this many at a time.
+_PIECE = 1 << 20
 
 Handler = Callable[[Any, Any], None]
 
@@ -108,58 +112,106 @@ def _fixed_width(arrow_type: Any) -> int | None:
     return bits // 8 if bits % 8 == 0 and bits and arrow_type.num_fields == 0 else None
 
 
-def _h_validity(h: Any, chunk: Any) -> None:
-    """Which values are null, independent of whether a validity buffer exists and of the slice's bit offset."""
-    if chunk.null_count == 0:
+def _large_type_ids() -> frozenset[int]:
+    import pyarrow as pa
+
+    return frozenset({pa.large_string().id, pa.large_binary().id})
+
+
+def _logical_type(arrow_type: Any) -> str:
+    """The type as the user sees it: ``string`` and ``large_string`` (or binary) differ only in offset width."""
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "binary"
+    return str(arrow_type)
+
+
+class _Stream:
+    """One blake3 stream fed piece by piece: its digest does not depend on how the data was split into chunks."""
+
+    def __init__(self, h: Any, label: str) -> None:
+        self.h, self.label, self.size = h, label, 0
+        self.sub = blake3(max_threads=blake3.AUTO)
+
+    def feed(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        self.sub.update(view)
+        self.size += view.nbytes
+
+    def close(self) -> None:
+        self.h.tag(f"{self.label}:{self.size}")
+        self.h.h.update(self.sub.digest())
+
+
+def _h_arrow_validity(h: Any, chunks: list, null_count: int) -> None:
+    """Which values are null, whether or not a chunk has a validity buffer and whatever its bit offset."""
+    if null_count == 0:
         h.tag("valid")
-    else:
-        h.tag("nulls")
-        h.raw(memoryview(chunk.is_valid().to_numpy(zero_copy_only=False).view("uint8")))
+        return
+    stream = _Stream(h, "validity")
+    for chunk in chunks:
+        stream.feed(chunk.is_valid().to_numpy(zero_copy_only=False).view("uint8"))
+    stream.close()
 
 
-def _h_arrow_strings(h: Any, chunk: Any, offset_type: str) -> None:
-    """The offsets of this slice, rebased to start at 0, and the bytes they span: the same for a slice, a copy
-    or a pickled round trip of the same strings."""
+def _h_arrow_strings(h: Any, chunks: list) -> None:
+    """Lengths (as int64) and the bytes the values span: the same for any chunking, slice or offset width."""
     import numpy as np
 
-    _, offsets_buf, data = chunk.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
-    base, end = int(offsets[0]), int(offsets[-1])
-    h.raw(memoryview(offsets if base == 0 else offsets - base).cast("B"))  # a copy only for a sliced array
-    h.raw(memoryview(data)[base:end] if data is not None else b"")
-
-
-def _h_arrow_chunk(h: Any, chunk: Any) -> None:
-    """One chunk in a canonical layout: what the values are, never how the buffers happen to be laid out."""
-    import pyarrow as pa
-
-    kind = chunk.type
-    h.tag(f"chunk:{len(chunk)}")
-    _h_validity(h, chunk)
-    width = _fixed_width(kind)
-    if isinstance(chunk, pa.DictionaryArray):
-        _h_arrow_chunk(h, chunk.indices)
-        h_arrow(h, chunk.dictionary)
-    elif width is not None:
-        data = chunk.buffers()[1]
-        h.raw(memoryview(data)[chunk.offset * width : (chunk.offset + len(chunk)) * width])
-    elif pa.types.is_boolean(kind):
-        h.raw(memoryview(chunk.fill_null(False).to_numpy(zero_copy_only=False).view("uint8")))
-    elif pa.types.is_string(kind) or pa.types.is_binary(kind):
-        _h_arrow_strings(h, chunk, "<i4")
-    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
-        _h_arrow_strings(h, chunk, "<i8")
-    else:
-        h.update(chunk.to_pylist())  # nested and other types: by their values, slower but exact
-
-
-def h_arrow(h: Any, values: Any) -> None:
-    import pyarrow as pa
-
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    h.tag(f"arrow:{values.type}:{len(values)}:{len(chunks)}")
+    lengths, data = _Stream(h, "lengths"), _Stream(h, "bytes")
     for chunk in chunks:
-        _h_arrow_chunk(h, chunk)
+        if not len(chunk):
+            continue
+        _, offsets_buf, data_buf = chunk.buffers()
+        offset_type = "<i8" if chunk.type.id in _large_type_ids() else "<i4"
+        offsets = np.frombuffer(offsets_buf, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
+        for start in range(0, len(offsets) - 1, _PIECE):  # bounded temporaries, however long the chunk
+            lengths.feed(np.diff(offsets[start : start + _PIECE + 1]).astype(np.int64))
+        if data_buf is not None:
+            data.feed(memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])])
+    lengths.close()
+    data.close()
+
+
+def _h_arrow_values(h: Any, kind: Any, chunks: list) -> None:
+    import pyarrow as pa
+
+    width = _fixed_width(kind)
+    if width is not None:
+        stream = _Stream(h, "fixed")
+        for chunk in chunks:
+            if len(chunk):
+                stream.feed(memoryview(chunk.buffers()[1])[chunk.offset * width : (chunk.offset + len(chunk)) * width])
+        stream.close()
+    elif pa.types.is_boolean(kind):
+        stream = _Stream(h, "bools")
+        for chunk in chunks:
+            stream.feed(chunk.fill_null(False).to_numpy(zero_copy_only=False).view("uint8"))
+        stream.close()
+    elif _logical_type(kind) in ("string", "binary"):
+        _h_arrow_strings(h, chunks)
+    else:
+        for chunk in chunks:  # nested and other types: by their values, slower but exact
+            for value in chunk.to_pylist():
+                h.update(value)
+
+
+def h_arrow(h: Any, values: Any, exact_type: bool = True) -> None:
+    """An Arrow array or chunked array by its content: type, length, nulls and values, never its layout
+    (chunking, slice offset, presence of a validity buffer). Inside pandas, whose dtype is hashed already,
+    ``string`` and ``large_string`` count as one type; a bare Arrow array's exact type is part of its content."""
+    import pyarrow as pa
+
+    chunks = list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+    kind = values.type
+    h.tag(f"arrow:{kind if exact_type else _logical_type(kind)}:{len(values)}")
+    if pa.types.is_dictionary(kind):  # chunks may each have a dictionary of their own: hash the values
+        chunks, kind = [chunk.dictionary_decode() for chunk in chunks], kind.value_type
+    _h_arrow_validity(h, chunks, sum(chunk.null_count for chunk in chunks))
+    _h_arrow_values(h, kind, chunks)
 
 
 # ---- pandas
@@ -176,7 +228,7 @@ def h_pandas_values(h: Any, values: Any) -> None:
         h.update(bool(values.ordered))
         h_ndarray(h, np.asarray(values.codes))
     elif hasattr(values, "_pa_array"):  # ArrowExtensionArray, ArrowStringArray
-        h_arrow(h, values._pa_array)
+        h_arrow(h, values._pa_array, exact_type=False)
     elif hasattr(values, "_data") and hasattr(values, "_mask"):  # nullable Int64, Float64, boolean
         h_ndarray(h, values._data)
         h_ndarray(h, values._mask)

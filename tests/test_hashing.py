@@ -89,6 +89,7 @@ DISTINCT = {
     "dataframe categorical": (_frame(), _frame(c=pd.Categorical(list("abcb")))),
     "arrow strings": (pa.array(["ab", "c"]), pa.array(["a", "bc"])),
     "arrow dictionary": (pa.array(["a", "b"]).dictionary_encode(), pa.array(["b", "a"]).dictionary_encode()),
+    "arrow dictionary vs plain": (pa.array(["a", "b"]).dictionary_encode(), pa.array(["a", "b"])),
     "timezone": (pd.date_range("2020", periods=2), pd.date_range("2020", periods=2, tz="UTC")),
     "tensor dtype": (torch.zeros(3), torch.zeros(3, dtype=torch.float64)),
     "tensor value": (torch.arange(4.0), torch.arange(4.0) * 2),
@@ -352,3 +353,13 @@ def test_an_arrow_slice_hashes_as_the_same_values_built_afresh() -> None:
     assert digest(pa.array([1, None, 3, 4])[1:]) == digest(pa.array([None, 3, 4]))
     assert digest(pa.array(["x", "yy", None, "z"])[1:3]) == digest(pa.array(["yy", None]))
     assert digest(pa.array(["a", None])) != digest(pa.array(["a", ""]))
+
+
+def test_arrow_hashes_ignore_chunking_and_offset_width() -> None:
+    assert digest(pa.chunked_array([["a", "b"], ["c"], []])) == digest(pa.chunked_array([["a", "b", "c"]]))
+    assert digest(pd.Series(pd.array(["a", None], pd.ArrowDtype(pa.string()))).astype("str")) == \
+        digest(pd.Series(pd.array(["a", None], pd.ArrowDtype(pa.large_string()))).astype("str"))
+    assert digest(pa.array(["a"], pa.string())) != digest(pa.array(["a"], pa.large_string()))  # observable
+    assert digest(pa.chunked_array([[1, None], [3]])) == digest(pa.array([1, None, 3]))
+    frame = pd.DataFrame({"a": [1], "b": [2]}).assign(c=1)  # its column Index is three Arrow chunks
+    assert digest(frame) == digest(pd.DataFrame({"a": [1], "b": [2], "c": [1]}))
