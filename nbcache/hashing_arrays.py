@@ -2,8 +2,9 @@
 
 Each library is imported only when a value of its type shows up (# delayed import, to avoid tight coupling).
 Buffers go to blake3 as zero-copy memoryviews; only a strided view is copied, a bounded chunk at a time, so its
-*elements* are hashed in C order and never its base buffer. Equal content may hash differently when the memory
-layout differs (an Arrow slice, a chunked column): that costs a needless miss, never a stale hit.
+*elements* are hashed in C order and never its base buffer. Equal content hashes equally whatever its layout
+(contiguous or strided, an Arrow slice or a chunked column), because a hit restores values in a layout of its
+own: the next cell must still see the key the original values gave.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from blake3 import blake3
 
+# Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
+THREADED_BYTES = 1 << 23
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
@@ -29,8 +32,27 @@ def _typename(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _buffer(h: Any, view: memoryview) -> None:
-    h.raw(view)
+class _Stream:
+    """Data fed piece by piece into one blake3 stream, so the digest does not depend on how it was split (a
+    strided array's chunks, an Arrow column's chunks). With a known total under THREADED_BYTES it goes inline
+    into the value's stream; otherwise into a threaded hasher of its own whose digest is fed."""
+
+    def __init__(self, h: Any, label: str, total: int | None = None) -> None:
+        self.h, self.label, self.size = h, label, 0
+        self.inline = total is not None and total < THREADED_BYTES
+        if self.inline:
+            h.tag(f"{label}:{total}")
+        self.sub = h.h if self.inline else blake3(max_threads=blake3.AUTO)
+
+    def feed(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        self.sub.update(view)
+        self.size += view.nbytes
+
+    def close(self) -> None:
+        if not self.inline:
+            self.h.tag(f"{self.label}:{self.size}")
+            self.h.h.update(self.sub.digest())
 
 
 # ---- numpy
@@ -78,14 +100,15 @@ def h_ndarray(h: Any, arr: Any) -> None:
         if not _h_strings(h, flat):
             for item in flat:
                 h.update(item)
-    elif arr.flags.c_contiguous:
-        _buffer(h, memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b""))
-    else:  # a strided view: its elements in C order, a bounded chunk at a time, never its base buffer
-        flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
-        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].nbytes))
-        for start in range(0, len(flat), rows):
-            chunk = np.ascontiguousarray(flat[start : start + rows]).reshape(-1).view(np.uint8)
-            _buffer(h, memoryview(chunk))
+    else:
+        stream = _Stream(h, "data", arr.nbytes)
+        if arr.flags.c_contiguous:
+            stream.feed(arr.reshape(-1).view(np.uint8) if arr.size else b"")
+        else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+            rows = max(1, _CHUNK_BYTES // max(1, arr[:1].nbytes))
+            for start in range(0, len(arr), rows):
+                stream.feed(np.ascontiguousarray(arr[start : start + rows]).reshape(-1).view(np.uint8))
+        stream.close()
 
 
 def h_numpy_scalar(h: Any, obj: Any) -> None:
@@ -127,23 +150,6 @@ def _logical_type(arrow_type: Any) -> str:
     if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
         return "binary"
     return str(arrow_type)
-
-
-class _Stream:
-    """One blake3 stream fed piece by piece: its digest does not depend on how the data was split into chunks."""
-
-    def __init__(self, h: Any, label: str) -> None:
-        self.h, self.label, self.size = h, label, 0
-        self.sub = blake3(max_threads=blake3.AUTO)
-
-    def feed(self, data: Any) -> None:
-        view = memoryview(data).cast("B")
-        self.sub.update(view)
-        self.size += view.nbytes
-
-    def close(self) -> None:
-        self.h.tag(f"{self.label}:{self.size}")
-        self.h.h.update(self.sub.digest())
 
 
 def _h_arrow_validity(h: Any, chunks: list, null_count: int) -> None:
@@ -293,14 +299,14 @@ def h_tensor(h: Any, t: Any) -> None:
     if data.layout != torch.strided:
         data = data.to_dense()
     data = data.cpu().resolve_conj().resolve_neg()  # no copy for a CPU tensor without lazy conj/neg bits
-    if data.is_contiguous():
-        _buffer(h, memoryview(data.reshape(-1).view(torch.uint8).numpy()) if data.numel() else memoryview(b""))
-    else:  # a strided view: its elements, a bounded chunk at a time
-        flat = data.reshape(data.shape[0], -1) if data.dim() > 1 else data
-        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].numel() * flat.element_size()))
-        for start in range(0, len(flat), rows):
-            chunk = flat[start : start + rows].contiguous().reshape(-1).view(torch.uint8)
-            _buffer(h, memoryview(chunk.numpy()))
+    stream = _Stream(h, "data", data.numel() * data.element_size())
+    if data.is_contiguous() or data.dim() == 0:
+        stream.feed(data.reshape(-1).view(torch.uint8).numpy() if data.numel() else b"")
+    else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+        rows = max(1, _CHUNK_BYTES // max(1, data[:1].numel() * data.element_size()))
+        for start in range(0, len(data), rows):
+            stream.feed(data[start : start + rows].contiguous().reshape(-1).view(torch.uint8).numpy())
+    stream.close()
     h.update(t.grad)  # an optimiser step reads it
 
 

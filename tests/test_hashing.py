@@ -363,3 +363,13 @@ def test_arrow_hashes_ignore_chunking_and_offset_width() -> None:
     assert digest(pa.chunked_array([[1, None], [3]])) == digest(pa.array([1, None, 3]))
     frame = pd.DataFrame({"a": [1], "b": [2]}).assign(c=1)  # its column Index is three Arrow chunks
     assert digest(frame) == digest(pd.DataFrame({"a": [1], "b": [2], "c": [1]}))
+
+
+def test_large_strided_and_contiguous_layouts_hash_alike() -> None:
+    # Past the threading threshold and the copy chunk, a view is hashed in several pieces: same digest.
+    big = np.arange(3 * 2_000_000, dtype=np.float64).reshape(2_000_000, 3)
+    assert digest(np.asfortranarray(big)) == digest(big)
+    cube = np.arange(2 * 3 * 2_000_000, dtype=np.int32).reshape(2, 3, 2_000_000)
+    assert digest(cube.transpose(2, 0, 1)) == digest(np.ascontiguousarray(cube.transpose(2, 0, 1)))
+    tensor = torch.arange(6_000_000, dtype=torch.float64).reshape(2_000_000, 3)
+    assert digest(tensor.T) == digest(tensor.T.contiguous())
