@@ -30,9 +30,6 @@ from .files import file_digest
 from .sources import is_library_file as _is_library_file
 from .sources import module_version, user_module_digest
 
-# Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
-_THREADED_BYTES = 1 << 23
-
 _NOT_CONTENT = (
     types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FrameType, types.TracebackType,
 )
@@ -69,7 +66,7 @@ class _Hasher:
         here: which way is taken depends on the size alone, so digests stay the same in every process."""
         size = data.nbytes if isinstance(data, memoryview) else len(data)
         self.h.update(size.to_bytes(8, "little"))
-        if size >= _THREADED_BYTES:
+        if size >= arrays.THREADED_BYTES:
             self.h.update(blake3(data, max_threads=blake3.AUTO).digest())
         else:
             self.h.update(data)

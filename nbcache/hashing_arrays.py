@@ -2,8 +2,9 @@
 
 Each library is imported only when a value of its type shows up (# delayed import, to avoid tight coupling).
 Buffers go to blake3 as zero-copy memoryviews; only a strided view is copied, a bounded chunk at a time, so its
-*elements* are hashed in C order and never its base buffer. Arrow data is hashed by content, not layout: a
-column restored from the store is laid out anew and must hash as it did.
+*elements* are hashed in C order and never its base buffer. Equal content hashes equally whatever its layout
+(contiguous or strided, an Arrow slice or a chunked column), because a hit restores values in a layout of its
+own: the next cell must still see the key the original values gave.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from blake3 import blake3
+
+# Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
+THREADED_BYTES = 1 << 23
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
 _STRING_CHUNK = 1 << 18
+# Arrow string lengths are computed this many at a time.
+_PIECE = 1 << 20
 
 Handler = Callable[[Any, Any], None]
 
@@ -25,8 +32,27 @@ def _typename(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _buffer(h: Any, view: memoryview) -> None:
-    h.raw(view)
+class _Stream:
+    """Data fed piece by piece into one blake3 stream, so the digest does not depend on how it was split (a
+    strided array's chunks, an Arrow column's chunks). With a known total under THREADED_BYTES it goes inline
+    into the value's stream; otherwise into a threaded hasher of its own whose digest is fed."""
+
+    def __init__(self, h: Any, label: str, total: int | None = None) -> None:
+        self.h, self.label, self.size = h, label, 0
+        self.inline = total is not None and total < THREADED_BYTES
+        if self.inline:
+            h.tag(f"{label}:{total}")
+        self.sub = h.h if self.inline else blake3(max_threads=blake3.AUTO)
+
+    def feed(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        self.sub.update(view)
+        self.size += view.nbytes
+
+    def close(self) -> None:
+        if not self.inline:
+            self.h.tag(f"{self.label}:{self.size}")
+            self.h.h.update(self.sub.digest())
 
 
 # ---- numpy
@@ -74,14 +100,15 @@ def h_ndarray(h: Any, arr: Any) -> None:
         if not _h_strings(h, flat):
             for item in flat:
                 h.update(item)
-    elif arr.flags.c_contiguous:
-        _buffer(h, memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b""))
-    else:  # a strided view: its elements in C order, a bounded chunk at a time, never its base buffer
-        flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
-        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].nbytes))
-        for start in range(0, len(flat), rows):
-            chunk = np.ascontiguousarray(flat[start : start + rows]).reshape(-1).view(np.uint8)
-            _buffer(h, memoryview(chunk))
+    else:
+        stream = _Stream(h, "data", arr.nbytes)
+        if arr.flags.c_contiguous:
+            stream.feed(arr.reshape(-1).view(np.uint8) if arr.size else b"")
+        else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+            rows = max(1, _CHUNK_BYTES // max(1, arr[:1].nbytes))
+            for start in range(0, len(arr), rows):
+                stream.feed(np.ascontiguousarray(arr[start : start + rows]).reshape(-1).view(np.uint8))
+        stream.close()
 
 
 def h_numpy_scalar(h: Any, obj: Any) -> None:
@@ -99,70 +126,98 @@ def h_memmap(h: Any, arr: Any) -> None:
 
 
 # ---- Arrow
-def _has_dictionary(arrow_type: Any) -> bool:
+def _fixed_width(arrow_type: Any) -> int | None:
+    """Bytes per value of a flat fixed-width type (ints, floats, temporals, decimals), else None."""
+    try:
+        bits = arrow_type.bit_width
+    except ValueError:
+        return None
+    return bits // 8 if bits % 8 == 0 and bits and arrow_type.num_fields == 0 else None
+
+
+def _large_type_ids() -> frozenset[int]:
     import pyarrow as pa
 
-    if pa.types.is_dictionary(arrow_type):
-        return True
-    return any(_has_dictionary(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    return frozenset({pa.large_string().id, pa.large_binary().id})
 
 
-def _string_offsets(chunk: Any) -> Any:
-    import numpy as np
+def _logical_type(arrow_type: Any) -> str:
+    """The type as the user sees it: ``string`` and ``large_string`` (or binary) differ only in offset width."""
     import pyarrow as pa
 
-    wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
-    return offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "binary"
+    return str(arrow_type)
 
 
-def _feed_arrow_chunk(streams: dict[str, Any], chunk: Any) -> bool:
-    """Feed one chunk's *content* to the streams, independent of its offset and buffer sizes; False if the type
-    has no such fast path. Nulls count through the validity stream; what lies under a null may differ between
-    equal arrays only in ways that cost a needless miss, never a stale hit."""
-    import numpy as np
-    import pyarrow as pa
-
-    if chunk.null_count:
-        streams["valid"].h.update(memoryview(chunk.is_valid().to_numpy(zero_copy_only=False)).cast("B"))
-    kind = chunk.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) \
-            or pa.types.is_large_binary(kind):
-        offsets = _string_offsets(chunk)
-        streams["lengths"].h.update(memoryview(np.diff(offsets).astype(np.int64)).cast("B"))
-        data = chunk.buffers()[2]
-        if data is not None and len(offsets):
-            streams["data"].h.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
-        return True
-    if (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind)) \
-            and kind.bit_width % 8 == 0:
-        width = kind.bit_width // 8
-        values = chunk.buffers()[1]
-        streams["data"].h.update(memoryview(values)[chunk.offset * width : (chunk.offset + len(chunk)) * width])
-        return True
-    return False
-
-
-def h_arrow(h: Any, values: Any) -> None:
-    """Arrow data by content: the same values hash the same however they are chunked, sliced or padded (a pickled
-    and restored column is laid out anew, and must still hit)."""
-    import pyarrow as pa
-
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    h.tag(f"arrow:{values.type}:{len(values)}")
-    if any(_has_dictionary(values.type.field(i).type) for i in range(values.type.num_fields)) \
-            or pa.types.is_dictionary(values.type):
-        h.update(values.to_pylist())  # nested or dictionary-encoded: the values themselves
+def _h_arrow_validity(h: Any, chunks: list, null_count: int) -> None:
+    """Which values are null, whether or not a chunk has a validity buffer and whatever its bit offset."""
+    if null_count == 0:
+        h.tag("valid")
         return
-    streams = {name: h.child() for name in ("valid", "lengths", "data")}
+    stream = _Stream(h, "validity")
     for chunk in chunks:
-        if not _feed_arrow_chunk(streams, chunk):
-            h.tag("values")
-            h.update(values.to_pylist())  # other types: slow, but by content
-            return
-    for name, stream in streams.items():
-        h.tag(name)
-        h.h.update(stream.h.digest())
+        stream.feed(chunk.is_valid().to_numpy(zero_copy_only=False).view("uint8"))
+    stream.close()
+
+
+def _h_arrow_strings(h: Any, chunks: list) -> None:
+    """Lengths (as int64) and the bytes the values span: the same for any chunking, slice or offset width."""
+    import numpy as np
+
+    lengths, data = _Stream(h, "lengths"), _Stream(h, "bytes")
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        _, offsets_buf, data_buf = chunk.buffers()
+        offset_type = "<i8" if chunk.type.id in _large_type_ids() else "<i4"
+        offsets = np.frombuffer(offsets_buf, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
+        for start in range(0, len(offsets) - 1, _PIECE):  # bounded temporaries, however long the chunk
+            lengths.feed(np.diff(offsets[start : start + _PIECE + 1]).astype(np.int64))
+        if data_buf is not None:
+            data.feed(memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])])
+    lengths.close()
+    data.close()
+
+
+def _h_arrow_values(h: Any, kind: Any, chunks: list) -> None:
+    import pyarrow as pa
+
+    width = _fixed_width(kind)
+    if width is not None:
+        stream = _Stream(h, "fixed")
+        for chunk in chunks:
+            if len(chunk):
+                stream.feed(memoryview(chunk.buffers()[1])[chunk.offset * width : (chunk.offset + len(chunk)) * width])
+        stream.close()
+    elif pa.types.is_boolean(kind):
+        stream = _Stream(h, "bools")
+        for chunk in chunks:
+            stream.feed(chunk.fill_null(False).to_numpy(zero_copy_only=False).view("uint8"))
+        stream.close()
+    elif _logical_type(kind) in ("string", "binary"):
+        _h_arrow_strings(h, chunks)
+    else:
+        for chunk in chunks:  # nested and other types: by their values, slower but exact
+            for value in chunk.to_pylist():
+                h.update(value)
+
+
+def h_arrow(h: Any, values: Any, exact_type: bool = True) -> None:
+    """An Arrow array or chunked array by its content: type, length, nulls and values, never its layout
+    (chunking, slice offset, presence of a validity buffer). Inside pandas, whose dtype is hashed already,
+    ``string`` and ``large_string`` count as one type; a bare Arrow array's exact type is part of its content."""
+    import pyarrow as pa
+
+    chunks = list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+    kind = values.type
+    h.tag(f"arrow:{kind if exact_type else _logical_type(kind)}:{len(values)}")
+    if pa.types.is_dictionary(kind):  # chunks may each have a dictionary of their own: hash the values
+        chunks, kind = [chunk.dictionary_decode() for chunk in chunks], kind.value_type
+    _h_arrow_validity(h, chunks, sum(chunk.null_count for chunk in chunks))
+    _h_arrow_values(h, kind, chunks)
 
 
 # ---- pandas
@@ -179,7 +234,7 @@ def h_pandas_values(h: Any, values: Any) -> None:
         h.update(bool(values.ordered))
         h_ndarray(h, np.asarray(values.codes))
     elif hasattr(values, "_pa_array"):  # ArrowExtensionArray, ArrowStringArray
-        h_arrow(h, values._pa_array)
+        h_arrow(h, values._pa_array, exact_type=False)
     elif hasattr(values, "_data") and hasattr(values, "_mask"):  # nullable Int64, Float64, boolean
         h_ndarray(h, values._data)
         h_ndarray(h, values._mask)
@@ -244,14 +299,14 @@ def h_tensor(h: Any, t: Any) -> None:
     if data.layout != torch.strided:
         data = data.to_dense()
     data = data.cpu().resolve_conj().resolve_neg()  # no copy for a CPU tensor without lazy conj/neg bits
-    if data.is_contiguous():
-        _buffer(h, memoryview(data.reshape(-1).view(torch.uint8).numpy()) if data.numel() else memoryview(b""))
-    else:  # a strided view: its elements, a bounded chunk at a time
-        flat = data.reshape(data.shape[0], -1) if data.dim() > 1 else data
-        rows = max(1, _CHUNK_BYTES // max(1, flat[:1].numel() * flat.element_size()))
-        for start in range(0, len(flat), rows):
-            chunk = flat[start : start + rows].contiguous().reshape(-1).view(torch.uint8)
-            _buffer(h, memoryview(chunk.numpy()))
+    stream = _Stream(h, "data", data.numel() * data.element_size())
+    if data.is_contiguous() or data.dim() == 0:
+        stream.feed(data.reshape(-1).view(torch.uint8).numpy() if data.numel() else b"")
+    else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+        rows = max(1, _CHUNK_BYTES // max(1, data[:1].numel() * data.element_size()))
+        for start in range(0, len(data), rows):
+            stream.feed(data[start : start + rows].contiguous().reshape(-1).view(torch.uint8).numpy())
+    stream.close()
     h.update(t.grad)  # an optimiser step reads it
 
 

@@ -207,3 +207,43 @@ def test_local_module_edited_across_a_restart(tmp_path: Path, where: str) -> Non
     (tmp_path / "utils.py").write_text("def g(v):\n    return v + 2\n")  # a module helpers imports
     assert [_restart(tmp_path, body, prelude) for _ in range(2)] == ["30", "30"]
     assert (tmp_path / "runs.txt").read_text() == ".."
+
+
+CHAIN_SCRIPT = """
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic('load_ext', 'nbcache')
+MARKER = {marker!r}
+for body in ['''
+import dataclasses
+import numpy as np
+import pandas as pd
+K = 2
+@dataclasses.dataclass
+class Config:
+    rate: float
+def scale(v):
+    return v * K
+class Model:
+    def __init__(self, cfg):
+        self.cfg = cfg
+    def predict(self, v):
+        return scale(v) + self.cfg.rate
+model = Model(Config(0.5))
+frame = pd.DataFrame({"name": ["a", "b", None], "kind": pd.Categorical(["x", "y", "x"]), "n": [1, 2, 3]})
+view = np.arange(10.0)[::2]
+''', '''
+result = (model.predict(3), scale(1), frame["name"].tolist(), frame["kind"].cat.codes.tolist(), view.sum())
+''']:
+    r = ip.run_cell("%%cache\\nopen(" + repr(MARKER) + ", 'a').write('.')\\n" + body)
+    assert r.success, r
+print('RESULT', ip.user_ns['result'])
+"""
+
+
+def test_values_restored_by_a_hit_key_the_next_cell_the_same_after_a_restart(tmp_path: Path) -> None:
+    # The second cell reads what the first restored; its key must equal the one the cold run computed.
+    script = CHAIN_SCRIPT.replace("{marker!r}", repr(str(tmp_path / "runs.txt")))
+    first, second = run_in_new_process(script), run_in_new_process(script)
+    assert first == second and "RESULT (6.5, 2" in first
+    assert (tmp_path / "runs.txt").read_text() == ".."
