@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-# IPython's own bookkeeping names: never inputs or outputs of a cell.
+# IPython's and Python's own bookkeeping names: never inputs or outputs of a cell. (``__warningregistry__`` is
+# what the warnings module adds to the namespace of code that warns; it is not the cell's result.)
 _IPYTHON_NAME = re.compile(
     r"^(_+|_i+|_i\d+|_\d+|_oh|_ih|_dh|_sh|In|Out|get_ipython|exit|quit|_exit_code"
-    r"|__builtins__|__builtin__|__name__|__doc__|__package__|__loader__|__spec__)$"
+    r"|__builtins__|__builtin__|__name__|__doc__|__package__|__loader__|__spec__|__warningregistry__)$"
 )
 
 # Builtins that read or write variables by name at run time: nbcache cannot know the cell's inputs then.

@@ -23,6 +23,16 @@ def test_second_run_is_a_hit_and_restores_outputs(shell: Shell) -> None:
     assert "nbcache: hit" in captured.stderr
 
 
+def test_the_registry_a_warning_leaves_is_no_output(shell: Shell) -> None:
+    cell = "import warnings\nwarnings.warn('careful')\ny = 1"
+    shell.cached(cell)
+    shell.ns.pop("__warningregistry__", None)
+    _, captured = shell.cached(cell)
+    assert shell.runs == 1
+    assert "nbcache: hit (warnings, y restored" in captured.stderr
+    assert "__warningregistry__" not in shell.ns
+
+
 def test_input_change_is_a_miss_and_switching_back_hits_again(shell: Shell) -> None:
     cell = "y = x + 1"
     for x in (1, 2, 1, 2):
