@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display, update_display
 
-from . import sidebar
+from . import background, sidebar
 from .progress import SaveTicker
 from .report import CellStatus
 from .status import human_size, human_time
@@ -226,6 +226,7 @@ class StatusPanel:
     def clear(self) -> None:
         if self.status is None or not self.status.key:
             return
+        background.wait()  # this cell's hit statistics, still being written, must not outlive the entry
         removed = self.store.remove(self.status.key)
         self.badge.value = badge_html("cleared")
         self.clear_button.disabled = True

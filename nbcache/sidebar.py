@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from . import background
 from .status import human_size, human_time
 from .table import totals_text
 
@@ -124,16 +125,22 @@ class CacheBrowser:
         self.refresh()
 
     def _on_clear_selected(self) -> None:
+        background.wait()  # a hit's statistics written after the removal would leave a row behind
         self._say(sum(self.store.remove(key) for key in sorted(self.selected)))
 
     def _on_clear_all(self) -> None:
         """Clearing everything asks first: the confirmation buttons appear, nothing is removed yet."""
         count = len(self.store.entries())
-        yes = self._button(f"yes, clear all {count}", lambda: self._say(self.store.clear()))
+        yes = self._button(f"yes, clear all {count}", self._on_confirmed_clear_all)
         no = self._button("cancel", lambda: setattr(self.confirm, "children", []))
         self.confirm.children = [self._w.HTML("Really remove every entry?"), yes, no]
 
+    def _on_confirmed_clear_all(self) -> None:
+        background.wait()
+        self._say(self.store.clear())
+
     def _on_clear_old(self) -> None:
+        background.wait()  # hit statistics still being written decide what is old
         cutoff = time.time() - self.days.value * _DAY_S
         old = [e.key for e in self.store.entries() if e.last_used < cutoff]
         self._say(sum(self.store.remove(key) for key in old))
