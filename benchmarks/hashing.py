@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import ast
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,26 +21,7 @@ from nbcache.analysis import analyse_tree
 from nbcache.hashing import hash_value
 from nbcache.key import cell_key, code_inputs, hash_inputs, normalise
 
-
-def _timings(fn: Callable[[], Any], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def _row(group: str, case: str, subject: list[float], baseline_name: str, baseline: list[float], goal: str,
-         met: Callable[[float, float], bool] | None) -> dict[str, Any]:
-    s, b = statistics.median(subject), statistics.median(baseline)
-    return {
-        "group": group, "case": case,
-        "subject_s": s, "subject_range": [min(subject), max(subject)],
-        "baseline": baseline_name, "baseline_s": b, "baseline_range": [min(baseline), max(baseline)],
-        "ratio": s / b if b > 0 else float("inf"),
-        "goal": goal, "met": None if met is None else bool(met(s, b)),
-    }
+from .common import row, timings
 
 
 def _one_thread_blake3(arr: np.ndarray) -> bytes:
@@ -56,18 +35,18 @@ def _array_rows(quick: bool) -> list[dict[str, Any]]:
     arr = np.random.default_rng(0).random(n)
     case = f"float64 array, {arr.nbytes / 1e6:.0f} MB"
     repeat = 3 if quick else 5
-    subject = _timings(lambda: hash_value(arr), repeat)
-    single = _timings(lambda: _one_thread_blake3(arr), repeat)
-    joblib_s = _timings(lambda: joblib.hash(arr), 3)
+    subject = timings(lambda: hash_value(arr), repeat)
+    single = timings(lambda: _one_thread_blake3(arr), repeat)
+    joblib_s = timings(lambda: joblib.hash(arr), 3)
     return [
-        _row("numpy", case, subject, "blake3, one thread, over the buffer", single, "<= 1.2x",
+        row("numpy", case, subject, "blake3, one thread, over the buffer", single, "<= 1.2x",
              lambda s, b: s <= 1.2 * b),
-        _row("numpy", case, subject, "joblib.hash", joblib_s, ">= 6x faster (ratio <= 0.167)",
+        row("numpy", case, subject, "joblib.hash", joblib_s, ">= 6x faster (ratio <= 0.167)",
              lambda s, b: s * 6 <= b),
     ]
 
 
-def _frame(rows: int) -> pd.DataFrame:
+def mixed_frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     words = np.array([f"item-{i:05d}" for i in range(20_000)], dtype=object)
     return pd.DataFrame({
@@ -82,20 +61,20 @@ def _frame_rows(quick: bool) -> list[dict[str, Any]]:
     import joblib
 
     rows = 50_000 if quick else 10_000_000
-    frame = _frame(rows)
+    frame = mixed_frame(rows)
     case = f"DataFrame {rows / 1e6:g}M rows: float, int, categorical, object str"
     repeat = 3
-    subject = _timings(lambda: hash_value(frame), repeat)
-    joblib_s = _timings(lambda: joblib.hash(frame), repeat)
-    pandas_s = _timings(lambda: pd.util.hash_pandas_object(frame), repeat)
+    subject = timings(lambda: hash_value(frame), repeat)
+    joblib_s = timings(lambda: joblib.hash(frame), repeat)
+    pandas_s = timings(lambda: pd.util.hash_pandas_object(frame), repeat)
     arrow = frame.assign(name=frame["name"].astype("str"))
-    arrow_s = _timings(lambda: hash_value(arrow), repeat)
-    arrow_pandas_s = _timings(lambda: pd.util.hash_pandas_object(arrow), repeat)
+    arrow_s = timings(lambda: hash_value(arrow), repeat)
+    arrow_pandas_s = timings(lambda: pd.util.hash_pandas_object(arrow), repeat)
     goal = ">= 10x faster (ratio <= 0.1)"
     return [
-        _row("pandas", case, subject, "joblib.hash", joblib_s, goal, lambda s, b: s * 10 <= b),
-        _row("pandas", case, subject, "pandas.util.hash_pandas_object", pandas_s, goal, lambda s, b: s * 10 <= b),
-        _row("pandas", case.replace("object str", "Arrow str"), arrow_s, "pandas.util.hash_pandas_object",
+        row("pandas", case, subject, "joblib.hash", joblib_s, goal, lambda s, b: s * 10 <= b),
+        row("pandas", case, subject, "pandas.util.hash_pandas_object", pandas_s, goal, lambda s, b: s * 10 <= b),
+        row("pandas", case.replace("object str", "Arrow str"), arrow_s, "pandas.util.hash_pandas_object",
              arrow_pandas_s, goal, lambda s, b: s * 10 <= b),
     ]
 
@@ -109,7 +88,7 @@ def _keying(tree: ast.Module, namespace: dict[str, Any]) -> str:
 
 
 def _per_call(fn: Callable[[], Any], calls: int, repeat: int) -> list[float]:
-    return [t / calls for t in _timings(lambda: [fn() for _ in range(calls)], repeat)]
+    return [t / calls for t in timings(lambda: [fn() for _ in range(calls)], repeat)]
 
 
 def _keying_rows(quick: bool) -> list[dict[str, Any]]:
@@ -119,7 +98,7 @@ def _keying_rows(quick: bool) -> list[dict[str, Any]]:
     calls, repeat = (200, 3) if quick else (2000, 7)
     subject = _per_call(lambda: _keying(tree, namespace), calls, repeat)
     baseline = _per_call(lambda: exec(code, {"x": 41}), calls, repeat)
-    return [_row("keying", f"trivial cell {source!r} (absolute goal)", subject, "plain exec of the cell", baseline,
+    return [row("keying", f"trivial cell {source!r} (absolute goal)", subject, "plain exec of the cell", baseline,
                  "< 1 ms per cell", lambda s, b: s < 1e-3)]
 
 
