@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
 
 from nbcache.errors import CacheWarning
 
@@ -48,6 +49,19 @@ def test_miss_reason_names_the_changed_input(shell: Shell) -> None:
     shell.ns["x"] = 2
     _, captured = shell.cached("y = x + k")
     assert "miss (input x changed)" in captured.stderr
+
+
+def test_an_edited_cell_is_known_by_its_frontend_cell_id(shell: Shell) -> None:
+    """JupyterLab sends each cell's id: an edit is "source changed" there, and "new cell" without an id."""
+    def run(body: str, cell_id: str | None) -> str:
+        with capture_output() as captured:
+            shell.ip.run_cell(f"%%cache\n{body}", store_history=True, cell_id=cell_id)
+        return captured.stderr
+
+    run("y = 1", "cell-a")
+    assert "nbcache: miss (source changed)" in run("y = 2", "cell-a")
+    assert "nbcache: miss (new cell)" in run("y = 3", None)
+    assert "nbcache: miss (new cell)" in run("y = 4", "cell-b")
 
 
 def test_comments_and_layout_do_not_change_the_key(shell: Shell) -> None:
