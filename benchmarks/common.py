@@ -21,13 +21,15 @@ def timings(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None 
 
 
 def row(group: str, case: str, subject: list[float], baseline_name: str, baseline: list[float],
-        goal: str, met: Callable[[float, float], bool] | None) -> dict[str, Any]:
-    """One result: medians, ranges, the ratio subject/baseline and whether the goal was met."""
+        goal: str, met: Callable[[float, float], bool] | None, unit: str = "s") -> dict[str, Any]:
+    """One result: medians, ranges, the ratio subject/baseline and whether the goal was met.
+
+    `unit` is what the figures count: seconds unless a row measures something else (memory in GiB)."""
     s, b = statistics.median(subject), statistics.median(baseline)
     return {
         "group": group, "case": case,
         "subject_s": s, "subject_range": [min(subject), max(subject)],
         "baseline": baseline_name, "baseline_s": b, "baseline_range": [min(baseline), max(baseline)],
         "ratio": s / b if b > 0 else float("inf"),
-        "goal": goal, "met": None if met is None else bool(met(s, b)),
+        "goal": goal, "met": None if met is None else bool(met(s, b)), "unit": unit,
     }

@@ -21,15 +21,19 @@ from typing import Any
 MODULES = ("cells", "hashing", "store", "notebook")
 
 
-def _fmt(seconds: float) -> str:
-    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+def _fmt(value: float, unit: str = "s") -> str:
+    if unit != "s":
+        return f"{value:.2f} {unit}"
+    return f"{value * 1e3:.2f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _line(r: dict[str, Any]) -> str:
     met = {True: "met", False: "MISSED", None: ""}[r["met"]]
     lo, hi = r["subject_range"]
-    return (f"{r['group'][:14]:<14} {r['case'][:40]:<40} {_fmt(r['subject_s']):>10} ({_fmt(lo)}-{_fmt(hi)})"
-            f"  vs {r['baseline'][:28]:<28} {_fmt(r['baseline_s']):>10}  {r['ratio']:>7.3f}x  {r['goal']:<14} {met}")
+    unit = r.get("unit", "s")
+    return (f"{r['group'][:14]:<14} {r['case'][:40]:<40} {_fmt(r['subject_s'], unit):>10} "
+            f"({_fmt(lo, unit)}-{_fmt(hi, unit)})  vs {r['baseline'][:28]:<28} {_fmt(r['baseline_s'], unit):>10}  "
+            f"{r['ratio']:>7.3f}x  {r['goal']:<14} {met}")
 
 
 def machine() -> dict[str, Any]:

@@ -91,10 +91,10 @@ def _restore_rows(arr: np.ndarray, work: Path, repeat: int) -> list[dict[str, An
         row("store restore", f"{size} + full pass", [r["pass"] for r in ours],
             "np.load + full pass", [r["pass"] for r in theirs], "<= 1x", lambda s, b: s <= b),
         # GiB, not seconds, in these rows: a restore's peak extra memory against the data's own size.
-        row("store memory", f"{size}: restore peak extra GiB", [r["extra"] / gib for r in ours],
-            "size of the data (GiB)", data, "< 1.1x", lambda s, b: s < 1.1 * b),
-        row("store memory", f"{size}: np.load peak extra GiB", [r["extra"] / gib for r in theirs],
-            "size of the data (GiB)", data, "", None),
+        row("store memory", f"{size}: restore peak extra", [r["extra"] / gib for r in ours],
+            "size of the data", data, "< 1.1x", lambda s, b: s < 1.1 * b, unit="GiB"),
+        row("store memory", f"{size}: np.load peak extra", [r["extra"] / gib for r in theirs],
+            "size of the data", data, "", None, unit="GiB"),
     ]
 
 

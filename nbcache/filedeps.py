@@ -80,11 +80,13 @@ def _looks_like_path(text: str) -> bool:
 
 def literal_paths(tree: ast.AST) -> list[str]:
     """String literals in the cell that could be read as paths, write targets left out."""
+    candidates = [node for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)]
+    if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
+        return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found, modes = set(), _mode_nodes(tree)
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)):
-            continue
+    for node in candidates:
         if node in modes or isinstance(parents.get(node), ast.Expr):
             continue  # a docstring or a bare string statement reads nothing
         call = _enclosing_call(node, parents)
