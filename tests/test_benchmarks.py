@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmarks import run as runner
 
 FIELDS = {"group", "case", "subject_s", "subject_range", "baseline", "baseline_s", "baseline_range", "ratio",
-          "goal", "met"}
+          "goal", "met", "unit"}
 
 
 def test_quick_cell_benchmarks_write_well_formed_results(tmp_path: Path) -> None:
