@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from benchmarks import store
-
-FIELDS = {"group", "case", "subject_s", "subject_range", "baseline", "baseline_s", "baseline_range", "ratio",
-          "goal", "met"}
+from tests.test_benchmarks import FIELDS
 
 
 def test_quick_store_benchmark_rows_are_well_formed() -> None:
