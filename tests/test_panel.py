@@ -10,6 +10,7 @@ import pytest
 
 import nbcache.magics
 import nbcache.panel
+import nbcache.store
 from nbcache import progress, sidebar
 from nbcache.errors import CacheWarning
 from nbcache.panel import StatusPanel
@@ -181,3 +182,35 @@ def test_a_second_cache_panel_replaces_the_first(shell: Shell) -> None:
     assert first.sidecar is None and first_sidecar.comm is None  # closed: its tab leaves the sidebar
     assert first not in sidebar._OPEN and second in sidebar._OPEN and second.sidecar.comm is not None
     second.close()
+
+
+class _HeldElsewhere:
+    """A key lock another kernel holds; it finishes (without storing anything) the moment we wait."""
+
+    def try_acquire(self) -> bool:
+        return False
+
+    def wait(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("flags", ["", "-q"])
+def test_waiting_for_another_kernel_is_said_unless_quiet(shell: Shell, flags: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nbcache.store.Store, "lock", lambda self, key: _HeldElsewhere())
+    _, captured = shell.cached("y = 1", flags)
+    assert shell.runs == 1 and shell.ns["y"] == 1  # nothing was stored meanwhile: it computes itself
+    said = "nbcache: another kernel is computing this cell; waiting for its result" in captured.stderr
+    assert said == (flags == "")
+
+
+def test_the_panel_shows_waiting_before_the_result(shell: Shell, panels: list[StatusPanel],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nbcache.store.Store, "lock", lambda self, key: _HeldElsewhere())
+    states: list[str] = []
+    monkeypatch.setattr(StatusPanel, "begin", lambda self, state, reason="": states.append(state))
+    shell.cached("y = 1")
+    assert states[:1] == ["waiting"] and badge(panels[-1]) == "miss,stored"
