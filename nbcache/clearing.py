@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import background
 from .sizes import parse_age, parse_size
 from .store import Store
 
@@ -39,6 +40,9 @@ def clear(store: Store, request: ClearRequest) -> int:
     filtered = age is not None or size is not None
     if [request.all, bool(request.keys), filtered].count(True) != 1:
         raise ClearUsage("give one of --all, key prefixes, or --older-than/--larger-than (which combine)")
+    # Hit statistics still being written decide what --older-than removes, and written after a removal they
+    # would leave a row behind: every clear (magic, panel, sidebar, command line) waits for them first.
+    background.wait()
     if request.all:
         return store.clear()
     if request.keys:
@@ -46,5 +50,9 @@ def clear(store: Store, request: ClearRequest) -> int:
     return store.remove_keys(e.key for e in store.select(age, size))
 
 
+def removed_text(count: int) -> str:
+    return f"removed {count} entr{'y' if count == 1 else 'ies'}"
+
+
 def removed_line(count: int) -> str:
-    return f"nbcache: removed {count} entr{'y' if count == 1 else 'ies'}"
+    return f"nbcache: {removed_text(count)}"

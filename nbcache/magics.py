@@ -153,7 +153,6 @@ class CacheMagics(Magics):
         """Remove cache entries: ``--all``, key prefixes (see %cache_info), or ``--older-than``/``--larger-than``."""
         args = parse_argstring(self.cache_clear, line)
         request = ClearRequest(args.all, args.keys, args.older_than, args.larger_than)
-        background.wait()  # hit statistics still being written decide what --older-than removes
         try:
             removed = clear(self.store(), request)
         except ClearUsage as exc:

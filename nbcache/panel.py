@@ -17,7 +17,8 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display, update_display
 
-from . import background, sidebar
+from . import sidebar
+from .clearing import ClearRequest, clear
 from .progress import SaveTicker
 from .report import CellStatus
 from .status import human_size, human_time
@@ -226,8 +227,7 @@ class StatusPanel:
     def clear(self) -> None:
         if self.status is None or not self.status.key:
             return
-        background.wait()  # this cell's hit statistics, still being written, must not outlive the entry
-        removed = self.store.remove(self.status.key)
+        removed = clear(self.store, ClearRequest(keys=(self.status.key,)))
         self.badge.value = badge_html("cleared")
         self.clear_button.disabled = True
         self._say("entry removed; the next run computes again" if removed else "entry already gone")

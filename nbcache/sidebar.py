@@ -12,11 +12,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from . import background
+from .clearing import ClearRequest, clear, removed_text
 from .status import human_size, human_time
 from .table import totals_text
 
-_DAY_S = 86400.0
 _OPEN: weakref.WeakSet[CacheBrowser] = weakref.WeakSet()
 
 
@@ -120,13 +119,12 @@ class CacheBrowser:
 
     # ---- clearing
     def _say(self, removed: int) -> None:
-        self.message.value = f"removed {removed} entr{'y' if removed == 1 else 'ies'}"
+        self.message.value = removed_text(removed)
         self.confirm.children = []
         self.refresh()
 
     def _on_clear_selected(self) -> None:
-        background.wait()  # a hit's statistics written after the removal would leave a row behind
-        self._say(sum(self.store.remove(key) for key in sorted(self.selected)))
+        self._say(clear(self.store, ClearRequest(keys=sorted(self.selected))) if self.selected else 0)
 
     def _on_clear_all(self) -> None:
         """Clearing everything asks first: the confirmation buttons appear, nothing is removed yet."""
@@ -136,14 +134,10 @@ class CacheBrowser:
         self.confirm.children = [self._w.HTML("Really remove every entry?"), yes, no]
 
     def _on_confirmed_clear_all(self) -> None:
-        background.wait()
-        self._say(self.store.clear())
+        self._say(clear(self.store, ClearRequest(all=True)))
 
     def _on_clear_old(self) -> None:
-        background.wait()  # hit statistics still being written decide what is old
-        cutoff = time.time() - self.days.value * _DAY_S
-        old = [e.key for e in self.store.entries() if e.last_used < cutoff]
-        self._say(sum(self.store.remove(key) for key in old))
+        self._say(clear(self.store, ClearRequest(older_than=f"{self.days.value}d")))
 
 
 def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
