@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 # apt needs root: sudo only when not root already.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench lint lab clean
+.PHONY: demo test check bench lint lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,15 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check nbcache tests scripts benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest
+
+# The edit loop, under a minute: lint, types and the unit tests (no kernels, browsers, S3 server or benchmarks).
+check: $(STAMP)
+	$(PY) -m ruff check nbcache tests scripts benchmarks
+	$(PY) -m mypy
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/integration --ignore=tests/benchmarks \
+		--ignore=tests/scenarios
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

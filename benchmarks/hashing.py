@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from blake3 import blake3
 
-from nbcache.analysis import analyse_tree
-from nbcache.hashing import hash_value
-from nbcache.key import cell_key, code_inputs, hash_inputs, normalise
+from nbcache.analysis.names import analyse_tree
+from nbcache.keys.cellkey import cell_key, code_inputs, hash_inputs, normalise
+from nbcache.keys.values import hash_value
 
 from .common import row, timings
 

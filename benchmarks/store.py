@@ -21,7 +21,7 @@ import dill
 import numpy as np
 import pandas as pd
 
-from nbcache.store import Store
+from nbcache.store.local import Store
 
 from .common import row, timings
 
@@ -30,7 +30,7 @@ KEY = "be" * 32
 _RESTORE = """
 import json, resource, sys, time
 import numpy as np
-from nbcache.store import Store
+from nbcache.store.local import Store
 kind, where = sys.argv[1], sys.argv[2]
 
 def peak():

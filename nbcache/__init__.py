@@ -16,8 +16,8 @@ _MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear", "cache_
 def load_ipython_extension(ip: Any) -> None:
     import warnings
 
-    from .errors import CacheWarning
-    from .magics import CacheMagics
+    from nbcache.errors import CacheWarning
+    from nbcache.ipython.magics import CacheMagics
 
     magics = CacheMagics(ip)
     ip.register_magics(magics)
@@ -32,7 +32,7 @@ def unload_ipython_extension(ip: Any) -> None:
     magics = getattr(ip, "_nbcache_magics", None)
     if magics is None:
         return
-    from . import background
+    from nbcache.store import background
 
     background.wait()  # statistics still being written belong to the store being let go
     for kind, names in _MAGIC_NAMES.items():
@@ -42,7 +42,7 @@ def unload_ipython_extension(ip: Any) -> None:
     if magics in ip.configurables:
         ip.configurables.remove(magics)
     ip.events.unregister("pre_run_cell", magics.pre_run_cell)
-    from .sidebar import refresh_after_cell
+    from nbcache.ui.sidebar import refresh_after_cell
 
     if refresh_after_cell in ip.events.callbacks["post_run_cell"]:
         ip.events.unregister("post_run_cell", refresh_after_cell)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import profile
-from .clearing import ClearRequest, ClearUsage, clear, removed_line
-from .info import format_entries
-from .opening import open_store, size_limit_from
-from .sizes import parse_size
-from .status import human_size
+from nbcache import config
+from nbcache.ipython import autoload as profile
+from nbcache.store.clearing import ClearRequest, ClearUsage, clear, removed_line
+from nbcache.store.location import open_store, size_limit_from
+from nbcache.ui.listing import format_entries
+from nbcache.units import human_size, parse_size
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def default_dir() -> str:
     """Where a kernel started here would keep its store: $NBCACHE_DIR, else .nbcache/ in this folder."""
-    return os.environ.get("NBCACHE_DIR") or os.path.join(os.getcwd(), ".nbcache")
+    return config.store_location()
 
 
 def _fail(command: str, message: str) -> int:

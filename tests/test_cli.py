@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from nbcache.cli import main
-from nbcache.store import Store
-
-from .conftest import Shell
+from nbcache.store.local import Store
+from tests.support import Shell
 
 
 def test_ls_lists_entries_and_clear_removes_them(shell: Shell, tmp_path: Path,

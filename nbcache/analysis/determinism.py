@@ -1,0 +1,164 @@
+"""Non-determinism: calls whose result no key can capture (clocks, unseeded random numbers, uuids).
+
+Such a cell is still cached, since freezing a random split or a timestamp is often what the user wants, but its
+status says so. Two detectors: the calls the cell and its notebook functions make, read statically; and, while a
+miss runs, whether the global random generators (``random``, ``numpy.random``, ``torch``) advanced. Their state
+after the run is stored with the entry and restored on a hit, so later cells draw the same numbers as after the
+real run.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import sys
+import types
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from nbcache.keys.values import hash_value
+
+_CLOCKS = frozenset({
+    "time.time", "time.time_ns", "time.perf_counter", "time.perf_counter_ns", "time.monotonic",
+    "time.monotonic_ns", "time.process_time", "time.localtime", "time.gmtime", "time.ctime",
+    "datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today",
+    "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom", "random.SystemRandom",
+})
+_CLOCK_PREFIXES = ("secrets.",)
+_GLOBAL_RNG_PREFIXES = ("random.", "numpy.random.", "torch.rand", "torch.normal", "torch.bernoulli",
+                        "torch.multinomial")
+_SEEDS = frozenset({"random.seed", "numpy.random.seed", "torch.manual_seed", "torch.random.manual_seed"})
+# Generators that are deterministic when given a seed, and draw one from the OS without it.
+_SEEDABLE = frozenset({
+    "random.Random", "numpy.random.default_rng", "numpy.random.RandomState", "numpy.random.Generator",
+    "numpy.random.SeedSequence", "numpy.random.PCG64", "numpy.random.MT19937", "numpy.random.Philox",
+    "numpy.random.SFC64", "torch.Generator",
+})
+
+
+def _root_name(value: Any) -> str | None:
+    """The dotted name a namespace value stands for: a module, a class or function, a global RNG's method."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    owner = getattr(value, "__self__", None)
+    if owner is not None and type(owner).__module__.startswith(("random", "numpy.random")):
+        return f"{type(owner).__module__.split('.mtrand')[0]}.{value.__name__}"
+    module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    return f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else None
+
+
+def _import_aliases(tree: ast.AST) -> dict[str, str]:
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
+def _dotted(node: ast.expr) -> tuple[str, list[str]] | None:
+    attrs: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attrs.insert(0, node.attr)
+        node = node.value
+    return (node.id, attrs) if isinstance(node, ast.Name) else None
+
+
+def _cell_calls(tree: ast.AST, namespace: dict[str, Any]) -> Iterator[tuple[str, bool]]:
+    """(dotted name, has arguments) of each call in the cell whose root resolves to a module or function."""
+    aliases = _import_aliases(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (parts := _dotted(node.func)):
+            root, attrs = parts
+            base = aliases.get(root) or _root_name(namespace.get(root))
+            if base:
+                yield ".".join([base, *attrs]), bool(node.args or node.keywords)
+
+
+def _code_calls(code: types.CodeType, globals_: dict[str, Any]) -> Iterator[tuple[str, bool]]:
+    """Dotted names loaded from globals by a function's bytecode (arguments unknown: taken as none)."""
+    chain: list[str] = []
+    for ins in dis.get_instructions(code):
+        if ins.opname == "LOAD_GLOBAL" and isinstance(ins.argval, str):
+            base = _root_name(globals_.get(ins.argval))
+            chain = [base] if base else []
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chain:
+            chain.append(str(ins.argval))
+        else:
+            if chain:
+                yield ".".join(chain), False
+            chain = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_calls(const, globals_)
+
+
+def _functions(values: Iterable[Any]) -> Iterator[types.FunctionType]:
+    for value in values:
+        if isinstance(value, types.FunctionType):
+            yield value
+        elif isinstance(value, type) and value.__module__ == "__main__":
+            yield from (f for f in vars(value).values() if isinstance(f, types.FunctionType))
+
+
+def _classify(calls: Iterable[tuple[str, bool]]) -> tuple[set[str], set[str], bool]:
+    clocks, draws, seeded = set(), set(), False
+    for name, has_args in calls:
+        if name in _SEEDS:
+            seeded = True
+        elif name in _SEEDABLE:
+            if not has_args:
+                draws.add(name)
+        elif name in _CLOCKS or name.startswith(_CLOCK_PREFIXES):
+            clocks.add(name)
+        elif name.startswith(_GLOBAL_RNG_PREFIXES):
+            draws.add(name)
+    return clocks, draws, seeded
+
+
+def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any]) -> str | None:
+    """'calls time.time' when the cell or a notebook function it uses reads a clock or an unseeded RNG."""
+    calls = list(_cell_calls(tree, namespace))
+    cell_seeded = _classify(calls)[2]
+    for fn in _functions(inputs):
+        calls += _code_calls(fn.__code__, fn.__globals__)
+    clocks, draws, _ = _classify(calls)
+    found = sorted(clocks | (set() if cell_seeded else draws))
+    return f"calls {', '.join(found[:3])}" if found else None
+
+
+def is_seeded(tree: ast.AST, namespace: dict[str, Any]) -> bool:
+    return _classify(_cell_calls(tree, namespace))[2]
+
+
+# ---- the global random generators' state
+def rng_states() -> dict[str, Any]:
+    """The state of each global random generator that is loaded (numpy and torch only if already imported)."""
+    import random
+
+    states: dict[str, Any] = {"random": random.getstate()}
+    if "numpy" in sys.modules:
+        states["numpy"] = sys.modules["numpy"].random.get_state()
+    if "torch" in sys.modules:
+        states["torch"] = sys.modules["torch"].random.get_rng_state()
+    return states
+
+
+def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The generators whose state the run changed, with their new state."""
+    return {k: v for k, v in after.items() if k not in before or hash_value(v) != hash_value(before[k])}
+
+
+def restore(states: dict[str, Any] | None) -> None:
+    import random
+
+    for name, state in (states or {}).items():
+        if name == "random":
+            random.setstate(state)
+        elif name == "numpy" and "numpy" in sys.modules:
+            sys.modules["numpy"].random.set_state(state)
+        elif name == "torch" and "torch" in sys.modules:
+            sys.modules["torch"].random.set_rng_state(state)

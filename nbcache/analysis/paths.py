@@ -1,0 +1,102 @@
+"""Files a cell names by a string literal (``pd.read_csv("data.csv")``, ``open("x.txt")``): dependencies.
+
+A literal counts when it names an existing file and the cell does not write to it: a cell that saves
+``out.csv`` would otherwise change its own key by running. Over-counting (a string that happens to name a file)
+costs a needless miss when that file changes; under-counting could serve a stale result, so any literal that
+names a file counts unless it is plainly a write target.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+
+# Calls whose path argument is written, created or removed, not read.
+_WRITE_PREFIXES = ("to_", "save", "write", "dump")
+_WRITE_NAMES = frozenset({
+    "savefig", "touch", "mkdir", "makedirs", "unlink", "remove", "rmtree", "symlink_to", "hardlink_to",
+    "ExcelWriter", "imsave", "imwrite",
+})
+_WRITE_MODE_CHARS = frozenset("wax+")
+_MAX_PATH = 4096
+_MODE = re.compile(r"^[rwabxtU+]{1,4}$")
+
+
+def _func_name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _mode_writes(call: ast.Call, position: int) -> bool:
+    """True if the call's mode (positional at ``position`` or ``mode=``) opens for writing."""
+    modes = [k.value for k in call.keywords if k.arg == "mode"]
+    if len(call.args) > position:
+        modes.append(call.args[position])
+    return any(isinstance(m, ast.Constant) and isinstance(m.value, str) and _WRITE_MODE_CHARS & set(m.value)
+               for m in modes)
+
+
+def _writes(call: ast.Call, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Does this call write to the path it is given (directly, or through ``Path(p).write_text(...)``)?"""
+    name = _func_name(call)
+    if name.startswith(_WRITE_PREFIXES) or name in _WRITE_NAMES:
+        return True
+    if name == "open" and _mode_writes(call, 1):
+        return True
+    parent = parents.get(call)
+    if isinstance(parent, ast.Attribute) and parent.value is call:  # Path("x").write_text(...), .open("w")
+        outer = parents.get(parent)
+        if isinstance(outer, ast.Call) and outer.func is parent:
+            method = parent.attr
+            return (method.startswith(_WRITE_PREFIXES) or method in _WRITE_NAMES
+                    or (method == "open" and _mode_writes(outer, 0)))
+    return False
+
+
+def _enclosing_call(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.Call | None:
+    parent = parents.get(node)
+    if isinstance(parent, ast.keyword):
+        parent = parents.get(parent)
+    return parent if isinstance(parent, ast.Call) and node is not getattr(parent, "func", None) else None
+
+
+def _mode_nodes(tree: ast.AST) -> set[ast.AST]:
+    """The mode arguments of ``open(path, mode)`` and ``path.open(mode)``: never paths themselves."""
+    modes: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _func_name(node) == "open":
+            candidates = [*node.args[:2], *(k.value for k in node.keywords if k.arg == "mode")]
+            modes.update(c for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                         and _MODE.match(c.value))
+    return modes
+
+
+def _looks_like_path(text: str) -> bool:
+    return 0 < len(text) <= _MAX_PATH and "\n" not in text and "\0" not in text
+
+
+def literal_paths(tree: ast.AST) -> list[str]:
+    """String literals in the cell that could be read as paths, write targets left out."""
+    candidates = [node for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)]
+    if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
+        return []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found, modes = set(), _mode_nodes(tree)
+    for node in candidates:
+        if node in modes or isinstance(parents.get(node), ast.Expr):
+            continue  # a docstring or a bare string statement reads nothing
+        call = _enclosing_call(node, parents)
+        if call is not None and _writes(call, parents):
+            continue
+        if isinstance(node.value, str):
+            found.add(node.value)
+    return sorted(found)
+
+
+def literal_files(tree: ast.AST) -> list[str]:
+    """The literal paths that name existing files now, as written in the cell (relative to the working folder)."""
+    return [p for p in literal_paths(tree) if os.path.isfile(os.path.expanduser(p))]

@@ -1,0 +1,348 @@
+"""One execution of a ``%%cache`` cell: analyse it, key it, then restore a hit or run, record and store a miss."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.displayhook import DisplayHook
+from IPython.core.error import UsageError
+
+from nbcache.analysis import determinism
+from nbcache.analysis.names import CellAnalysis, analyse_tree, is_ipython_name
+from nbcache.cell import aliases as references
+from nbcache.cell import execute
+from nbcache.cell.capture import recording, replay
+from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
+from nbcache.keys.cellkey import (
+    Inputs,
+    cell_key,
+    code_inputs,
+    expand_deps,
+    hash_inputs,
+    normalise,
+    rehash,
+    source_digest,
+)
+from nbcache.keys.reasons import describe_changes
+from nbcache.store import background
+from nbcache.ui.report import CellStatus, QuietReporter, Reporter, TextReporter, approx_size
+from nbcache.ui.statusline import hit_line, miss_line, uncached_line
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class CellOptions:
+    force: bool = False
+    deps: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    quiet: bool = False
+
+
+@dataclass
+class Prepared:
+    """A parsed, analysed and keyed cell, ready to run or restore."""
+
+    raw: str
+    source: str
+    tree: ast.Module
+    analysis: CellAnalysis
+    inputs: Inputs
+    key_inputs: dict[str, str]
+    normalised: str
+    key: str
+    ident: str
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=2)
+
+
+def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
+    """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
+    outputs = {
+        name for name, value in after.items()
+        if not is_ipython_name(name) and (name in run.bound or before.get(name, _MISSING) is not value)
+    }
+    deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
+    return outputs, deleted
+
+
+def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]) -> list[str]:
+    """Inputs still bound to the same object whose content the run changed (``x.append(1)``, ``model.fit()``)."""
+    mutated = []
+    for name, value in inputs.values.items():
+        if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
+            continue
+        try:
+            changed = rehash(value, namespace) != inputs.hashes[name]
+        except Exception:  # no longer hashable: it certainly changed
+            changed = True
+        if changed:
+            mutated.append(name)
+    return mutated
+
+
+def _hidden_references(name: str, slots: list[dict]) -> bool:
+    """True if something other than a name in ``slots`` refers to ``slots[0][name]`` (a list, an attribute...).
+
+    Atomic values never count: nobody can observe their identity.
+    """
+    obj = slots[0].get(name, _MISSING)
+    if obj is _MISSING or isinstance(obj, references.ATOMIC):
+        return False
+    known = sum(1 for slot in slots for value in slot.values() if value is obj)
+    # getrefcount counts its own argument and this frame's `obj`; no other frame may hold one here.
+    return sys.getrefcount(obj) - 2 > known
+
+
+def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
+    """A numpy view into an input shares its memory; a restored copy would not, so such a cell is not stored."""
+    for name, value in outputs.items():
+        if references.array_view_of(value, refs):
+            raise SerializationError(f"output {name!r} is a view into an input's array, and a restored copy "
+                                     "would not share its memory (use .copy() to store it)", name)
+
+
+def _frozen_note(meta: dict) -> str:
+    reason = meta.get("nondeterministic")
+    return f"non-deterministic: result frozen ({reason})" if reason else ""
+
+
+class CachedCell:
+    def __init__(self, shell: Any, store: Any, options: CellOptions, cell_id: str | None = None,
+                 reporter: Reporter | None = None) -> None:
+        self.shell = shell
+        self.store = store
+        self.options = options
+        self.cell_id = cell_id
+        self.started = time.perf_counter()  # a hit's cost is counted from here: keying is part of the wait
+        self.reporter = reporter or (QuietReporter() if options.quiet else TextReporter())
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        return self.shell.user_ns
+
+    # ---- entry point
+    def run(self, raw: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        self.started = time.perf_counter()
+        value = self._run(raw)
+        # A trailing ';' hides the value, as it would without %%cache (IPython only sees the magic call).
+        return None if DisplayHook.semicolon_at_end_of_expression(raw) else value
+
+    def _run(self, raw: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        source = self.shell.transform_cell(raw)
+        tree = ast.parse(source)  # a SyntaxError surfaces as it would without %%cache
+        analysis = analyse_tree(tree)
+        if analysis.uses_await:
+            raise UsageError("%%cache cannot run a cell that uses top-level await; remove %%cache from this cell")
+        if analysis.dynamic:
+            return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
+        try:
+            cell = self._prepare(raw, source, tree, analysis)
+        except UnhashableInput as exc:
+            reason = f"input {exc.name} cannot be hashed: {exc.description}; add --ignore {exc.name} to leave it out"
+            return self._uncached(tree, source, raw, reason)
+        return self._run_prepared(cell)
+
+    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis) -> Prepared:
+        try:
+            files = expand_deps(self.options.deps)
+        except FileNotFoundError as exc:
+            raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
+        inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
+        key_inputs = {**inputs.hashes, **code_inputs(tree, files)}
+        normalised = normalise(tree)
+        key = cell_key(normalised, key_inputs, {})
+        ident = self.cell_id or f"src:{source_digest(normalised)}"
+        return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)
+
+    def _run_prepared(self, cell: Prepared) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        if self.options.force:
+            return self._miss(cell, "forced with -f")
+        loaded = self._load(cell.key)
+        if loaded is None:
+            return self._miss_unless_computed_meanwhile(cell)
+        payload, info = loaded
+        problem = self._restore_problem(cell, info.meta)
+        if problem:
+            return self._miss(cell, problem)
+        return self._hit(cell, payload, info)
+
+    # ---- hit
+    def _resolve(self, ref: tuple) -> Any:
+        return references.resolve(ref, self.ns)
+
+    def _load(self, key: str) -> tuple[dict, Any] | None:
+        try:
+            return self.store.load(key, self._resolve)
+        except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
+            _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
+            return None
+
+    def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
+        # The keyed input values are nbcache's own reference, not a hidden one.
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values]
+        for name in meta.get("mutated", []):
+            if _hidden_references(name, slots):
+                return (f"input {name} is also referenced from inside another object, "
+                        f"so its change could not be replayed there")
+        return None
+
+    def _rebind_aliases(self, meta: dict, outputs: dict[str, Any]) -> None:
+        """Other names bound to a mutated input's object follow it, as they would after a real run."""
+        out = self.ns.get("Out", {})
+        for name in meta.get("mutated", []):
+            old = self.ns.get(name, _MISSING)
+            for slot in (self.ns, out):
+                for alias in [k for k, v in slot.items() if v is old and k != name]:
+                    slot[alias] = outputs[name]
+
+    def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+        self.reporter.begin("restoring")
+        outputs = payload["outputs"]
+        self._rebind_aliases(info.meta, outputs)
+        for name in info.meta.get("deletions", []):
+            self.ns.pop(name, None)
+        self.ns.update(outputs)
+        determinism.restore(payload.get("rng"))
+        replay(self.shell, payload["events"])
+        elapsed = time.perf_counter() - self.started
+        saved = info.compute_s - elapsed
+        background.submit(self.store.record_hit, cell.key, saved)
+        line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
+        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
+        return payload["value"]
+
+    # ---- miss
+    def _miss_unless_computed_meanwhile(self, cell: Prepared) -> Any:
+        """Run the cell holding its key's lock; if another kernel holds it, wait for and restore its result."""
+        __tracebackhide__ = True  # noqa: F841
+        lock = self.store.lock(cell.key)
+        try:
+            if not lock.try_acquire():
+                self.reporter.begin("waiting", "another kernel is computing this cell; waiting for its result")
+                lock.wait()
+                loaded = self._load(cell.key)
+                if loaded is not None and not self._restore_problem(cell, loaded[1].meta):
+                    return self._hit(cell, *loaded)
+            return self._miss(cell, self._miss_reason(cell))
+        finally:
+            lock.release()
+
+    def _miss_reason(self, cell: Prepared) -> str:
+        try:
+            previous = self.store.latest_for_cell(cell.ident)
+        except Exception:
+            previous = None
+        if previous is None:
+            return "new cell"
+        if previous.meta.get("source") != source_digest(cell.normalised):
+            return "source changed"
+        old = previous.meta.get("inputs", {})
+        changed = sorted(n for n in cell.key_inputs.keys() | old.keys() if cell.key_inputs.get(n) != old.get(n))
+        if not changed:
+            return "entry not in the store"
+        return describe_changes(changed, self.ns)
+
+    def _miss(self, cell: Prepared, reason: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        before, rng_before = dict(self.ns), determinism.rng_states()
+        self.reporter.begin("running", reason)
+        start = time.perf_counter()
+        with recording(self.shell) as events, self._reporting_failure():
+            run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
+        compute_s = time.perf_counter() - start
+        rng = determinism.advanced(rng_before, determinism.rng_states())
+        outputs, deletions = _runtime_changes(before, self.ns, run)
+        mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
+        outputs |= set(mutated)
+        payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
+                   "rng": rng}
+        meta = self._meta(cell, outputs, deletions, mutated, compute_s)
+        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
+        self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
+        stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
+        notes = [n for n in (note, _frozen_note(meta)) if n]
+        line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
+        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
+        return run.value
+
+    def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
+              compute_s: float) -> dict[str, Any]:
+        first_line = next((line for line in cell.raw.splitlines() if line.strip()), "")
+        return {
+            "cell": first_line[:200],
+            "cell_ident": cell.ident,
+            "source": source_digest(cell.normalised),
+            "inputs": cell.key_inputs,
+            "outputs": {n: type(self.ns[n]).__qualname__ for n in sorted(outputs)},
+            "deletions": sorted(deletions),
+            "mutated": sorted(mutated),
+            "compute_s": compute_s,
+        }
+
+    def _references(self, cell: Prepared, outputs: set[str]) -> dict[int, tuple]:
+        """Objects to store by reference: the namespace, and what lies inside inputs the run left unchanged."""
+        unchanged = {name: value for name, value in cell.inputs.values.items()
+                     if name not in outputs and self.ns.get(name, _MISSING) is value}
+        return references.input_references(unchanged, self.ns)
+
+    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+        start = time.perf_counter()
+        try:
+            _check_no_views(payload["outputs"], refs)
+            stored = self.store.save(key, payload, meta, refs)
+        except SerializationError as exc:
+            _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
+                  "delete that value at the end of the cell or run the cell without %%cache.")
+            return None, 0.0, "an output cannot be saved"
+        except Exception as exc:  # a full disk, a read-only store: never the user's cell's fault
+            _warn(f"nbcache: the cell ran but its result was not stored: {exc}")
+            return None, 0.0, "saving failed"
+        return stored, time.perf_counter() - start, ""
+
+    def _nondeterminism(self, cell: Prepared, rng: dict[str, Any]) -> str | None:
+        reason = determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values())
+        if reason is None and rng and not determinism.is_seeded(cell.tree, self.ns):
+            reason = f"draws from the global {', '.join(sorted(rng))} random generator without a seed"
+        return reason
+
+    # ---- uncached
+    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        self._status(CellStatus(state="not cached", line=uncached_line(reason), reason=reason, raw=raw))
+        return execute.run(self.shell, tree, source, raw).value
+
+    # ---- what the user is told: the stderr line or the panel, as the reporter decides
+    @contextmanager
+    def _reporting_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:  # the cell's own error surfaces unchanged; the panel just stops "running"
+            self.reporter.failed(exc)
+            raise
+
+    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
+               size: int | None, payload: dict[str, Any]) -> CellStatus:
+        """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
+        outputs = payload["outputs"]
+        return CellStatus(
+            state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=saved_s, size=size, key=cell.key,
+            inputs=dict(cell.key_inputs), outputs={n: type(v).__qualname__ for n, v in outputs.items()},
+            output_sizes={n: approx_size(v) for n, v in outputs.items()}, cell_ident=cell.ident, raw=cell.raw,
+            cleared_output=any(event[0] == "clear" for event in payload["events"]),
+        )
+
+    def _status(self, status: CellStatus) -> None:
+        self.reporter.done(status)

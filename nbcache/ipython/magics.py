@@ -1,0 +1,171 @@
+"""The magics: ``%%cache``, ``%cache_info``, ``%cache_clear``, ``%cache_panel``. They parse, delegate and report."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import replace
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Bool, Unicode
+
+from nbcache import config
+from nbcache.cell.run import CachedCell, CellOptions
+from nbcache.errors import CacheWarning
+from nbcache.store import background
+from nbcache.store.clearing import ClearRequest, ClearUsage, clear, removed_line
+from nbcache.store.local import Store
+from nbcache.store.location import open_store, size_limit_from
+from nbcache.ui.listing import SORTS, entries_html, entries_json, format_entries, info_text, sort_entries
+from nbcache.ui.report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
+
+
+def _check_names(flag: str, names: list[str]) -> None:
+    bad = [n for n in names if not n.isidentifier()]
+    if bad:
+        raise UsageError(f"{flag} takes variable names; {', '.join(map(repr, bad))} is not one")
+
+
+@magics_class
+class CacheMagics(Magics):
+    cache_dir = Unicode(
+        "",
+        help="Folder (or fsspec URL) of the cache store. Empty: $NBCACHE_DIR if set, else .nbcache/ in the "
+        "kernel's working directory when the extension was loaded.",
+    ).tag(config=True)
+    size_limit = Unicode(
+        "",
+        help="Most the store may hold, like '10GiB' or '500MB'; least recently used entries are evicted after "
+        "each save. Empty: $NBCACHE_SIZE_LIMIT if set, else 10GiB.",
+    ).tag(config=True)
+    panel = Bool(
+        True,
+        help="Show a status panel widget under each cached cell when running in a kernel; False: the text line "
+        "on stderr only.",
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._default_dir = os.getcwd()  # where the extension was loaded
+        self._stores: dict[str, Store] = {}
+        self.cell_id: str | None = None
+
+    # ---- the store, resolved at each use so %config and $NBCACHE_DIR take effect at once
+    def store_path(self) -> str:
+        return config.store_location(self.cache_dir, self._default_dir)
+
+    def store(self) -> Store:
+        path = self.store_path()
+        if path not in self._stores:
+            try:
+                self._stores[path] = open_store(path)
+            except ValueError as exc:
+                raise UsageError(f"CacheMagics.cache_dir / $NBCACHE_DIR: {exc}") from None
+        try:
+            self._stores[path].size_limit = size_limit_from(self.size_limit)
+        except ValueError as exc:
+            raise UsageError(f"CacheMagics.size_limit / $NBCACHE_SIZE_LIMIT: {exc}") from None
+        return self._stores[path]
+
+    def pre_run_cell(self, info: Any) -> None:
+        """Remember the frontend's id of the cell about to run, so a miss can be compared with its last entry."""
+        self.cell_id = getattr(info, "cell_id", None)
+
+    # ---- %%cache
+    @magic_arguments()
+    @argument("-f", "--force", action="store_true", help="Run the cell and overwrite its cache entry.")
+    @argument(
+        "--deps", nargs="+", default=[], metavar="PATH",
+        help="Files the cell depends on (globs allowed); a change in their content is a miss.",
+    )
+    @argument(
+        "--ignore", nargs="+", default=[], metavar="NAME",
+        help="Inputs that must not affect the key (a logger, a progress bar, a connection).",
+    )
+    @argument("-q", "--quiet", action="store_true", help="Do not print the status line.")
+    @cell_magic
+    def cache(self, line: str, cell: str) -> Any:
+        """Cache a cell: restore its variables and outputs when nothing it reads has changed, else run it.
+
+        The key is the cell's code (comments and layout do not count) plus the content of every variable
+        it reads and every --deps file. A hit restores the variables the cell binds, replays what it printed
+        and displayed, and returns its last value. When nbcache cannot be sure (a value it cannot hash,
+        eval/globals()), the cell runs uncached with a one-line note.
+        """
+        __tracebackhide__ = True  # noqa: F841
+        args = parse_argstring(self.cache, line)
+        _check_names("--ignore", args.ignore)
+        options = CellOptions(args.force, tuple(args.deps), tuple(args.ignore), args.quiet)
+        reporter = self._reporter(options, cell)
+        return CachedCell(self.shell, self.store(), options, self.cell_id, reporter).run(cell)
+
+    def _reporter(self, options: CellOptions, cell: str) -> Reporter:
+        """The panel in a kernel, else the stderr line; -q neither. A panel that cannot be built is the line."""
+        if options.quiet:
+            return QuietReporter()
+        if not (self.panel and has_widget_frontend(self.shell)):
+            return TextReporter()
+        cell_id, forced = self.cell_id, replace(options, force=True)
+
+        def recompute(panel: Reporter) -> Any:
+            return CachedCell(self.shell, self.store(), forced, cell_id, SafeReporter(panel)).run(cell)
+
+        try:
+            from nbcache.ui.panel import StatusPanel
+
+            return SafeReporter(StatusPanel(self.store(), recompute))
+        except Exception as exc:  # never the cell's failure: the line says the same
+            warnings.warn(f"nbcache: no status panel ({type(exc).__name__}: {exc}); showing the text line",
+                          CacheWarning, stacklevel=2)
+            return TextReporter()
+
+    # ---- %cache_info
+    @magic_arguments()
+    @argument("--sort", choices=sorted(SORTS), help="Biggest, oldest or most time saved first.")
+    @argument("--json", action="store_true", help="Print the entries and totals as JSON.")
+    @line_magic
+    def cache_info(self, line: str) -> None:
+        """List the cache's entries: cell, key, created, last used, hits, compute time, time saved, size; totals."""
+        args = parse_argstring(self.cache_info, line)
+        background.wait()  # hit counts recorded in the background are part of the listing
+        entries = sort_entries(self.store().entries(), args.sort)
+        limit = getattr(self.store(), "size_limit", None)  # a store without a size limit has no such attribute
+        if args.json:
+            print(entries_json(entries, self.store_path(), limit))
+        elif getattr(self.shell, "kernel", None) is None:  # a terminal shows text only
+            print(format_entries(entries, self.store_path()))
+        else:
+            text = info_text(entries, self.store_path(), limit)
+            display({"text/html": entries_html(entries, self.store_path(), limit), "text/plain": text}, raw=True)
+
+    # ---- %cache_clear
+    @magic_arguments()
+    @argument("--all", action="store_true", help="Remove every entry.")
+    @argument("--older-than", metavar="AGE", help="Remove entries not used for this long: 7d, 12h, 30m, 2w.")
+    @argument("--larger-than", metavar="SIZE", help="Remove entries larger than this: 100MB, 1GiB.")
+    @argument("keys", nargs="*", help="Remove the entries whose key starts with one of these prefixes.")
+    @line_magic
+    def cache_clear(self, line: str) -> None:
+        """Remove cache entries: ``--all``, key prefixes (see %cache_info), or ``--older-than``/``--larger-than``."""
+        args = parse_argstring(self.cache_clear, line)
+        request = ClearRequest(args.all, args.keys, args.older_than, args.larger_than)
+        try:
+            removed = clear(self.store(), request)
+        except ClearUsage as exc:
+            raise UsageError(f"%cache_clear {exc}") from None
+        print(removed_line(removed))
+
+    # ---- %cache_panel
+    @magic_arguments()
+    @argument("--inline", action="store_true", help="Show the panel in the cell's output, not the sidebar.")
+    @line_magic
+    def cache_panel(self, line: str) -> None:
+        """Open the cache browser in JupyterLab's right sidebar: entries by cell, search, select and clear."""
+        args = parse_argstring(self.cache_panel, line)
+        from nbcache.ui.sidebar import open_browser
+
+        open_browser(self.shell, self.store(), args.inline)

@@ -1,0 +1,355 @@
+"""Content hashing of array libraries' values: numpy, pandas, Arrow and torch, from their buffers.
+
+Each library is imported only when a value of its type shows up (# delayed import, to avoid tight coupling).
+Buffers go to blake3 as zero-copy memoryviews; only a strided view is copied, a bounded chunk at a time, so its
+*elements* are hashed in C order and never its base buffer. Equal content hashes equally whatever its layout
+(contiguous or strided, an Arrow slice or a chunked column), because a hit restores values in a layout of its
+own: the next cell must still see the key the original values gave.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from blake3 import blake3
+
+# Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
+THREADED_BYTES = 1 << 23
+# Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
+_CHUNK_BYTES = 1 << 24
+# Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
+_STRING_CHUNK = 1 << 18
+# Arrow string lengths are computed this many at a time.
+_PIECE = 1 << 20
+
+Handler = Callable[[Any, Any], None]
+
+
+def _typename(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Stream:
+    """Data fed piece by piece into one blake3 stream, so the digest does not depend on how it was split (a
+    strided array's chunks, an Arrow column's chunks). With a known total under THREADED_BYTES it goes inline
+    into the value's stream; otherwise into a threaded hasher of its own whose digest is fed."""
+
+    def __init__(self, h: Any, label: str, total: int | None = None) -> None:
+        self.h, self.label, self.size = h, label, 0
+        self.inline = total is not None and total < THREADED_BYTES
+        if self.inline:
+            h.tag(f"{label}:{total}")
+        self.sub = h.h if self.inline else blake3(max_threads=blake3.AUTO)
+
+    def feed(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        self.sub.update(view)
+        self.size += view.nbytes
+
+    def close(self) -> None:
+        if not self.inline:
+            self.h.tag(f"{self.label}:{self.size}")
+            self.h.h.update(self.sub.digest())
+
+
+# ---- numpy
+def _h_string_chunk(h: Any, chunk: Any) -> None:
+    """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
+    one C-level count tells; otherwise the character lengths go first."""
+    import numpy as np
+
+    joined = "\0".join(chunk)
+    if joined.count("\0") == len(chunk) - 1:
+        h.tag("nul-joined")
+    else:
+        h.tag("lengths")
+        h.raw(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)).tobytes())
+    h.raw(joined.encode("utf-8", "surrogatepass"))
+
+
+def _h_strings(h: Any, flat: Any) -> bool:
+    """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
+
+    Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
+    """
+    for start in range(0, len(flat), _STRING_CHUNK):
+        chunk = flat[start : start + _STRING_CHUNK]
+        if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
+            return False
+    h.tag("strings")
+    for start in range(0, len(flat), _STRING_CHUNK):
+        _h_string_chunk(h, flat[start : start + _STRING_CHUNK])
+    return True
+
+
+def h_ndarray(h: Any, arr: Any) -> None:
+    import numpy as np
+
+    if h.remember(arr):
+        return
+    h.tag(f"ndarray:{arr.dtype.str}:{arr.dtype.descr!r}:{arr.shape}")
+    if arr.dtype.names and arr.dtype.hasobject:  # a record with object fields: field by field
+        for name in arr.dtype.names:
+            h.tag(name)
+            h_ndarray(h, arr[name])
+    elif arr.dtype.hasobject:
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        if not _h_strings(h, flat):
+            for item in flat:
+                h.update(item)
+    else:
+        stream = _Stream(h, "data", arr.nbytes)
+        if arr.flags.c_contiguous:
+            stream.feed(arr.reshape(-1).view(np.uint8) if arr.size else b"")
+        else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+            rows = max(1, _CHUNK_BYTES // max(1, arr[:1].nbytes))
+            for start in range(0, len(arr), rows):
+                stream.feed(np.ascontiguousarray(arr[start : start + rows]).reshape(-1).view(np.uint8))
+        stream.close()
+
+
+def h_numpy_scalar(h: Any, obj: Any) -> None:
+    import numpy as np
+
+    h.tag(_typename(obj))
+    h_ndarray(h, np.asarray(obj))
+
+
+def h_memmap(h: Any, arr: Any) -> None:
+    import numpy as np
+
+    h.tag("memmap")
+    h_ndarray(h, arr.view(np.ndarray))  # its elements; the file object behind it is not content
+
+
+# ---- Arrow
+def _fixed_width(arrow_type: Any) -> int | None:
+    """Bytes per value of a flat fixed-width type (ints, floats, temporals, decimals), else None."""
+    try:
+        bits = arrow_type.bit_width
+    except ValueError:
+        return None
+    return bits // 8 if bits % 8 == 0 and bits and arrow_type.num_fields == 0 else None
+
+
+def _large_type_ids() -> frozenset[int]:
+    import pyarrow as pa
+
+    return frozenset({pa.large_string().id, pa.large_binary().id})
+
+
+def _logical_type(arrow_type: Any) -> str:
+    """The type as the user sees it: ``string`` and ``large_string`` (or binary) differ only in offset width."""
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "binary"
+    return str(arrow_type)
+
+
+def _h_arrow_validity(h: Any, chunks: list, null_count: int) -> None:
+    """Which values are null, whether or not a chunk has a validity buffer and whatever its bit offset."""
+    if null_count == 0:
+        h.tag("valid")
+        return
+    stream = _Stream(h, "validity")
+    for chunk in chunks:
+        stream.feed(chunk.is_valid().to_numpy(zero_copy_only=False).view("uint8"))
+    stream.close()
+
+
+def _h_arrow_strings(h: Any, chunks: list) -> None:
+    """Lengths (as int64) and the bytes the values span: the same for any chunking, slice or offset width."""
+    import numpy as np
+
+    lengths, data = _Stream(h, "lengths"), _Stream(h, "bytes")
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        _, offsets_buf, data_buf = chunk.buffers()
+        offset_type = "<i8" if chunk.type.id in _large_type_ids() else "<i4"
+        offsets = np.frombuffer(offsets_buf, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
+        for start in range(0, len(offsets) - 1, _PIECE):  # bounded temporaries, however long the chunk
+            lengths.feed(np.diff(offsets[start : start + _PIECE + 1]).astype(np.int64))
+        if data_buf is not None:
+            data.feed(memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])])
+    lengths.close()
+    data.close()
+
+
+def _h_arrow_values(h: Any, kind: Any, chunks: list) -> None:
+    import pyarrow as pa
+
+    width = _fixed_width(kind)
+    if width is not None:
+        stream = _Stream(h, "fixed")
+        for chunk in chunks:
+            if len(chunk):
+                stream.feed(memoryview(chunk.buffers()[1])[chunk.offset * width : (chunk.offset + len(chunk)) * width])
+        stream.close()
+    elif pa.types.is_boolean(kind):
+        stream = _Stream(h, "bools")
+        for chunk in chunks:
+            stream.feed(chunk.fill_null(False).to_numpy(zero_copy_only=False).view("uint8"))
+        stream.close()
+    elif _logical_type(kind) in ("string", "binary"):
+        _h_arrow_strings(h, chunks)
+    else:
+        for chunk in chunks:  # nested and other types: by their values, slower but exact
+            for value in chunk.to_pylist():
+                h.update(value)
+
+
+def h_arrow(h: Any, values: Any, exact_type: bool = True) -> None:
+    """An Arrow array or chunked array by its content: type, length, nulls and values, never its layout
+    (chunking, slice offset, presence of a validity buffer). Inside pandas, whose dtype is hashed already,
+    ``string`` and ``large_string`` count as one type; a bare Arrow array's exact type is part of its content."""
+    import pyarrow as pa
+
+    chunks = list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+    kind = values.type
+    h.tag(f"arrow:{kind if exact_type else _logical_type(kind)}:{len(values)}")
+    if pa.types.is_dictionary(kind):  # chunks may each have a dictionary of their own: hash the values
+        chunks, kind = [chunk.dictionary_decode() for chunk in chunks], kind.value_type
+    _h_arrow_validity(h, chunks, sum(chunk.null_count for chunk in chunks))
+    _h_arrow_values(h, kind, chunks)
+
+
+# ---- pandas
+def h_pandas_values(h: Any, values: Any) -> None:
+    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals."""
+    import numpy as np
+    import pandas as pd
+
+    h.tag(f"values:{_typename(values)}:{values.dtype!r}")
+    if isinstance(values, np.ndarray):
+        h_ndarray(h, values)
+    elif isinstance(values, pd.Categorical):
+        h_pandas_index(h, values.categories)
+        h.update(bool(values.ordered))
+        h_ndarray(h, np.asarray(values.codes))
+    elif hasattr(values, "_pa_array"):  # ArrowExtensionArray, ArrowStringArray
+        h_arrow(h, values._pa_array, exact_type=False)
+    elif hasattr(values, "_data") and hasattr(values, "_mask"):  # nullable Int64, Float64, boolean
+        h_ndarray(h, values._data)
+        h_ndarray(h, values._mask)
+    elif isinstance(getattr(values, "_ndarray", None), np.ndarray):  # datetimes, periods, python strings
+        h_ndarray(h, values._ndarray)
+    else:
+        h_ndarray(h, np.asarray(values, dtype=object))
+
+
+def h_pandas_index(h: Any, idx: Any) -> None:
+    import pandas as pd
+
+    h.tag(_typename(idx))
+    h.update(list(idx.names))
+    if isinstance(idx, pd.RangeIndex):
+        h.update((idx.start, idx.stop, idx.step))
+    elif isinstance(idx, pd.MultiIndex):
+        for level, codes in zip(idx.levels, idx.codes, strict=True):
+            h_pandas_index(h, level)
+            h_ndarray(h, codes)
+    else:
+        h_pandas_values(h, idx.array)
+
+
+def _column_values(series: Any) -> Any:
+    import numpy as np
+
+    if isinstance(series.dtype, np.dtype) and not series.dtype.hasobject:
+        return series.to_numpy(copy=False)
+    return series.array
+
+
+def h_series(h: Any, obj: Any) -> None:
+    if h.remember(obj):
+        return
+    h.tag(_typename(obj))
+    h.update(obj.name)
+    h_pandas_index(h, obj.index)
+    h_pandas_values(h, _column_values(obj))
+    h.update(dict(obj.attrs))
+
+
+def h_dataframe(h: Any, obj: Any) -> None:
+    if h.remember(obj):
+        return
+    h.tag(f"{_typename(obj)}:{obj.shape}")
+    h_pandas_index(h, obj.columns)
+    h_pandas_index(h, obj.index)
+    for i in range(obj.shape[1]):
+        h_pandas_values(h, _column_values(obj.iloc[:, i]))
+    h.update(dict(obj.attrs))
+
+
+# ---- torch
+def h_tensor(h: Any, t: Any) -> None:
+    import torch
+
+    if h.remember(t):
+        return
+    h.tag(f"tensor:{_typename(t)}:{t.dtype}:{tuple(t.shape)}:{t.layout}:{t.requires_grad}")
+    data = t.detach()
+    if data.layout != torch.strided:
+        data = data.to_dense()
+    data = data.cpu().resolve_conj().resolve_neg()  # no copy for a CPU tensor without lazy conj/neg bits
+    stream = _Stream(h, "data", data.numel() * data.element_size())
+    if data.is_contiguous() or data.dim() == 0:
+        stream.feed(data.reshape(-1).view(torch.uint8).numpy() if data.numel() else b"")
+    else:  # a strided view: its elements in C order, a bounded block of the first axis at a time
+        rows = max(1, _CHUNK_BYTES // max(1, data[:1].numel() * data.element_size()))
+        for start in range(0, len(data), rows):
+            stream.feed(data[start : start + rows].contiguous().reshape(-1).view(torch.uint8).numpy())
+    stream.close()
+    h.update(t.grad)  # an optimiser step reads it
+
+
+def _numpy_handler(obj: Any) -> Handler | None:
+    import numpy as np
+
+    if type(obj) is np.ndarray:
+        return h_ndarray
+    if isinstance(obj, np.memmap):
+        return h_memmap
+    return h_numpy_scalar if isinstance(obj, np.generic) else None
+
+
+def _pandas_handler(obj: Any) -> Handler | None:
+    import pandas as pd
+
+    if type(obj) is pd.DataFrame:
+        return h_dataframe
+    if type(obj) is pd.Series:
+        return h_series
+    if isinstance(obj, pd.Index):
+        return h_pandas_index
+    return h_pandas_values if isinstance(obj, pd.api.extensions.ExtensionArray) else None
+
+
+def _arrow_handler(obj: Any) -> Handler | None:
+    import pyarrow as pa
+
+    return h_arrow if isinstance(obj, (pa.Array, pa.ChunkedArray)) else None
+
+
+def _torch_handler(obj: Any) -> Handler | None:
+    import torch
+
+    return h_tensor if isinstance(obj, torch.Tensor) else None
+
+
+_BY_LIBRARY: dict[str, Callable[[Any], Handler | None]] = {
+    "numpy": _numpy_handler, "pandas": _pandas_handler, "pyarrow": _arrow_handler, "torch": _torch_handler,
+}
+
+
+def handler_for(obj: Any) -> Handler | None:
+    """The handler for a value of one of these libraries, or None for everything else."""
+    finder = _BY_LIBRARY.get(type(obj).__module__.split(".")[0])
+    return finder(obj) if finder is not None else None

@@ -1,0 +1,268 @@
+"""Objects to bytes and back: the C pickler at protocol 5, with large buffers out of band and dill where needed.
+
+- Large contiguous buffers (numpy arrays, Arrow buffers) leave the pickle as separate raw buffers, which the store
+  writes as blobs and maps back copy-on-write: no copy on save, a lazy restore.
+- Functions, lambdas and classes defined in the notebook (and modules) go through dill, one object at a time from
+  the C pickler's ``reducer_override``: plain pickle would write them by reference to ``__main__``, where a new
+  kernel does not have them, and dill's pure-Python pickler is several times slower on everything else. dill writes
+  their globals by reference to ``__main__``, so a restored function sees the live notebook namespace, as a
+  function defined by re-running the cell does.
+- The whole payload is one pickle, so objects shared between outputs stay shared (``b = a``: ``b is a``).
+- Objects that are unchanged inputs of the cell may be written as references to their names (``refs``) and are
+  resolved from the namespace on load.
+- Anything the C pickler refuses is retried with dill for the whole payload (slower, same result).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import io
+import pickle
+import sys
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dill
+
+from nbcache.errors import SerializationError
+
+_PROTOCOL = 5
+# Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
+INLINE_LIMIT = 64 * 1024
+
+# Values whose identity nobody can observe, so no ref ever names one.
+_ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
+
+Resolve = Callable[[Any], Any]
+_RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
+
+
+@dataclass
+class Serialized:
+    """A payload as bytes: the pickle itself, its out-of-band buffers in order, and which pickler wrote it."""
+
+    data: bytes
+    buffers: list[memoryview] = field(default_factory=list)
+    engine: str = "pickle"
+
+
+def _no_refs(pid: str) -> Any:
+    raise KeyError(pid)
+
+
+def _importable(obj: Any) -> bool:
+    """True if pickle's by-name reference to ``obj`` finds this very object again in a new process."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if module in (None, "__main__") or "<" in qualname:
+        return False
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception:
+        return False
+    return found is obj
+
+
+def _needs_dill(obj: Any) -> bool:
+    if isinstance(obj, types.ModuleType):
+        return True
+    return isinstance(obj, (types.FunctionType, type)) and not _importable(obj)
+
+
+def _from_dill(data: bytes) -> Any:
+    """Rebuild one object written by dill inside the main pickle (its reduce function, hence module level)."""
+    return _DillUnpickler(io.BytesIO(data), _RESOLVE.get() or _no_refs).load()
+
+
+class _DillPickler(dill.Pickler):
+    def __init__(self, file: io.BytesIO, refs: dict[int, Any], **kwargs: Any) -> None:
+        # recurse=False: globals of notebook functions are written as a reference to __main__'s namespace.
+        super().__init__(file, protocol=_PROTOCOL, recurse=False, **kwargs)
+        self._refs = refs
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._refs.get(id(obj))
+
+
+# Entries written before the package was split into subpackages name the helpers here by their old module.
+_MOVED = {"nbcache.serialize": __name__}
+
+
+class _DillUnpickler(dill.Unpickler):
+    def __init__(self, file: io.BytesIO, resolve: Resolve, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._resolve = resolve
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._resolve(pid)
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED.get(module, module), name)
+
+
+def _array_owner(obj: Any) -> Any:
+    """The array that owns a numpy view's memory, or None if ``obj`` is not a view of a plain array."""
+    if type(obj).__name__ != "ndarray" or type(obj).__module__ != "numpy":
+        return None
+    owner = obj.base
+    while owner is not None and type(owner) is type(obj) and owner.base is not None:
+        owner = owner.base
+    return owner if type(owner) is type(obj) and (owner.flags.c_contiguous or owner.flags.f_contiguous) else None
+
+
+def _view_of(owner: Any, offset: int, shape: tuple, strides: tuple, dtype: Any, writeable: bool) -> Any:
+    import numpy as np
+
+    view = np.ndarray(shape, dtype, buffer=owner.ravel(order="K"), offset=offset, strides=strides)
+    view.flags.writeable = writeable and owner.flags.writeable
+    return view
+
+
+def _view_reduction(obj: Any, owners: set[int]) -> Any:
+    """A view of an array the payload also holds is written as (owner, offset, layout): after a restore it still
+    shares the owner's memory, as after a real run (``X_train = X[:800]`` sees a later ``X -= X.mean()``)."""
+    owner = _array_owner(obj)
+    if owner is None or id(owner) not in owners:
+        return NotImplemented
+    offset = obj.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+
+
+def _owned_arrays(payload: Any) -> set[int]:
+    """Owners of memory that two or more output arrays share (or an output owns and another views): only then
+    is the sharing observable. A lone view of a big temporary array is stored as a copy of what it shows."""
+    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else {}
+    counts: dict[int, int] = {}
+    for value in outputs.values():
+        if type(value).__name__ == "ndarray" and type(value).__module__ == "numpy":
+            owner = value if value.base is None else _array_owner(value)
+            if owner is not None:
+                counts[id(owner)] = counts.get(id(owner), 0) + 1
+    return {owner for owner, count in counts.items() if count > 1}
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool],
+                 owners: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
+        self._refs = refs
+        self._owners = owners
+
+    def reducer_override(self, obj: Any) -> Any:
+        if self._owners and type(obj).__name__ == "ndarray":
+            return _view_reduction(obj, self._owners)
+        if not _needs_dill(obj):
+            return NotImplemented
+        buffer = io.BytesIO()
+        _DillPickler(buffer, self._refs).dump(obj)
+        return _from_dill, (buffer.getvalue(),)
+
+
+def _plain_loads(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+def _only_atomic_items(obj: Any) -> bool:
+    """True for a numpy object array holding only strings, numbers and None (a DataFrame's string column)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(obj) is not numpy.ndarray or not obj.dtype.hasobject:
+        return False
+    return set(map(type, obj.ravel(order="K"))) <= _ATOMIC_ITEMS
+
+
+class _RefPickler(_Pickler):
+    """Only used when there are refs: the C pickler then calls persistent_id for every object, even every string.
+
+    An object array of strings and numbers holds nothing a ref can name (refs are never atomic values), so it is
+    written by a plain C pickler inside this one: millions of strings, no Python call each.
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._refs.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if _only_atomic_items(obj):
+            return _plain_loads, (pickle.dumps(obj, protocol=_PROTOCOL),)
+        return super().reducer_override(obj)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, resolve: Resolve, buffers: Sequence[Any]) -> None:
+        super().__init__(file, buffers=buffers)
+        self._resolve = resolve
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._resolve(pid)
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED.get(module, module), name)
+
+
+def _collector(buffers: list[memoryview]) -> Callable[[Any], bool]:
+    def keep(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes < INLINE_LIMIT:
+            return True  # in band
+        buffers.append(raw)
+        return False
+
+    return keep
+
+
+def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
+    buffers: list[memoryview] = []
+    file = io.BytesIO()
+    pickler_type = _RefPickler if refs else _Pickler
+    try:
+        pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
+        return Serialized(file.getvalue(), buffers, "pickle")
+    except Exception:  # something only dill can write: the whole payload through dill
+        buffers.clear()
+        file = io.BytesIO()
+        _DillPickler(file, refs, buffer_callback=_collector(buffers)).dump(obj)
+        return Serialized(file.getvalue(), buffers, "dill")
+
+
+def _describe(value: Any) -> str:
+    return type(value).__qualname__
+
+
+def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serialized:
+    """Serialize ``{'outputs': {...}, ...}``; ``refs`` maps id(obj) to the input name to write instead of obj.
+
+    Raises SerializationError naming the output that cannot be saved.
+    """
+    refs = refs or {}
+    try:
+        return _dump(payload, refs)
+    except Exception as whole:
+        for name, value in payload.get("outputs", {}).items():
+            try:
+                _dump(value, refs)
+            except Exception as exc:
+                raise SerializationError(f"output {name!r} ({_describe(value)}) cannot be saved: {exc}",
+                                         name) from None
+        raise SerializationError(f"the cell's result cannot be saved: {whole}") from None
+
+
+def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = None,
+          engine: str = "pickle") -> dict[str, Any]:
+    """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
+    resolve = resolve or _no_refs
+    token = _RESOLVE.set(resolve)
+    try:
+        if engine == "dill":
+            return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
+        return _Unpickler(io.BytesIO(data), resolve, buffers).load()
+    finally:
+        _RESOLVE.reset(token)
+
+
+def loads_dill(data: bytes, resolve: Resolve | None = None) -> dict[str, Any]:
+    """Format 1 entries: the whole payload was one dill pickle, globals written by value."""
+    return _DillUnpickler(io.BytesIO(data), resolve or _no_refs).load()
+

@@ -1,0 +1,132 @@
+"""What a cached cell tells the user, as data, and where it goes: the stderr line or the status panel.
+
+The cell flow only calls a ``Reporter``; it never knows whether a widget frontend exists. Where widgets can be
+shown (a kernel) the panel is used; anywhere else (terminal IPython, an in-process shell) the text line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from nbcache.errors import CacheWarning
+
+
+@dataclass(frozen=True)
+class CellStatus:
+    """The facts of one cached cell's run: what a status line or a panel shows."""
+
+    state: str  # "hit", "miss" or "not cached"
+    line: str  # the one-line text form, starting with "nbcache: "
+    reason: str = ""  # why it missed or was not cached
+    elapsed_s: float = 0.0  # what this run took: the restore on a hit, the computation on a miss
+    saved_s: float = 0.0  # compute time saved (hit) or that a later hit will save (miss)
+    size: int | None = None  # bytes restored (hit) or stored (miss); None when nothing was stored
+    key: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)  # input name (or "file:path") -> content hash
+    outputs: dict[str, str] = field(default_factory=dict)  # output name -> type name
+    output_sizes: dict[str, int] = field(default_factory=dict)  # output name -> approximate bytes in memory
+    cell_ident: str = ""
+    raw: str = ""  # the cell's body, for "recompute"
+    cleared_output: bool = False  # the cell called clear_output, which also removed a panel shown before it
+
+
+class Reporter(Protocol):
+    def begin(self, state: str, reason: str = "") -> None: ...
+
+    def saving(self, approx_bytes: int) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+    def done(self, status: CellStatus) -> None: ...
+
+
+class TextReporter:
+    """The stderr line: terminal IPython, nbconvert without widgets, tests in an in-process shell."""
+
+    def begin(self, state: str, reason: str = "") -> None:
+        if state == "waiting":  # the only state worth a line of its own: the cell may seem to hang
+            print(f"nbcache: {reason}", file=sys.stderr, flush=True)
+
+    def saving(self, approx_bytes: int) -> None:
+        pass
+
+    def failed(self, error: BaseException) -> None:
+        pass
+
+    def done(self, status: CellStatus) -> None:
+        print(status.line, file=sys.stderr, flush=True)
+
+
+class QuietReporter(TextReporter):
+    """``-q``: neither line nor panel."""
+
+    def begin(self, state: str, reason: str = "") -> None:
+        pass
+
+    def done(self, status: CellStatus) -> None:
+        pass
+
+
+class SafeReporter:
+    """Forwards to a widget reporter; at its first failure warns once and falls back to the text line.
+
+    A widget failure must never fail the user's cell.
+    """
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner: Reporter = inner
+        self._fallback = TextReporter()
+        self._broken = False
+
+    def _call(self, method: str, *args: Any) -> None:
+        if not self._broken:
+            try:
+                getattr(self.inner, method)(*args)
+                return
+            except Exception as exc:
+                self._broken = True
+                warnings.warn(f"nbcache: the status panel failed ({type(exc).__name__}: {exc}); "
+                              "showing the text line instead", CacheWarning, stacklevel=3)
+        getattr(self._fallback, method)(*args)
+
+    def begin(self, state: str, reason: str = "") -> None:
+        self._call("begin", state, reason)
+
+    def saving(self, approx_bytes: int) -> None:
+        self._call("saving", approx_bytes)
+
+    def failed(self, error: BaseException) -> None:
+        self._call("failed", error)
+
+    def done(self, status: CellStatus) -> None:
+        self._call("done", status)
+
+
+def has_widget_frontend(shell: Any) -> bool:
+    """A kernel (not terminal IPython nor a bare in-process shell) with ipywidgets importable."""
+    if getattr(shell, "kernel", None) is None:
+        return False
+    try:
+        import ipywidgets  # noqa: F401  (delayed import: a terminal session never pays for it)
+    except Exception:
+        return False
+    return True
+
+
+def approx_size(value: Any) -> int:
+    """Bytes a value holds in memory, cheaply: arrays and frames know theirs, the rest is shallow."""
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    if type(value).__module__.startswith("pandas"):  # only pandas' memory_usage is known to be cheap and pure
+        try:
+            return int(value.memory_usage(index=True, deep=False).sum())
+        except Exception:
+            pass
+    try:
+        return sys.getsizeof(value)
+    except Exception:
+        return 0

@@ -1,0 +1,160 @@
+"""A store on S3 (moto's server on loopback) with a local cache in front: a team shares it, strangers do not."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import fsspec
+import numpy as np
+import pytest
+
+from nbcache.cli import main
+from nbcache.errors import CacheWarning
+from nbcache.store.remote import TieredStore
+from tests.integration.s3server import moto_server
+from tests.support import Shell, run_in_new_process
+
+KEY = "ab" * 16
+PAYLOAD = {"outputs": {"arr": np.arange(100_000), "label": "team result"}, "value": None, "events": []}
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local caches of remote stores live under tmp_path, never in the real ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket per test; credentials and endpoint through the standard AWS variables."""
+    for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(var, value)
+    name = request.node.name.lower().replace("_", "-")[:50].strip("-")
+    boto3.client("s3").create_bucket(Bucket=name)
+    fsspec.filesystem("s3").invalidate_cache()
+    return name
+
+
+def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = b"team key") -> TieredStore:
+    return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
+
+
+def _objects(bucket: str) -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def test_two_users_with_the_team_key_share_entries(bucket: str, tmp_path: Path) -> None:
+    alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
+    alice.save(KEY, PAYLOAD, {"cell": "arr = ..."})
+    assert len(_objects(bucket)) == 3  # the manifest, the pickle, the array's buffer
+    payload, info = bob.load(KEY)
+    assert np.array_equal(payload["outputs"]["arr"], np.arange(100_000)) and info.cell == "arr = ..."
+    assert [e.key for e in bob.entries()] == [KEY]
+    for key in _objects(bucket):  # the bucket empties: bob's next hit needs nothing from it
+        boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    assert bob.load(KEY)[0]["outputs"]["label"] == "team result"
+
+
+def test_a_user_with_another_key_is_refused(bucket: str, tmp_path: Path) -> None:
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
+    mallory = _user(bucket, tmp_path, "mallory", secret=b"other key")
+    with pytest.warns(CacheWarning, match="another key"):
+        assert mallory.load(KEY) is None
+    assert len(_objects(bucket)) == 3  # refused, not deleted: it is the team's entry
+
+
+def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_path: Path) -> None:
+    alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
+    alice.save(KEY, PAYLOAD, {})
+    s3 = boto3.client("s3")
+    blob = max(_objects(bucket), key=lambda k: s3.head_object(Bucket=bucket, Key=k)["ContentLength"])
+    data = bytearray(s3.get_object(Bucket=bucket, Key=blob)["Body"].read())
+    data[100] ^= 0xFF
+    s3.put_object(Bucket=bucket, Key=blob, Body=bytes(data))
+    with pytest.warns(CacheWarning, match="does not match"):
+        assert bob.load(KEY) is None
+    assert f"{bucket}/{blob}" not in [f"{bucket}/{k}" for k in _objects(bucket)]  # the bad blob is gone
+    bob.save(KEY, PAYLOAD, {})  # bob's re-run stores it again, whole
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(_user(bucket, tmp_path, "carol").load(KEY)[0]["outputs"]["arr"], np.arange(100_000))
+
+
+def test_clear_on_the_url_empties_the_bucket(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBCACHE_KEY", "team key")
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
+    assert main(["--dir", f"s3://{bucket}/cache", "ls"]) == 0
+    assert "1 entry" in capsys.readouterr().out
+    assert main(["--dir", f"s3://{bucket}/cache", "clear", "--all"]) == 0
+    assert _objects(bucket) == []
+
+
+CELL_SCRIPT = """
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic('load_ext', 'nbcache')
+r = ip.run_cell('''%%cache
+open({marker!r}, 'a').write('.')
+import numpy as np
+arr = np.arange(200_000)
+def total():
+    return int(arr.sum())
+''')
+assert r.success, r
+print('RESULT', ip.user_ns['total']())
+"""
+
+
+def test_kernels_of_two_users_share_through_nbcache_dir(bucket: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "runs.txt"
+    monkeypatch.setenv("NBCACHE_DIR", f"s3://{bucket}/team")
+    monkeypatch.setenv("NBCACHE_KEY", "shared team secret")
+    outputs = []
+    for user in ("alice", "bob"):
+        monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / user))
+        outputs.append(run_in_new_process(CELL_SCRIPT.format(marker=str(marker))))
+    assert all(f"RESULT {sum(range(200_000))}" in out for out in outputs)
+    assert marker.read_text() == "."  # bob's kernel restored alice's result from the bucket
+
+
+def test_an_unknown_protocol_is_a_usage_error_naming_the_setting(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.core.error import UsageError
+
+    monkeypatch.setenv("NBCACHE_DIR", "nosuchproto://bucket/cache")
+    with pytest.raises(UsageError, match="NBCACHE_DIR"):
+        shell.ip.run_cell_magic("cache", "", "y = 1")
+    assert main(["ls"]) == 2
+
+
+def test_an_unreachable_remote_still_runs_the_cell(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(var, value)  # port 9 (discard): nothing listens there
+    monkeypatch.setenv("NBCACHE_DIR", "s3://nowhere/cache")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shell.cached("y = 41 + 1")
+        shell.cached("y = 41 + 1")
+    assert shell.ns["y"] == 42 and shell.runs == 1  # the local cache served the second run
+    assert any("not in s3://nowhere/cache" in str(w.message) for w in caught)
+
+
+def test_listing_a_remote_store_downloads_no_blobs(bucket: str, tmp_path: Path) -> None:
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {"cell": "arr = ..."})
+    bob = _user(bucket, tmp_path, "bob")
+    assert [e.cell for e in bob.entries()] == ["arr = ..."]
+    assert not (tmp_path / "bob" / "blobs").exists()
+    assert bob.verify() == [] and len(list((tmp_path / "bob" / "blobs").iterdir())) == 2

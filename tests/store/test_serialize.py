@@ -1,0 +1,102 @@
+"""Serialization: the C pickler with out-of-band buffers, dill only where needed, shared objects kept shared."""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nbcache.store import serialize
+from nbcache.store.local import Store
+
+
+def _memory_of(arr: np.ndarray) -> object:
+    base = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base.obj if isinstance(base, memoryview) else base
+
+
+def _roundtrip(store: Store, outputs: dict) -> dict:
+    store.save("ab" * 16, {"outputs": outputs, "value": None, "events": []}, {})
+    loaded = store.load("ab" * 16)
+    assert loaded is not None
+    return loaded[0]["outputs"]
+
+
+def test_large_arrays_leave_the_pickle_and_small_ones_stay() -> None:
+    big, small = np.zeros(serialize.INLINE_LIMIT, dtype=np.uint8), np.zeros(8)
+    ser = serialize.dumps({"outputs": {"big": big, "small": small}})
+    assert [b.nbytes for b in ser.buffers] == [big.nbytes] and ser.engine == "pickle"
+    assert len(ser.data) < 1000
+
+
+def test_large_array_is_mapped_copy_on_write(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    arr = np.arange(2**18, dtype=np.float64)  # 2 MiB: mapped, not read
+    restored = _roundtrip(store, {"arr": arr})["arr"]
+    assert isinstance(_memory_of(restored), mmap.mmap) and np.array_equal(restored, arr)
+    restored[:] = -1  # the user may modify it...
+    again = store.load("ab" * 16)[0]["outputs"]["arr"]
+    assert np.array_equal(again, arr)  # ...and the store never changes
+
+
+def test_small_buffers_restore_writable(tmp_path: Path) -> None:
+    restored = _roundtrip(Store(tmp_path / "s"), {"arr": np.arange(20000)})["arr"]
+    restored[0] = 7
+    assert restored[0] == 7
+
+
+def test_shared_objects_stay_shared(tmp_path: Path) -> None:
+    arr, lst = np.ones(2**17), [1, 2]
+    out = _roundtrip(Store(tmp_path / "s"), {"a": arr, "b": arr, "c": lst, "d": {"inner": lst}})
+    assert out["b"] is out["a"] and out["d"]["inner"] is out["c"]
+
+
+def test_the_same_array_in_two_entries_is_stored_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    for key in ("aa" * 16, "bb" * 16):
+        store.save(key, {"outputs": {"x": np.ones(2**17)}}, {})
+    sizes = sorted(p.stat().st_size for p in (tmp_path / "s" / "blobs").iterdir())
+    assert sizes.count(2**20) == 1
+
+
+def test_input_references_resolve_to_the_live_object(tmp_path: Path) -> None:
+    store, live = Store(tmp_path / "s"), np.arange(10**5)
+    store.save("ab" * 16, {"outputs": {"view": [live]}}, {}, refs={id(live): "x"})
+    payload, _ = store.load("ab" * 16, resolve={"x": live}.__getitem__)
+    assert payload["outputs"]["view"][0] is live
+
+
+def test_dataframe_with_string_columns_uses_the_c_pickler(tmp_path: Path) -> None:
+    df = pd.DataFrame({"n": np.arange(30000), "s": [f"row {i}" for i in range(30000)]}).astype({"s": object})
+    ser = serialize.dumps({"outputs": {"df": df, "f": lambda v: v + 1}})
+    assert ser.engine == "pickle"
+    restored = _roundtrip(Store(tmp_path / "s"), {"df": df})["df"]
+    pd.testing.assert_frame_equal(restored, df)
+
+
+def test_notebook_functions_go_through_dill_one_by_one() -> None:
+    def local(v: int) -> int:
+        return v * 3
+
+    ser = serialize.dumps({"outputs": {"f": local, "g": local}})
+    out = serialize.loads(ser.data, ser.buffers)["outputs"]
+    assert ser.engine == "pickle" and out["f"](2) == 6 and out["g"] is out["f"]
+
+
+def test_what_only_dill_can_write_falls_back_to_dill_for_the_payload() -> None:
+    code = compile("40 + 2", "<cell>", "eval")
+    ser = serialize.dumps({"outputs": {"code": code}})
+    assert ser.engine == "dill"
+    assert eval(serialize.loads(ser.data, ser.buffers, engine="dill")["outputs"]["code"]) == 42
+
+
+def test_string_columns_skip_the_per_object_reference_check_and_keep_refs_elsewhere() -> None:
+    names, live = np.array(["a", "b", None, 3], dtype=object), [1, 2]
+    mixed = np.array([live, "x"], dtype=object)  # holds a referenced object: must go through the ref check
+    ser = serialize.dumps({"outputs": {"names": names, "mixed": mixed}}, refs={id(live): ("input", "live", ())})
+    out = serialize.loads(ser.data, ser.buffers, resolve=lambda ref: live)["outputs"]
+    assert list(out["names"]) == ["a", "b", None, 3] and out["mixed"][0] is live

@@ -1,0 +1,215 @@
+"""The panel's and the sidebar's behaviour in an in-process shell: buttons clicked, store and namespace checked."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any
+
+import pytest
+
+import nbcache.ipython.magics
+import nbcache.store.local
+import nbcache.ui.panel
+from nbcache.errors import CacheWarning
+from nbcache.ui import progress, sidebar
+from nbcache.ui.panel import StatusPanel
+from nbcache.ui.report import CellStatus
+from tests.support import Shell
+
+
+@pytest.fixture
+def panels(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> list[StatusPanel]:
+    """Pretend a widget frontend exists and keep every panel the magic builds."""
+    made: list[StatusPanel] = []
+
+    class Recorded(StatusPanel):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(nbcache.ipython.magics, "has_widget_frontend", lambda shell: True)
+    monkeypatch.setattr(nbcache.ui.panel, "StatusPanel", Recorded)
+    return made
+
+
+def badge(panel: StatusPanel) -> str:
+    return panel.badge.value.split('data-state="')[1].split('"')[0]
+
+
+def test_panel_replaces_the_stderr_line(shell: Shell, panels: list[StatusPanel]) -> None:
+    _, captured = shell.cached("y = 1")
+    assert badge(panels[-1]) == "miss,stored" and "nbcache:" not in captured.stderr
+    assert captured.outputs[-1].data["text/plain"].startswith("nbcache: miss (new cell)")
+    shell.cached("y = 1")
+    assert badge(panels[-1]) == "hit" and panels[-1].summary.value.startswith("restored")
+
+
+def test_recompute_runs_the_cell_again_with_force(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.ns["x"] = 2
+    shell.cached("y = x + 1")
+    shell.ns["y"] = None
+    panels[-1].recompute_button.click()
+    assert shell.runs == 2 and shell.ns["y"] == 3
+    assert badge(panels[-1]) == "miss,stored" and panels[-1].summary.value.startswith("forced with -f")
+
+
+def test_clear_this_entry_makes_the_next_run_a_miss(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.cached("y = 1")
+    panels[-1].clear_button.click()
+    assert badge(panels[-1]) == "cleared" and shell.ip._nbcache_magics.store().entries() == []
+    shell.cached("y = 1")
+    assert shell.runs == 2 and badge(panels[-1]) == "miss,stored"
+
+
+def test_details_show_key_inputs_what_changed_and_outputs(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.ns.update(x=1, k=5)
+    shell.cached("y = [x + k] * 100")
+    shell.ns["x"] = 2
+    shell.cached("y = [x + k] * 100")
+    panel = panels[-1]
+    panel.toggle.value = True
+    details = panel.details.value
+    assert panel.details_box.layout.display == "" and panel.status is not None
+    assert panel.status.key[:16] in details
+    assert "<td style='padding:0 8px'>x</td>" in details and "changed" in details
+    assert details.count("changed") == 1  # k did not change
+    assert "<td style='padding:0 8px'>list</td>" in details
+
+
+def test_a_failing_panel_falls_back_to_the_line(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(StatusPanel):
+        def begin(self, state: str, reason: str = "") -> None:
+            raise RuntimeError("no frontend")
+
+    monkeypatch.setattr(nbcache.ipython.magics, "has_widget_frontend", lambda shell: True)
+    monkeypatch.setattr(nbcache.ui.panel, "StatusPanel", Broken)
+    with warnings.catch_warnings(record=True) as caught:
+        result, captured = shell.cached("y = 41 + 1")
+    assert result.success and shell.ns["y"] == 42
+    assert "nbcache: miss (new cell)" in captured.stderr
+    assert any(issubclass(w.category, CacheWarning) and "status panel failed" in str(w.message) for w in caught)
+
+
+def _browser(shell: Shell) -> sidebar.CacheBrowser:
+    return sidebar.CacheBrowser(shell.ip._nbcache_magics.store())
+
+
+def test_sidebar_lists_by_cell_searches_and_clears_selected(shell: Shell) -> None:
+    shell.run("%%cache\ny = 1")
+    shell.ns["x"] = 1
+    shell.run("%%cache\nz = x")
+    shell.ns["x"] = 2
+    shell.run("%%cache\nz = x")
+    browser = _browser(shell)
+    assert browser.totals.value.startswith("3 entries")
+    rows = [c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]
+    assert len(rows) == 3 and len(browser.listing.children) == 5  # two cell headings
+    browser.search.value = "z = x"
+    assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 2
+    rows = [c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]
+    rows[0].children[0].value = True
+    browser.clear_selected.click()
+    assert len(browser.store.entries()) == 2 and browser.message.value == "removed 1 entry"
+
+
+def test_sidebar_clear_all_asks_first(shell: Shell) -> None:
+    shell.cached("y = 1")
+    browser = _browser(shell)
+    browser.clear_all.click()
+    assert len(browser.store.entries()) == 1  # only asked
+    cancel = browser.confirm.children[2]
+    cancel.click()
+    assert browser.confirm.children == () and len(browser.store.entries()) == 1
+    browser.clear_all.click()
+    browser.confirm.children[1].click()
+    assert browser.store.entries() == [] and "no entries" in browser.listing.children[0].value
+
+
+def test_sidebar_clears_entries_not_used_for_n_days(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    shell.cached("y = 1")
+    browser = _browser(shell)
+    browser.days.value = 3
+    browser.clear_old.click()
+    assert len(browser.store.entries()) == 1  # used just now
+    now = sidebar.time.time()
+    monkeypatch.setattr(sidebar.time, "time", lambda: now + 4 * 86400)
+    browser.clear_old.click()
+    assert browser.store.entries() == []
+
+
+def test_sidebar_refreshes_as_cached_cells_run(shell: Shell) -> None:
+    browser = _browser(shell)
+    shell.ip.run_line_magic("cache_panel", "--inline")  # registers the refresh after each cell
+    shell.cached("y = 1")
+    assert browser.totals.value.startswith("1 entry")
+
+
+def test_progress_fraction_advances_and_never_claims_completion() -> None:
+    assert progress.fraction(0.0, 300_000_000) == 0.0
+    assert progress.fraction(1.0, 300_000_000, bytes_per_s=100e6) == pytest.approx(1 / 3)
+    assert progress.fraction(60.0, 300_000_000) == 0.95
+
+
+def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> None:
+    panel = StatusPanel(shell.ip._nbcache_magics.store())
+    panel.progress_delay_s = 0.0  # as if the save had already taken more than a second
+    moved = threading.Event()
+    panel.progress.observe(lambda _: moved.set(), names="value")
+    panel.saving(10**9)
+    assert moved.wait(30) and panel.progress.layout.display == ""
+    panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
+    assert panel.progress.layout.display == "none" and panel._ticker is None
+
+
+def test_output_sizes_are_cheap_estimates() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from nbcache.ui.report import approx_size
+
+    assert approx_size(np.zeros(1000)) == 8000
+    assert approx_size(pd.DataFrame({"a": np.zeros(1000)})) >= 8000
+    assert approx_size([1, 2, 3]) > 0
+
+
+def test_a_second_cache_panel_replaces_the_first(shell: Shell) -> None:
+    store = shell.ip._nbcache_magics.store()
+    first = sidebar.open_browser(shell.ip, store, inline=False)
+    first_sidecar = first.sidecar
+    second = sidebar.open_browser(shell.ip, store, inline=False)
+    assert first.sidecar is None and first_sidecar.comm is None  # closed: its tab leaves the sidebar
+    assert first not in sidebar._OPEN and second in sidebar._OPEN and second.sidecar.comm is not None
+    second.close()
+
+
+class _HeldElsewhere:
+    """A key lock another kernel holds; it finishes (without storing anything) the moment we wait."""
+
+    def try_acquire(self) -> bool:
+        return False
+
+    def wait(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("flags", ["", "-q"])
+def test_waiting_for_another_kernel_is_said_unless_quiet(shell: Shell, flags: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nbcache.store.local.Store, "lock", lambda self, key: _HeldElsewhere())
+    _, captured = shell.cached("y = 1", flags)
+    assert shell.runs == 1 and shell.ns["y"] == 1  # nothing was stored meanwhile: it computes itself
+    said = "nbcache: another kernel is computing this cell; waiting for its result" in captured.stderr
+    assert said == (flags == "")
+
+
+def test_the_panel_shows_waiting_before_the_result(shell: Shell, panels: list[StatusPanel],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nbcache.store.local.Store, "lock", lambda self, key: _HeldElsewhere())
+    states: list[str] = []
+    monkeypatch.setattr(StatusPanel, "begin", lambda self, state, reason="": states.append(state))
+    shell.cached("y = 1")
+    assert states[:1] == ["waiting"] and badge(panels[-1]) == "miss,stored"
