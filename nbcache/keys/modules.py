@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 
 from blake3 import blake3
 
+from nbcache.keys.distributions import provider
 from nbcache.keys.files import file_digest
 
 
@@ -37,21 +38,13 @@ def is_library_file(path: str | None) -> bool:
 
 
 @cache
-def _distributions() -> dict[str, list[str]]:
-    from importlib.metadata import packages_distributions
-
-    return dict(packages_distributions())
-
-
-@cache
 def module_version(name: str) -> str:
     """``dist==version`` of the installed distribution a module comes from (Python's version for the stdlib)."""
     top = name.split(".")[0]
     try:
-        from importlib.metadata import version
-
-        for dist in sorted(_distributions().get(top, [])):
-            return f"{dist}=={version(dist)}"
+        found = provider(top)  # from an on-disk index: a restart does not read every installed package again
+        if found is not None:
+            return f"{found[0]}=={found[1]}"
     except Exception:  # metadata can be missing or broken; fall back below
         pass
     module = sys.modules.get(top)
