@@ -18,7 +18,7 @@ def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBCACHE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("NBCACHE_SECRET_FILE", str(tmp_path / "secret.key"))
     monkeypatch.delenv("NBCACHE_KEY", raising=False)
-    for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+    for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / var.lower()))
 
 

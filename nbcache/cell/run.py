@@ -15,10 +15,11 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
 from nbcache.analysis import determinism
-from nbcache.analysis.names import CellAnalysis, analyse_tree, is_ipython_name
+from nbcache.analysis.names import CellAnalysis, is_ipython_name
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import recording, replay
+from nbcache.cell.parsed import parse_cell
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys.cellkey import (
     Inputs,
@@ -26,7 +27,6 @@ from nbcache.keys.cellkey import (
     code_inputs,
     expand_deps,
     hash_inputs,
-    normalise,
     rehash,
     source_digest,
 )
@@ -140,28 +140,26 @@ class CachedCell:
 
     def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        source = self.shell.transform_cell(raw)
-        tree = ast.parse(source)  # a SyntaxError surfaces as it would without %%cache
-        analysis = analyse_tree(tree)
+        parsed = parse_cell(self.shell, raw)  # a SyntaxError surfaces as it would without %%cache
+        source, tree, analysis = parsed.source, parsed.tree, parsed.analysis
         if analysis.uses_await:
             raise UsageError("%%cache cannot run a cell that uses top-level await; remove %%cache from this cell")
         if analysis.dynamic:
             return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
         try:
-            cell = self._prepare(raw, source, tree, analysis)
+            cell = self._prepare(raw, source, tree, analysis, parsed.normalised)
         except UnhashableInput as exc:
             reason = f"input {exc.name} cannot be hashed: {exc.description}; add --ignore {exc.name} to leave it out"
             return self._uncached(tree, source, raw, reason)
         return self._run_prepared(cell)
 
-    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis) -> Prepared:
+    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis, normalised: str) -> Prepared:
         try:
             files = expand_deps(self.options.deps)
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
         inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
         key_inputs = {**inputs.hashes, **code_inputs(tree, files)}
-        normalised = normalise(tree)
         key = cell_key(normalised, key_inputs, {})
         ident = self.cell_id or f"src:{source_digest(normalised)}"
         return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)

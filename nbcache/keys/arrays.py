@@ -19,8 +19,9 @@ from blake3 import blake3
 THREADED_BYTES = 1 << 23
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
 _CHUNK_BYTES = 1 << 24
-# Object-dtype strings are encoded this many at a time, so no copy of the whole column is made.
-_STRING_CHUNK = 1 << 18
+# Object-dtype strings are encoded this many at a time, so no copy of the whole column is made (and a chunk's
+# objects stay in cache between the type check and the join).
+_STRING_CHUNK = 1 << 16
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -73,15 +74,19 @@ def _h_string_chunk(h: Any, chunk: Any) -> None:
 def _h_strings(h: Any, flat: Any) -> bool:
     """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
 
-    Returns False (having fed nothing) when some element is not an exact str; the caller hashes item by item.
+    Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
+    numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
+    The chunks go to a stream of their own whose digest is fed at the end, so a non-str found late has fed
+    nothing (returns False; the caller hashes item by item) and every array is read once.
     """
+    strings = h.child()
     for start in range(0, len(flat), _STRING_CHUNK):
-        chunk = flat[start : start + _STRING_CHUNK]
+        chunk = flat[start : start + _STRING_CHUNK].tolist()
         if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
             return False
-    h.tag("strings")
-    for start in range(0, len(flat), _STRING_CHUNK):
-        _h_string_chunk(h, flat[start : start + _STRING_CHUNK])
+        _h_string_chunk(strings, chunk)
+    h.tag(f"strings:{len(flat)}")
+    h.raw(strings.h.digest())
     return True
 
 

@@ -1,0 +1,54 @@
+"""A cell's text turned into what keying needs (transformed source, tree, analysis, normalised form), remembered.
+
+All four depend on the cell's text alone (and on IPython's input transformers), so a cell re-run unchanged, the
+common case for a hit, reuses them instead of paying IPython's transform, a parse, the analysis and ``ast.dump``
+again. Nothing here reads the namespace or files: the key's inputs are still hashed on every run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from nbcache.analysis.names import CellAnalysis, analyse_tree
+from nbcache.keys.cellkey import normalise
+
+# Cells of a long notebook, with room to spare; each entry is a small cell's text and tree.
+_CAPACITY = 512
+
+
+@dataclass(frozen=True)
+class ParsedCell:
+    source: str
+    tree: ast.Module
+    analysis: CellAnalysis
+    normalised: str
+
+
+_cache: OrderedDict[tuple[Any, ...], ParsedCell] = OrderedDict()
+
+
+def _transformers(shell: Any) -> tuple[int, ...]:
+    """Which input transformers are installed: one added or removed later changes what a text becomes."""
+    manager = getattr(shell, "input_transformer_manager", None)
+    lists = [getattr(manager, name, []) for name in ("cleanup_transforms", "line_transforms", "token_transformers")]
+    lists.append(getattr(shell, "input_transformers_post", []))
+    return tuple(id(t) for group in lists for t in group)
+
+
+def parse_cell(shell: Any, raw: str) -> ParsedCell:
+    """The cell as IPython would run it, parsed and analysed; a SyntaxError propagates (and nothing is kept)."""
+    key = (raw, _transformers(shell))
+    found = _cache.get(key)
+    if found is not None:
+        _cache.move_to_end(key)
+        return found
+    source = shell.transform_cell(raw)
+    tree = ast.parse(source)
+    parsed = ParsedCell(source, tree, analyse_tree(tree), normalise(tree))
+    _cache[key] = parsed
+    if len(_cache) > _CAPACITY:
+        _cache.popitem(last=False)
+    return parsed
