@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextvars
 import importlib
 import io
+import operator
 import pickle
 import sys
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import dill
 
@@ -32,6 +33,8 @@ from nbcache.errors import SerializationError
 _PROTOCOL = 5
 # Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
 INLINE_LIMIT = 64 * 1024
+# Object arrays of strings at least this long are written as one joined buffer (below it, pickle is as fast).
+_STRINGS_MIN = 1024
 
 # Values whose identity nobody can observe, so no ref ever names one.
 _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
@@ -145,6 +148,62 @@ def _owned_arrays(payload: Any) -> set[int]:
     return {owner for owner, count in counts.items() if count > 1}
 
 
+def _strings_from(data: Any, count: int, codes: Any, shape: tuple, order: Literal["C", "F"]) -> Any:
+    """Rebuild an object array of strings written by ``_string_array_reduction``: one decode and one split in C
+    instead of a pickle opcode, a memo entry and a decode per string; ``codes`` restore shared objects as shared."""
+    import numpy as np
+
+    strings = np.empty(count, dtype=object)
+    if count:
+        strings[:] = str(data, "utf-8", "surrogatepass").split("\0")
+    flat = strings if codes is None else strings[codes]  # a take shares the references, as pickle's memo did
+    return flat.reshape(shape, order=order)
+
+
+def _exact_strings(obj: Any) -> tuple[list[str], Literal["C", "F"]] | None:
+    """The items of a contiguous numpy object array that holds only exact ``str`` (a DataFrame's string column),
+    in memory order, with that order; None for anything else (it is pickled as usual)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(obj) is not numpy.ndarray or obj.dtype.kind != "O" or obj.size < _STRINGS_MIN:
+        return None
+    order: Literal["C", "F"]
+    if obj.flags.c_contiguous:
+        order = "C"
+    elif obj.flags.f_contiguous:
+        order = "F"
+    else:
+        return None
+    items = obj.ravel(order=order).tolist()
+    return (items, order) if operator.countOf(map(type, items), str) == len(items) else None
+
+
+def _sharing(items: list[str]) -> tuple[list[str], Any]:
+    """The distinct objects among ``items`` and each item's index into them (None when all are distinct)."""
+    import numpy as np
+
+    ids = np.fromiter(map(id, items), dtype=np.intp, count=len(items))
+    ordered = np.sort(ids)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return items, None
+    _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+    return [items[i] for i in first.tolist()], codes.astype(np.int32 if len(first) < 2**31 else np.int64)
+
+
+def _string_array_reduction(obj: Any) -> Any:
+    """A string column as its strings joined by NULs (one buffer, out of band when large) plus, if some items are
+    the same object, which; NotImplemented when that cannot be exact (a non-str item, a NUL inside a string)."""
+    found = _exact_strings(obj)
+    if found is None:
+        return NotImplemented
+    items, order = found
+    strings, codes = _sharing(items)
+    joined = "\0".join(strings)
+    if joined.count("\0") != len(strings) - 1:
+        return NotImplemented
+    data = pickle.PickleBuffer(joined.encode("utf-8", "surrogatepass"))
+    return _strings_from, (data, len(strings), codes, obj.shape, order)
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool],
                  owners: set[int] = frozenset()) -> None:  # type: ignore[assignment]
@@ -155,11 +214,16 @@ class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if self._owners and type(obj).__name__ == "ndarray":
             return _view_reduction(obj, self._owners)
+        if type(obj).__name__ == "ndarray":  # NotImplemented unless an object array it writes better
+            return self._object_array_reduction(obj)
         if not _needs_dill(obj):
             return NotImplemented
         buffer = io.BytesIO()
         _DillPickler(buffer, self._refs).dump(obj)
         return _from_dill, (buffer.getvalue(),)
+
+    def _object_array_reduction(self, obj: Any) -> Any:
+        return _string_array_reduction(obj)
 
 
 def _plain_loads(data: bytes) -> Any:
@@ -184,10 +248,13 @@ class _RefPickler(_Pickler):
     def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
 
-    def reducer_override(self, obj: Any) -> Any:
+    def _object_array_reduction(self, obj: Any) -> Any:
+        strings = _string_array_reduction(obj)
+        if strings is not NotImplemented:
+            return strings
         if _only_atomic_items(obj):
             return _plain_loads, (pickle.dumps(obj, protocol=_PROTOCOL),)
-        return super().reducer_override(obj)
+        return NotImplemented
 
 
 class _Unpickler(pickle.Unpickler):
