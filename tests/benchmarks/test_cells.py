@@ -17,7 +17,7 @@ def test_quick_cell_benchmarks_write_well_formed_results(tmp_path: Path) -> None
     written = json.loads(out.read_text())
     assert written["quick"] is True and written["machine"]["cpus"] >= 1
     rows = written["results"]
-    assert {r["group"] for r in rows} >= {"trivial cell", "large input", "model"}
+    assert {r["group"] for r in rows} >= {"trivial cell", "first hit", "large input", "model"}
     for r in rows:
         assert set(r) == FIELDS
         assert r["subject_range"][0] <= r["subject_s"] <= r["subject_range"][1]

@@ -11,7 +11,7 @@ import pytest
 from scripts.run_notebooks import cell_runs, execute
 
 DEMO = Path(__file__).resolve().parents[2] / "notebooks" / "recommender.ipynb"
-FULL_SIZE = "N_USERS, N_ITEMS, N_RATINGS = 50_000, 8_000, 4_000_000"
+FULL_SIZE = "N_USERS, N_ITEMS, N_RATINGS = 20_000, 4_000, 1_000_000"
 SMALL = "N_USERS, N_ITEMS, N_RATINGS = 2_000, 400, 40_000"
 
 
