@@ -217,9 +217,10 @@ class CachedCell:
         replay(self.shell, payload["events"])
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
-        background.submit(self.store.record_hit, cell.key, saved)
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
+        # Last: the statistics thread would otherwise compete for the interpreter with the line and the panel.
+        background.submit(self.store.record_hit, cell.key, saved)
         return payload["value"]
 
     # ---- miss
