@@ -63,7 +63,7 @@ def _write_and_hash(f: Any, view: memoryview) -> str:
     return hasher.hexdigest()
 
 
-def write_hashed(folder: Path, data: Any) -> str:
+def write_hashed(folder: Path, data: Any, claim: files.Claim | None = None) -> str:
     """Store ``data`` in ``folder`` under its blake3 hash, hashing while writing; return the hash.
 
     The file is made read-only before it is renamed into place (nobody edits a blob; see ``may_map``). If a blob of
@@ -71,12 +71,14 @@ def write_hashed(folder: Path, data: Any) -> str:
     while the caller's manifest is on its way.
     """
     view = _bytes_view(data)
-    fd, tmp = files.create_temporary(folder, "blob")
+    fd, tmp = files.create_temporary(folder, "blob", claim)
     try:
         with open(fd, "wb") as f:
             name = _write_and_hash(f, view)
             os.fchmod(f.fileno(), 0o444)
         final = folder / name
+        if claim is not None:
+            claim(final)
         if os.path.lexists(final) and _is_regular(final):
             os.utime(final, follow_symlinks=False)
             tmp.unlink()
@@ -92,9 +94,9 @@ def _is_regular(path: Path) -> bool:
     return stat.S_ISREG(os.lstat(path).st_mode)
 
 
-def write_atomic(path: Path, data: Any) -> None:
+def write_atomic(path: Path, data: Any, claim: files.Claim | None = None) -> None:
     """Write to a temporary file in the same folder, then rename: readers see the old file or the new one."""
-    fd, tmp = files.create_temporary(path.parent, path.name)
+    fd, tmp = files.create_temporary(path.parent, path.name, claim)
     try:
         with open(fd, "wb") as f:
             f.write(data)

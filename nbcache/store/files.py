@@ -19,6 +19,7 @@ import secrets
 import shutil
 import socket
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from blake3 import blake3
@@ -63,10 +64,24 @@ def temporary_name(name: str) -> str:
 def writer_gone(name: str) -> bool:
     """True for a temporary file whose writer ran on this host and is no longer alive."""
     match = _TMP.match(name)
-    if match is None or match["host"] != _HOST:
+    return match is not None and _gone(match["pid"], match["host"])
+
+
+def new_owner() -> str:
+    """A writer's name for the files it claims while saving (see ``Index.claim``): its process, host, a token."""
+    return f"{os.getpid()}@{_HOST}.{secrets.token_hex(4)}"
+
+
+def owner_gone(owner: str) -> bool:
+    match = re.match(r"^(\d+)@([0-9a-f]{8})\.", owner)
+    return match is not None and _gone(match[1], match[2])
+
+
+def _gone(pid: str, host: str) -> bool:
+    if host != _HOST:  # another machine's writer: its life cannot be checked from here
         return False
     try:
-        os.kill(int(match["pid"]), 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
     except (PermissionError, OverflowError, ValueError):
@@ -102,9 +117,16 @@ def read_small(path: Path, limit: int = MAX_SMALL_FILE) -> bytes:
         os.close(fd)
 
 
-def create_temporary(folder: Path, name: str) -> tuple[int, Path]:
-    """A new temporary file in ``folder`` (never an existing file, never through a link): its fd and path."""
+Claim = Callable[[Path], None]
+
+
+def create_temporary(folder: Path, name: str, claim: Claim | None = None) -> tuple[int, Path]:
+    """A new temporary file in ``folder`` (never an existing file, never through a link): its fd and path.
+
+    ``claim`` is told the path before the file exists, so that if this process dies the next save removes it."""
     path = folder / temporary_name(name)
+    if claim is not None:
+        claim(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     return os.open(path, flags, 0o644), path
 

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS stats(name TEXT PRIMARY KEY, folder TEXT, ino INTEGER
                                  last_used REAL, saved_s REAL);
 CREATE INDEX IF NOT EXISTS stats_key ON stats(key);
 CREATE TABLE IF NOT EXISTS verified(blob TEXT PRIMARY KEY, identity TEXT, mac TEXT);
+CREATE TABLE IF NOT EXISTS pending(owner TEXT, name TEXT);
 """
 
 
@@ -322,6 +323,23 @@ class Index:
         with self._lock:
             total = self._connect().execute("SELECT SUM(size) FROM (SELECT DISTINCT blob, size FROM refs)")
             return int(total.fetchone()[0] or 0)
+
+    # ---- files a save in progress writes: if its process dies, the next save removes them
+    def claim(self, owner: str, name: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO pending VALUES (?, ?)", (owner, name))
+
+    def release(self, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pending WHERE owner=?", (owner,))
+
+    def claims(self) -> dict[str, list[str]]:
+        """Every save in progress (or killed in the middle) and the files it wrote."""
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for owner, name in self._connect().execute("SELECT owner, name FROM pending"):
+                found.setdefault(owner, []).append(name)
+        return found
 
     # ---- verified blob identities
     def verified_mac(self, blob: str) -> tuple[str, str] | None:

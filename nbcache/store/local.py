@@ -199,9 +199,9 @@ class Store:
         return hmac.new(self.secret, _canonical(manifest), hashlib.sha256).hexdigest()
 
     # ---- writing, one step a method so that tests can fail each
-    def _put_blob(self, data: Any) -> list:
+    def _put_blob(self, data: Any, claim: files.Claim | None = None) -> list:
         """Write one blob (or find it there already); return its [hash, size] for the manifest."""
-        return [write_hashed(self._folder("blobs", create=True), data), memoryview(data).nbytes]
+        return [write_hashed(self._folder("blobs", create=True), data, claim), memoryview(data).nbytes]
 
     def _put_manifest(self, key: str, encoded: bytes) -> None:
         self._folder("entries", self.kid, create=True)
@@ -219,16 +219,56 @@ class Store:
         _check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
         self.secret  # noqa: B018  (an unusable key refuses the save before a blob is written)
+        owner = files.new_owner()
         try:
-            blobs = [self._put_blob(data) for data in [ser.data, *ser.buffers]]
+            claim = self._claimer(owner)
+            blobs = [self._put_blob(data, claim) for data in [ser.data, *ser.buffers]]
             manifest = self._manifest_for(key, ser.engine, blobs, meta)
             encoded = json.dumps(manifest).encode()
             self._put_manifest(key, encoded)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
+        finally:
+            self._release(owner)
         self._index_saved(key, encoded)
         self._enforce_limit(key)
         return manifest["size"] + len(encoded)
+
+    def _claimer(self, owner: str) -> files.Claim:
+        def claim(path: Path) -> None:
+            try:
+                self._index.claim(owner, self._name(path))
+            except sqlite3.Error:  # unclaimed, a leftover waits for a sweep instead of the next save
+                pass
+
+        return claim
+
+    def _release(self, owner: str) -> None:
+        try:
+            self._index.release(owner)
+        except sqlite3.Error:
+            pass
+
+    def _reap_dead_writers(self) -> None:
+        """Remove what saves killed in the middle (on this host) wrote: their temporary files, and their blobs that
+        no manifest names and no living writer claims. Cheap when nobody died: one query."""
+        claims = self._index.claims()
+        dead = {owner for owner in claims if files.owner_gone(owner)}
+        if not dead:
+            return
+        self._index.sync(stats=False)
+        keep = self._index.referenced() | {n for o, names in claims.items() if o not in dead for n in names}
+        for owner in dead:
+            for name in claims[owner]:
+                parts = name.split("/")
+                ours = len(parts) == 2 and parts[0] == "blobs" and (_BLOB.match(parts[1])
+                                                                    or parts[1].startswith(TMP_PREFIX))
+                if ours and parts[1] not in keep and name not in keep:
+                    try:
+                        self._remove_named(self.root / name)
+                    except OSError:
+                        continue
+            self._index.release(owner)
 
     def _index_saved(self, key: str, encoded: bytes) -> None:
         path = self._manifest_path(key)
@@ -242,6 +282,7 @@ class Store:
     def _enforce_limit(self, keep: str) -> None:
         """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""
         try:
+            self._reap_dead_writers()
             if self.size_limit is not None and self._index.usage() > self.size_limit:
                 self.prune(self.size_limit, keep=(keep,), grace=_ORPHAN_GRACE_S)
             if time.monotonic() - self._last_sweep > _SWEEP_EVERY_S:
@@ -376,17 +417,17 @@ class Store:
         if raw is None or not isinstance(manifest, dict):  # damage: listed nowhere, evictable, names no blob
             return EntryRow(name, key, "", False, 0.0, 0, "", "", ())
         kid = parts[1] if len(parts) == 3 else ""
-        ok = self._trusted(manifest, key, kid)
-        meta = manifest.get("meta") if isinstance(manifest.get("meta"), dict) else {}
+        ok = self._trusted(raw, manifest, key, kid)
+        meta: dict[str, Any] = manifest["meta"] if isinstance(manifest.get("meta"), dict) else {}
         return EntryRow(name, key, self.kid if ok and not kid else kid, ok, _finite(manifest.get("created")),
                         int(_finite(manifest.get("size"))), str(meta.get("cell_ident", "")),
                         raw.decode("utf-8", "replace") if ok else "", _safe_refs(manifest))
 
-    def _trusted(self, manifest: dict[str, Any], key: str, kid: str) -> bool:
+    def _trusted(self, raw: bytes, manifest: dict[str, Any], key: str, kid: str) -> bool:
         try:
             if kid and kid != self.kid:
                 return False  # another key's entry: its holder verifies it
-            return self._verified(json.dumps(manifest).encode()) is not None and manifest.get("key") == key
+            return self._verified(raw) is not None and manifest.get("key") == key
         except (EntryDamaged, KeyRefused, RecursionError, TypeError, ValueError):
             return False
 
@@ -516,9 +557,11 @@ class Store:
                 continue
             gone += [row.name, f"stats/{row.key}.json"]
         self._index.drop(gone)
-        still = self._index.referenced()
-        dropped = {b for row in rows for b, _ in row.refs} - still
-        self._remove_blobs(sorted(dropped), grace)
+        # Blobs only these entries named go at once, whatever their age, unless a save in progress claims one
+        # (it found the blob there and is about to name it in its own manifest).
+        claimed = {n.removeprefix("blobs/") for names in self._index.claims().values() for n in names}
+        dropped = {b for row in rows for b, _ in row.refs} - self._index.referenced() - claimed
+        self._remove_blobs(sorted(dropped), 0.0)
         return removed
 
     def _remove_blobs(self, blobs: Iterable[str], grace: float) -> None:
