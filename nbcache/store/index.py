@@ -290,10 +290,9 @@ class Index:
                                             (key,)).fetchone()
         return StatsRow(*found) if found else None
 
-    def listed(self, kid: str | None = None, cell_ident: str | None = None) -> list[Listed]:
-        """Entries (of one key's holder, verified, if ``kid`` is given; else every entry), with their usage."""
-        query = ("SELECT e.name, e.key, e.kid, e.ok, e.created, e.size, e.cell_ident, e.manifest, "
-                 "s.hits, s.last_used, s.saved_s FROM entries e LEFT JOIN stats s ON s.key = e.key")
+    def listed(self, kid: str | None = None, cell_ident: str | None = None, manifests: bool = True) -> list[Listed]:
+        """Entries (of one key's holder, verified, if ``kid`` is given; else every entry), with their usage; for a
+        ``cell_ident``, only its newest entry. Eviction needs no manifest text: ``manifests=False`` leaves it out."""
         where, args = [], []
         if kid is not None:
             where.append("e.ok = 1 AND e.kid = ?")
@@ -301,13 +300,18 @@ class Index:
         if cell_ident is not None:
             where.append("e.cell_ident = ?")
             args.append(cell_ident)
-        if where:
-            query += " WHERE " + " AND ".join(where)
+        text = "e.manifest" if manifests else "''"
+        chosen = (f"SELECT e.name, e.key, e.kid, e.ok, e.created, e.size, e.cell_ident, {text} FROM entries e"
+                  + (" WHERE " + " AND ".join(where) if where else "")
+                  + (" ORDER BY e.created DESC LIMIT 1" if cell_ident is not None else ""))
         with self._lock:
             db = self._connect()
-            rows = db.execute(query, args).fetchall()
+            rows = db.execute(f"SELECT c.*, s.hits, s.last_used, s.saved_s FROM ({chosen}) c "
+                              "LEFT JOIN stats s ON s.key = c.key", args).fetchall()
             refs: dict[str, list[tuple[str, int]]] = {}
-            for name, blob, size in db.execute("SELECT name, blob, size FROM refs"):
+            found = (db.execute("SELECT name, blob, size FROM refs WHERE name=?", (rows[0][0],)) if len(rows) == 1
+                     else db.execute("SELECT name, blob, size FROM refs") if rows else [])
+            for name, blob, size in found:
                 refs.setdefault(name, []).append((blob, size))
         return [Listed(EntryRow(n, k, kd, bool(ok), c, sz, ci, m, tuple(refs.get(n, ()))),
                        h or 0.0, lu or 0.0, sv or 0.0)

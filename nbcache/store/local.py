@@ -156,6 +156,8 @@ class Store:
         self.size_limit = size_limit
         self._last_sweep = -_SWEEP_EVERY_S  # the first save of a session sweeps
         self._verifier = _Verifier(self)
+        self._synced = False
+        self._kid: tuple[bytes, str] | None = None
 
     # ---- paths and signing
     @property
@@ -167,7 +169,10 @@ class Store:
 
     @property
     def kid(self) -> str:
-        return key_id(self.secret)
+        secret = self.secret
+        if self._kid is None or self._kid[0] != secret:
+            self._kid = (secret, key_id(secret))
+        return self._kid[1]
 
     @cached_property
     def _index(self) -> Index:
@@ -462,7 +467,8 @@ class Store:
         except (OSError, sqlite3.Error):  # statistics are best effort
             pass
 
-    def _info(self, manifest: dict[str, Any], stats: dict[str, float] | None = None) -> EntryInfo:
+    def _info(self, manifest: dict[str, Any], stats: dict[str, float] | None = None,
+              blobs: tuple[tuple[str, int], ...] | None = None) -> EntryInfo:
         key, meta = manifest["key"], manifest.get("meta", {})
         stats = self._stats(key) if stats is None else stats
         return EntryInfo(
@@ -470,13 +476,13 @@ class Store:
             created=float(manifest["created"]), last_used=stats["last_used"] or float(manifest["created"]),
             hits=int(stats["hits"]), size=int(manifest["size"]), compute_s=float(meta.get("compute_s", 0.0)),
             saved_s=stats["saved_s"], outputs=tuple(meta.get("outputs", ())), meta=meta,
-            blobs=tuple(blob_refs(manifest)),
+            blobs=tuple(blob_refs(manifest)) if blobs is None else blobs,
         )
 
     def _info_of(self, listed: Listed) -> EntryInfo | None:
         try:
             stats = {"hits": listed.hits, "last_used": listed.last_used, "saved_s": listed.saved_s}
-            return self._info(json.loads(listed.row.manifest), stats)
+            return self._info(json.loads(listed.row.manifest), stats, listed.row.refs)
         except Exception:  # a row that does not parse is a listing the index got wrong: skip it
             return None
 
@@ -502,11 +508,13 @@ class Store:
             if manifest is not None:
                 yield manifest
 
-    def _listed(self, cell_ident: str | None = None, stats: bool = True) -> list[EntryInfo]:
+    def _listed(self, cell_ident: str | None = None, sync: bool = True) -> list[EntryInfo]:
         """This key's sound entries from the index, newest first; a store that cannot be read lists nothing."""
         try:
             kid = self.kid
-            self._index.sync(stats=stats)
+            if sync or not self._synced:
+                self._index.sync()
+                self._synced = True
             rows = self._index.listed(kid, cell_ident)
         except (KeyRefused, OSError, sqlite3.Error) as exc:
             _warn(f"nbcache: cannot list the store {self.root} ({exc})")
@@ -519,7 +527,9 @@ class Store:
         return self._listed()
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
-        return next(iter(self._listed(cell_ident, stats=False)), None)
+        """The cell's newest entry, for the reason of a miss: from the index as it stands (brought up to date once
+        a session, and by every listing), since a miss must stay cheap however many entries there are."""
+        return next(iter(self._listed(cell_ident, sync=False)), None)
 
     def total_size(self) -> int:
         return sum(e.size for e in self.entries())
@@ -539,7 +549,7 @@ class Store:
         try:
             self._index.sync(stats=False)
             mine = f"entries/{self.kid}/"
-            rows = [r.row for r in self._index.listed() if r.row.key in wanted
+            rows = [r.row for r in self._index.listed(manifests=False) if r.row.key in wanted
                     and (r.row.name.startswith(mine) or r.row.name.count("/") == 1)]
         except (KeyRefused, sqlite3.Error) as exc:
             _warn(f"nbcache: cannot remove entries from {self.root} ({exc})")
@@ -597,7 +607,7 @@ class Store:
         kept = set(keep)
         try:
             self._index.sync()
-            rows = self._index.listed()
+            rows = self._index.listed(manifests=False)
         except (OSError, sqlite3.Error) as exc:
             _warn(f"nbcache: cannot evict from {self.root} ({exc})")
             return 0
