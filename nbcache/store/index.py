@@ -102,6 +102,7 @@ class Index:
         self._read_entry, self._read_stats = read_entry, read_stats
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()  # hit statistics are written from a background thread
+        self._depth = 0
 
     # ---- the connection: the file in the store, else (read-only, damaged beyond repair) one in memory
     def _open(self, where: str) -> sqlite3.Connection:
@@ -156,6 +157,9 @@ class Index:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._depth:  # inside ``exclusive``: part of its transaction
+                yield self._connect()
+                return
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -163,12 +167,22 @@ class Index:
                 self._db = self._open(":memory:")
                 db = self._db
                 db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth -= 1
             db.execute("COMMIT")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the index's write lock: removing blobs under it, no save can claim one in between (a save claims a
+        blob before it looks whether the file is there, so it either sees the removal or is seen)."""
+        with self._tx():
+            yield
 
     def close(self) -> None:
         with self._lock:
@@ -284,6 +298,11 @@ class Index:
                 self._delete(db, "stats" if name.startswith("stats/") else "entries", name)
 
     # ---- questions
+    def inode_of(self, name: str) -> int | None:
+        with self._lock:
+            found = self._connect().execute("SELECT ino FROM entries WHERE name=?", (name,)).fetchone()
+        return found[0] if found else None
+
     def stats_of(self, key: str) -> StatsRow | None:
         with self._lock:
             found = self._connect().execute("SELECT name, key, hits, last_used, saved_s FROM stats WHERE key=?",

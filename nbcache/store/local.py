@@ -113,6 +113,13 @@ def _finite(value: Any, default: float = 0.0) -> float:
     return number if math.isfinite(number) and number >= 0 else default
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return os.lstat(path).st_ino
+    except OSError:
+        return None
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=3)
 
@@ -231,11 +238,11 @@ class Store:
             manifest = self._manifest_for(key, ser.engine, blobs, meta)
             encoded = json.dumps(manifest).encode()
             self._put_manifest(key, encoded)
+            self._index_saved(key, encoded)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
         finally:
-            self._release(owner)
-        self._index_saved(key, encoded)
+            self._release(owner)  # only now: until the index names the blobs, the claims protect them
         self._enforce_limit(key)
         return manifest["size"] + len(encoded)
 
@@ -262,9 +269,10 @@ class Store:
         if not dead:
             return
         self._index.sync(stats=False)
-        keep = self._index.referenced() | {n for o, names in claims.items() if o not in dead for n in names}
-        for owner in dead:
-            for name in claims[owner]:
+        with self._index.exclusive():
+            claims = self._index.claims()
+            keep = self._index.referenced() | {n for o, names in claims.items() if o not in dead for n in names}
+            for name in {n for owner in dead for n in claims.get(owner, [])}:
                 parts = name.split("/")
                 ours = len(parts) == 2 and parts[0] == "blobs" and (_BLOB.match(parts[1])
                                                                     or parts[1].startswith(TMP_PREFIX))
@@ -273,6 +281,7 @@ class Store:
                         self._remove_named(self.root / name)
                     except OSError:
                         continue
+        for owner in dead:
             self._index.release(owner)
 
     def _index_saved(self, key: str, encoded: bytes) -> None:
@@ -364,19 +373,27 @@ class Store:
             return None
         if path is None:
             return None
-        manifest = None
-        try:
-            manifest = self._read_manifest(path)
-            if manifest is None:
+        for _ in range(2):  # once more if the entry was replaced while being read
+            manifest, before = None, _inode(path)
+            try:
+                manifest = self._read_manifest(path)
+                if manifest is None:
+                    return None
+                payload = self._payload(manifest, resolve)
+                return payload, self._info(manifest)
+            except EntryDamaged as damage:
+                if _inode(path) != before:  # evicted or saved again by another kernel while being read
+                    continue
+                self._damaged(key, manifest, damage)
                 return None
-            payload = self._payload(manifest, resolve)
-        except EntryDamaged as damage:
-            warnings.warn(f"nbcache: ignoring cache entry {key[:12]}: {damage}; the cell runs instead",
-                          CacheWarning, stacklevel=2)
-            if not isinstance(damage, ForeignEntry):  # maybe a teammate's entry: not ours to delete
-                self._discard(key, manifest)
-            return None
-        return payload, self._info(manifest)
+        return None
+
+    def _damaged(self, key: str, manifest: dict[str, Any] | None, damage: EntryDamaged) -> None:
+        """One warning, and a damaged entry of ours removed so that the re-run repairs it."""
+        warnings.warn(f"nbcache: ignoring cache entry {key[:12]}: {damage}; the cell runs instead",
+                      CacheWarning, stacklevel=4)
+        if not isinstance(damage, ForeignEntry):  # maybe a teammate's entry: not ours to delete
+            self._discard(key, manifest)
 
     def _discard(self, key: str, manifest: dict[str, Any] | None) -> None:
         """Drop a damaged entry (the manifest ``load`` read) and those of its blobs that no longer match their names."""
@@ -557,22 +574,31 @@ class Store:
         return self._evict_rows(rows, grace)
 
     def _evict_rows(self, rows: list[EntryRow], grace: float) -> int:
-        """Remove these manifests, then at once the blobs only they named (unless a writer just reused one)."""
-        removed, gone = 0, []
-        for row in rows:
-            try:
-                removed += self._remove_named(self.root / row.name)
-                self._remove_named(self._stats_path(row.key))
-            except OSError:
-                continue
-            gone += [row.name, f"stats/{row.key}.json"]
-        self._index.drop(gone)
-        # Blobs only these entries named go at once, whatever their age, unless a save in progress claims one
-        # (it found the blob there and is about to name it in its own manifest).
-        claimed = {n.removeprefix("blobs/") for names in self._index.claims().values() for n in names}
-        dropped = {b for row in rows for b, _ in row.refs} - self._index.referenced() - claimed
-        self._remove_blobs(sorted(dropped), 0.0)
+        """Remove these manifests, then at once the blobs only they named (unless a save in progress claims one).
+
+        All under the index's lock, and a manifest only if it is still the file the index knows: one saved again
+        meanwhile (same name, new file) is another kernel's fresh entry, and stays with its blobs."""
+        removed = 0
+        with self._index.exclusive():
+            gone = []
+            for row in rows:
+                if _inode(self.root / row.name) != self._index.inode_of(row.name):
+                    continue
+                try:
+                    removed += self._remove_named(self.root / row.name)
+                    self._remove_named(self._stats_path(row.key))
+                except OSError:
+                    continue
+                gone += [row.name, f"stats/{row.key}.json"]
+            self._index.drop(gone)
+            self._remove_unclaimed({b for row in rows for b, _ in row.refs}, 0.0)
         return removed
+
+    def _remove_unclaimed(self, blobs: set[str], grace: float) -> None:
+        """Remove those of ``blobs`` no manifest names and no save in progress claims (older than ``grace``)."""
+        with self._index.exclusive():
+            claimed = {n.removeprefix("blobs/") for names in self._index.claims().values() for n in names}
+            self._remove_blobs(sorted(blobs - self._index.referenced() - claimed), grace)
 
     def _remove_blobs(self, blobs: Iterable[str], grace: float) -> None:
         now = time.time()
@@ -657,9 +683,7 @@ class Store:
         """Remove blobs no manifest of any key names (older than ``grace`` s), and temporary files left by writers
         that are gone (or, on another host, older than an hour)."""
         self._index.sync(stats=False)
-        referenced = self._index.referenced()
-        orphans = [p.name for p in self._named_files(("blobs",), "") if p.name not in referenced]
-        self._remove_blobs(orphans, grace)
+        self._remove_unclaimed({p.name for p in self._named_files(("blobs",), "")}, grace)
         self._sweep_temporary()
         now = time.time()
         for path in self._named_files(("locks",), ".lock"):  # an old lock file is as good as none

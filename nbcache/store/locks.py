@@ -45,6 +45,7 @@ class KeyLock:
         if fcntl is None:
             return None
         try:
+            self.path.parent.parent.mkdir(parents=True, exist_ok=True)
             files.real_dir(self.path.parent.parent, self.path.parent.name, create=True)
             return self._open_regular()
         except OSError:  # a read-only store, a linked locks folder: nothing to coordinate through
