@@ -97,7 +97,10 @@ class CacheMagics(Magics):
         eval/globals()), the cell runs uncached with a one-line note.
         """
         __tracebackhide__ = True  # noqa: F841
-        args = parse_argstring(self.cache, line)
+        try:
+            args = parse_argstring(self.cache, line)
+        except ValueError as exc:  # shlex: an unterminated quote
+            raise UsageError(f"%%cache {line}: {exc}") from None
         _check_names("--ignore", args.ignore)
         options = CellOptions(args.force, tuple(args.deps), tuple(args.ignore), args.quiet)
         reporter = self._reporter(options, cell)

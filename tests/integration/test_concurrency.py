@@ -147,3 +147,32 @@ def test_a_second_kernel_waits_for_the_first_instead_of_recomputing(tmp_path: Pa
     while (line := lines.get(timeout=120)) is not None:
         seen.append(line)
     assert any("nbcache: hit" in line for line in seen)
+
+
+CLEARER = """
+import sys, time, warnings
+from nbcache.errors import CacheWarning
+from nbcache.store.local import Store
+
+warnings.simplefilter("error", CacheWarning)
+store, stop = Store(sys.argv[1], secret=b"team"), time.monotonic() + 20
+cleared = 0
+while time.monotonic() < stop and cleared < 60:
+    store.clear() if cleared % 3 == 0 else store.prune(400_000) if cleared % 3 == 1 else store.remove("0")
+    cleared += 1
+    time.sleep(0.05)
+print('{"hits": 0, "misses": 0, "errors": 0}')
+"""
+
+
+def test_clears_and_prunes_while_others_save_never_break_an_entry(tmp_path: Path) -> None:
+    """Every sweep spares the blobs of an entry being written: a clear between a save's blobs and its manifest
+    would otherwise leave an entry whose data is missing (a warning, counted as an error)."""
+    root = str(tmp_path / "store")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    clearer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CLEARER), root], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    results = _run_four(WORKER, [[root, str(seed)] for seed in range(10, 14)])
+    out, err = clearer.communicate(timeout=300)
+    assert clearer.returncode == 0, err
+    assert sum(r["errors"] for r in results) == 0, results

@@ -93,7 +93,7 @@ def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_
 
 def test_clear_on_the_url_empties_the_bucket(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NBCACHE_KEY", "team key")
+    monkeypatch.setenv("NBCACHE_KEY", "team key, at least 32 bytes long!")
     _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
     assert main(["--dir", f"s3://{bucket}/cache", "ls"]) == 0
     assert "1 entry" in capsys.readouterr().out
@@ -121,7 +121,7 @@ def test_kernels_of_two_users_share_through_nbcache_dir(bucket: str, tmp_path: P
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "runs.txt"
     monkeypatch.setenv("NBCACHE_DIR", f"s3://{bucket}/team")
-    monkeypatch.setenv("NBCACHE_KEY", "shared team secret")
+    monkeypatch.setenv("NBCACHE_KEY", "shared team secret of 32 bytes or more")
     outputs = []
     for user in ("alice", "bob"):
         monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / user))

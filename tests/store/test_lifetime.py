@@ -53,7 +53,7 @@ def test_least_recently_used_entries_are_evicted_first(tmp_path: Path) -> None:
     _save(store, "ee" * 16, 10)  # tiny: cc then aa go, dd (newer) stays
     assert sorted(e.key[:2] for e in store.entries()) == ["dd", "ee"]
     assert store.usage() <= 1.5 * MB
-    store.sweep()  # blobs evicted a moment ago wait a grace period (another kernel may be reusing them)
+    store.sweep(grace=0)  # (blobs written a moment ago wait a grace period: another kernel may be reusing them)
     assert len(list((store.root / "blobs").iterdir())) == 3
 
 

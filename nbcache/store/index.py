@@ -1,0 +1,379 @@
+"""A crash-safe index of the store's manifests and statistics, so that listing, eviction and sweeps cost a query
+instead of reading every file.
+
+The files stay the truth; the index (SQLite, ``index.sqlite3`` in the store folder) is a cache of what they say.
+Every writer updates it in the same step as the file, and before each use a folder is checked against it: when a
+folder's modification time changed since it was last matched (or changed too recently to be sure), its names and
+inode numbers are compared with the index and only the files that differ are read again. So a lost, damaged or
+stale index (a kernel killed between a file and its row, an older nbcache, a file copied in by hand) is rebuilt
+or repaired from the files, never believed over them. Loading an entry never uses the index: it reads and verifies
+the manifest and blobs themselves.
+
+Rows are plain facts read from files; ``ok`` says the manifest's signature verified under the key ``kid`` names,
+which matters only for listing (anyone who can write the store can write this file too: nothing is unpickled
+because of it). Verified blob identities (``blobs.Identity``) are kept with an HMAC under the user's key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbcache.store.backend import TMP_PREFIX
+
+FILE_NAME = "index.sqlite3"
+# The folder of one key's manifests: entries/<kid>/, kid a hash of the key (see ``local.key_id``).
+KID = re.compile(r"^[0-9a-f]{16}$")
+# Increment when the tables change: an index of another version is dropped and rebuilt from the files.
+_VERSION = 1
+# A folder modified less than this long ago may change again within the same tick of its clock: scan it anyway.
+_RACY_NS = 1_000_000_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS folders(folder TEXT PRIMARY KEY, mtime_ns INTEGER, ino INTEGER);
+CREATE TABLE IF NOT EXISTS entries(name TEXT PRIMARY KEY, folder TEXT, ino INTEGER, key TEXT, kid TEXT, ok INTEGER,
+                                   created REAL, size INTEGER, cell_ident TEXT, manifest TEXT);
+CREATE INDEX IF NOT EXISTS entries_folder ON entries(folder);
+CREATE INDEX IF NOT EXISTS entries_cell ON entries(cell_ident);
+CREATE TABLE IF NOT EXISTS refs(name TEXT, blob TEXT, size INTEGER);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
+CREATE TABLE IF NOT EXISTS stats(name TEXT PRIMARY KEY, folder TEXT, ino INTEGER, key TEXT, hits REAL,
+                                 last_used REAL, saved_s REAL);
+CREATE INDEX IF NOT EXISTS stats_key ON stats(key);
+CREATE TABLE IF NOT EXISTS verified(blob TEXT PRIMARY KEY, identity TEXT, mac TEXT);
+CREATE TABLE IF NOT EXISTS pending(owner TEXT, name TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """What one manifest file says, as far as listing and eviction need; ``manifest`` is its JSON text."""
+
+    name: str  # relative to the store: entries/<kid>/<key>.json, or entries/<key>.json (before keys had folders)
+    key: str
+    kid: str
+    ok: bool
+    created: float
+    size: int
+    cell_ident: str
+    manifest: str
+    refs: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    name: str
+    key: str
+    hits: float
+    last_used: float
+    saved_s: float
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An entry with its usage, for listing and eviction."""
+
+    row: EntryRow
+    hits: float
+    last_used: float
+    saved_s: float
+
+
+# Readers the store gives the index: a file's row from its relative name and path (None: not nbcache's).
+ReadEntry = Callable[[str, Path], "EntryRow | None"]
+ReadStats = Callable[[str, Path], "StatsRow | None"]
+
+
+def _folder_of(name: str) -> str:
+    return name.rsplit("/", 1)[0]
+
+
+class Index:
+    def __init__(self, root: Path, read_entry: ReadEntry, read_stats: ReadStats) -> None:
+        self.root = root
+        self._read_entry, self._read_stats = read_entry, read_stats
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()  # hit statistics are written from a background thread
+        self._depth = 0
+
+    # ---- the connection: the file in the store, else (read-only, damaged beyond repair) one in memory
+    def _open(self, where: str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, timeout=30.0, isolation_level=None, check_same_thread=False)
+        try:
+            if where != ":memory:":
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing; a power cut, rows
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _VERSION):
+                db.executescript("DROP TABLE IF EXISTS folders; DROP TABLE IF EXISTS entries; "
+                                 "DROP TABLE IF EXISTS refs; DROP TABLE IF EXISTS stats; "
+                                 "DROP TABLE IF EXISTS verified;")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={_VERSION}")
+            db.execute("SELECT count(*) FROM entries").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _path_safe(self) -> bool:
+        path = self.root / FILE_NAME
+        try:
+            return stat.S_ISREG(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            return True
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
+        where = str(self.root / FILE_NAME)
+        try:
+            if not (self.root.is_dir() and self._path_safe()):
+                raise sqlite3.OperationalError("no usable index file")
+            self._db = self._open(where)
+        except sqlite3.DatabaseError:
+            self._db = self._rebuilt(where)
+        return self._db
+
+    def _rebuilt(self, where: str) -> sqlite3.Connection:
+        """A damaged index is deleted and rebuilt; where that fails too (read-only store), one in memory."""
+        try:
+            if self._path_safe():
+                for suffix in ("", "-wal", "-shm"):
+                    Path(where + suffix).unlink(missing_ok=True)
+                return self._open(where)
+        except (OSError, sqlite3.DatabaseError):
+            pass
+        return self._open(":memory:")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._depth:  # inside ``exclusive``: part of its transaction
+                yield self._connect()
+                return
+            db = self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # a read-only file: fall back to memory for this process
+                self._db = self._open(":memory:")
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth -= 1
+            db.execute("COMMIT")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the index's write lock: removing blobs under it, no save can claim one in between (a save claims a
+        blob before it looks whether the file is there, so it either sees the removal or is seen)."""
+        with self._tx():
+            yield
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # ---- keeping up with the files
+    def sync(self, stats: bool = True) -> None:
+        """Bring the index up to date with the entries folders (and the statistics folder)."""
+        with self._tx() as db:
+            kids = self._sync_folder(db, "entries", "entries")
+            if kids is None:  # unchanged: its key folders are the ones recorded
+                kids = [f.split("/", 1)[1] for (f,) in db.execute(
+                    "SELECT folder FROM folders WHERE folder LIKE 'entries/%'")]
+            known = {f for (f,) in db.execute("SELECT DISTINCT folder FROM entries")} | {
+                f for (f,) in db.execute("SELECT folder FROM folders WHERE folder LIKE 'entries/%'")}
+            for folder in known - {"entries"} - {f"entries/{k}" for k in kids}:
+                self._drop_folder(db, folder, "entries")
+            for kid in kids:
+                self._sync_folder(db, f"entries/{kid}", "entries")
+            if stats:
+                self._sync_folder(db, "stats", "stats")
+
+    def _drop_folder(self, db: sqlite3.Connection, folder: str, table: str) -> None:
+        if table == "entries":
+            db.execute("DELETE FROM refs WHERE name IN (SELECT name FROM entries WHERE folder=?)", (folder,))
+        db.execute(f"DELETE FROM {table} WHERE folder=?", (folder,))
+        db.execute("DELETE FROM folders WHERE folder=?", (folder,))
+
+    def _sync_folder(self, db: sqlite3.Connection, folder: str, table: str) -> list[str] | None:
+        """Match one folder's files against the table; return the names of its subfolders (keys' folders), None
+        if the folder is unchanged since it was last matched."""
+        path = self.root / folder
+        try:
+            st = os.lstat(path)
+        except OSError:  # absent, or a name the system refuses: nothing there
+            self._drop_folder(db, folder, table)
+            return []
+        if not stat.S_ISDIR(st.st_mode):  # a link or a file where a folder belongs: nothing in it is ours
+            self._drop_folder(db, folder, table)
+            return []
+        recorded = db.execute("SELECT mtime_ns, ino FROM folders WHERE folder=?", (folder,)).fetchone()
+        settled = time.time_ns() - st.st_mtime_ns > _RACY_NS
+        if recorded == (st.st_mtime_ns, st.st_ino) and settled:
+            return None
+        files, subfolders = self._scan(path)
+        known = dict(db.execute(f"SELECT name, ino FROM {table} WHERE folder=?", (folder,)).fetchall())
+        current = {f"{folder}/{n}": ino for n, ino in files.items()}
+        for name in known.keys() - current.keys():
+            self._delete(db, table, name)
+        for name, ino in current.items():
+            if known.get(name) != ino:
+                self._refresh(db, table, name, ino)
+        db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?)", (folder, st.st_mtime_ns, st.st_ino))
+        return subfolders
+
+    @staticmethod
+    def _scan(path: Path) -> tuple[dict[str, int], list[str]]:
+        files, subfolders = {}, []
+        with os.scandir(path) as listing:
+            for item in listing:
+                if item.name.startswith(TMP_PREFIX):
+                    continue
+                if item.is_dir(follow_symlinks=False):
+                    if KID.match(item.name):
+                        subfolders.append(item.name)
+                elif item.name.endswith(".json"):
+                    files[item.name] = item.inode()
+        return files, subfolders
+
+    def _refresh(self, db: sqlite3.Connection, table: str, name: str, ino: int) -> None:
+        self._delete(db, table, name)
+        if table == "entries":
+            row = self._read_entry(name, self.root / name)
+            if row is not None:
+                self._insert_entry(db, row, ino)
+        else:
+            stats = self._read_stats(name, self.root / name)
+            if stats is not None:
+                self._insert_stats(db, stats, ino)
+
+    def _delete(self, db: sqlite3.Connection, table: str, name: str) -> None:
+        if table == "entries":
+            db.execute("DELETE FROM refs WHERE name=?", (name,))
+        db.execute(f"DELETE FROM {table} WHERE name=?", (name,))
+
+    @staticmethod
+    def _insert_entry(db: sqlite3.Connection, row: EntryRow, ino: int) -> None:
+        db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (row.name, _folder_of(row.name), ino, row.key, row.kid, int(row.ok), row.created, row.size,
+                    row.cell_ident, row.manifest))
+        db.executemany("INSERT INTO refs VALUES (?, ?, ?)", [(row.name, b, s) for b, s in row.refs])
+
+    @staticmethod
+    def _insert_stats(db: sqlite3.Connection, row: StatsRow, ino: int) -> None:
+        db.execute("INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (row.name, _folder_of(row.name), ino, row.key, row.hits, row.last_used, row.saved_s))
+
+    # ---- writers tell the index what they wrote
+    def put_entry(self, row: EntryRow, ino: int) -> None:
+        with self._tx() as db:
+            self._delete(db, "entries", row.name)
+            self._insert_entry(db, row, ino)
+
+    def put_stats(self, row: StatsRow, ino: int) -> None:
+        with self._tx() as db:
+            self._insert_stats(db, row, ino)
+
+    def drop(self, names: Iterable[str]) -> None:
+        with self._tx() as db:
+            for name in names:
+                self._delete(db, "stats" if name.startswith("stats/") else "entries", name)
+
+    # ---- questions
+    def inode_of(self, name: str) -> int | None:
+        with self._lock:
+            found = self._connect().execute("SELECT ino FROM entries WHERE name=?", (name,)).fetchone()
+        return found[0] if found else None
+
+    def stats_of(self, key: str) -> StatsRow | None:
+        with self._lock:
+            found = self._connect().execute("SELECT name, key, hits, last_used, saved_s FROM stats WHERE key=?",
+                                            (key,)).fetchone()
+        return StatsRow(*found) if found else None
+
+    def listed(self, kid: str | None = None, cell_ident: str | None = None, manifests: bool = True) -> list[Listed]:
+        """Entries (of one key's holder, verified, if ``kid`` is given; else every entry), with their usage; for a
+        ``cell_ident``, only its newest entry. Eviction needs no manifest text: ``manifests=False`` leaves it out."""
+        where, args = [], []
+        if kid is not None:
+            where.append("e.ok = 1 AND e.kid = ?")
+            args.append(kid)
+        if cell_ident is not None:
+            where.append("e.cell_ident = ?")
+            args.append(cell_ident)
+        text = "e.manifest" if manifests else "''"
+        chosen = (f"SELECT e.name, e.key, e.kid, e.ok, e.created, e.size, e.cell_ident, {text} FROM entries e"
+                  + (" WHERE " + " AND ".join(where) if where else "")
+                  + (" ORDER BY e.created DESC LIMIT 1" if cell_ident is not None else ""))
+        with self._lock:
+            db = self._connect()
+            rows = db.execute(f"SELECT c.*, s.hits, s.last_used, s.saved_s FROM ({chosen}) c "
+                              "LEFT JOIN stats s ON s.key = c.key", args).fetchall()
+            refs: dict[str, list[tuple[str, int]]] = {}
+            found = (db.execute("SELECT name, blob, size FROM refs WHERE name=?", (rows[0][0],)) if len(rows) == 1
+                     else db.execute("SELECT name, blob, size FROM refs") if rows else [])
+            for name, blob, size in found:
+                refs.setdefault(name, []).append((blob, size))
+        return [Listed(EntryRow(n, k, kd, bool(ok), c, sz, ci, m, tuple(refs.get(n, ()))),
+                       h or 0.0, lu or 0.0, sv or 0.0)
+                for n, k, kd, ok, c, sz, ci, m, h, lu, sv in rows]
+
+    def referenced(self) -> set[str]:
+        """Every blob some manifest names, whoever signed it: a sweep keeps them all."""
+        with self._lock:
+            return {b for (b,) in self._connect().execute("SELECT DISTINCT blob FROM refs")}
+
+    def usage(self) -> int:
+        """Bytes of the blobs the manifests name, each counted once."""
+        with self._lock:
+            total = self._connect().execute("SELECT SUM(size) FROM (SELECT DISTINCT blob, size FROM refs)")
+            return int(total.fetchone()[0] or 0)
+
+    # ---- files a save in progress writes: if its process dies, the next save removes them
+    def claim(self, owner: str, name: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO pending VALUES (?, ?)", (owner, name))
+
+    def release(self, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pending WHERE owner=?", (owner,))
+
+    def claims(self) -> dict[str, list[str]]:
+        """Every save in progress (or killed in the middle) and the files it wrote."""
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for owner, name in self._connect().execute("SELECT owner, name FROM pending"):
+                found.setdefault(owner, []).append(name)
+        return found
+
+    # ---- verified blob identities
+    def verified_mac(self, blob: str) -> tuple[str, str] | None:
+        with self._lock:
+            found = self._connect().execute("SELECT identity, mac FROM verified WHERE blob=?", (blob,)).fetchone()
+        return (found[0], found[1]) if found else None
+
+    def put_verified(self, blob: str, identity: str, mac: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO verified VALUES (?, ?, ?)", (blob, identity, mac))
+
+    def forget_verified(self, blobs: Iterable[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM verified WHERE blob=?", [(b,) for b in blobs])
