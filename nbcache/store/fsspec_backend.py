@@ -53,7 +53,9 @@ class FsspecBackend:
     def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         protocol = fsspec.core.split_protocol(url)[0] or "file"
         self.location = url
-        self.fs, self.root = fsspec.core.url_to_fs(url, use_listings_cache=False, **_options(protocol, timeouts))
+        # A filesystem of its own: fsspec's shared instances would keep an endpoint or credentials read earlier.
+        self.fs, self.root = fsspec.core.url_to_fs(url, use_listings_cache=False, skip_instance_cache=True,
+                                                   **_options(protocol, timeouts))
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
         self._atomic = bool(protocols & _ATOMIC_PUT)
         if protocols & _S3:
