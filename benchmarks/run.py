@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ("cells", "hashing", "store", "notebook")
+MODULES = ("cells", "hashing", "store", "remote", "notebook")
 
 
 def _fmt(value: float, unit: str = "s") -> str:

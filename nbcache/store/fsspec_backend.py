@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 
-from nbcache.store.backend import TMP_PREFIX
+from nbcache.store.backend import TMP_PREFIX, Backend
 
 # Object stores write an object whole or not at all; elsewhere an upload goes to a temporary name first.
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
@@ -104,3 +104,7 @@ class FsspecBackend:
             self.fs.rm_file(self._path(name))
         except FileNotFoundError:
             pass
+
+
+if TYPE_CHECKING:  # mypy proves here that the class keeps the Backend protocol
+    _BACKEND: type[Backend] = FsspecBackend

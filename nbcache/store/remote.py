@@ -56,6 +56,10 @@ class RemoteUnavailable(StoreError):
     """The remote did not answer in time, refused, or denied access; or it failed a moment ago and is skipped."""
 
 
+class RemoteSkipped(RemoteUnavailable):
+    """The remote failed a moment ago and is left alone for a while: the failure was reported then."""
+
+
 def _reason(exc: Exception, timeout_s: float) -> str:
     if isinstance(exc, PermissionError):
         return "access denied (check the credentials, e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
@@ -76,7 +80,7 @@ class Breaker:
     def check(self, location: str) -> None:
         left = self._until - time.monotonic()
         if left > 0:
-            raise RemoteUnavailable(f"{location} is skipped for {left:.0f} s more ($NBCACHE_REMOTE_RETRY): "
+            raise RemoteSkipped(f"{location} is skipped for {left:.0f} s more ($NBCACHE_REMOTE_RETRY): "
                                     f"{self._why}")
 
     def trip(self, why: str) -> None:
@@ -173,6 +177,8 @@ class TieredStore:
             pass
         except EntryDamaged as damage:
             _warn(f"nbcache: ignoring cache entry {key[:12]} in {self.url}: {damage}; the cell runs instead")
+        except RemoteSkipped:  # its failure was reported when it happened; the save says it again
+            pass
         except RemoteUnavailable as exc:
             _warn(f"nbcache: could not read {self.url} ({exc}); using the local cache only")
 
