@@ -16,6 +16,7 @@ and every object whose name nbcache did not give.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import warnings
@@ -93,7 +94,7 @@ class Breaker:
 class TieredStore:
     """A local ``Store`` (the cache this machine reads) in front of an ``FsspecBackend`` (what the team shares)."""
 
-    def __init__(self, url: str, local_root: str | Any | None = None, secret: bytes | None = None,
+    def __init__(self, url: str, local_root: str | os.PathLike[str] | None = None, secret: bytes | None = None,
                  size_limit: int | None = DEFAULT_SIZE_LIMIT) -> None:
         self.url = url
         self.local = Store(local_root or config.local_cache_for(url), secret, size_limit)
