@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from nbcache import config
+from nbcache.errors import StoreError
 from nbcache.ipython import autoload as profile
 from nbcache.store.clearing import ClearRequest, ClearUsage, clear, removed_line
 from nbcache.store.location import open_store, size_limit_from
@@ -51,6 +52,8 @@ def _clear(args: argparse.Namespace) -> int:
     try:
         removed = clear(open_store(args.dir), request)
     except ClearUsage as exc:
+        return _fail("clear", str(exc))
+    except StoreError as exc:  # e.g. a remote that refuses the credentials: nothing was removed
         return _fail("clear", str(exc))
     print(removed_line(removed))
     return 0

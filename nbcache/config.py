@@ -14,6 +14,17 @@ variable                 what it sets                                           
 ``NBCACHE_SECRET_FILE``  the per-user key file                                       ``$XDG_CONFIG_HOME/nbcache/
                                                                                      secret.key``
 =======================  ==========================================================  =============================
+
+A remote store (``NBCACHE_DIR=s3://...``) is never waited on for long:
+
+==========================  =======================================================  =======
+variable                    what it sets                                             default
+==========================  =======================================================  =======
+``NBCACHE_REMOTE_TIMEOUT``  seconds to connect to the remote, and to wait for each   5
+                            of its answers (S3), before a warning and local only
+``NBCACHE_REMOTE_RETRY``    seconds a remote that failed is skipped (the local       60
+                            cache serves meanwhile) before it is tried again
+==========================  =======================================================  =======
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ from pathlib import Path
 from blake3 import blake3
 
 DEFAULT_SIZE_LIMIT = 10 * 2**30
+DEFAULT_REMOTE_TIMEOUT_S = 5.0
+DEFAULT_REMOTE_RETRY_S = 60.0
 
 
 def _env(name: str) -> str:
@@ -47,6 +60,27 @@ def local_cache_for(url: str) -> Path:
         return Path(configured).expanduser()
     base = Path(_env("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "nbcache" / blake3(url.encode()).hexdigest()[:16]
+
+
+def _seconds(name: str, default: float) -> float:
+    text = _env(name)
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise ValueError(f"${name}: {text!r} is not a number of seconds (for example 5 or 0.5)")
+    return value
+
+
+def remote_timeout() -> float:
+    """``$NBCACHE_REMOTE_TIMEOUT``: seconds to connect to a remote store, and to wait for each of its answers."""
+    return _seconds("NBCACHE_REMOTE_TIMEOUT", DEFAULT_REMOTE_TIMEOUT_S)
+
+
+def remote_retry() -> float:
+    """``$NBCACHE_REMOTE_RETRY``: seconds a remote store that failed is skipped before nbcache tries it again."""
+    return _seconds("NBCACHE_REMOTE_RETRY", DEFAULT_REMOTE_RETRY_S)
 
 
 def team_key() -> str:

@@ -15,11 +15,11 @@ from traitlets import Bool, Unicode
 
 from nbcache import config
 from nbcache.cell.run import CachedCell, CellOptions
-from nbcache.errors import CacheWarning
+from nbcache.errors import CacheWarning, StoreError
 from nbcache.store import background
 from nbcache.store.clearing import ClearRequest, ClearUsage, clear, removed_line
-from nbcache.store.local import Store
 from nbcache.store.location import open_store, size_limit_from
+from nbcache.store.protocol import EntryStore
 from nbcache.ui.listing import SORTS, entries_html, entries_json, format_entries, info_text, sort_entries
 from nbcache.ui.report import QuietReporter, Reporter, SafeReporter, TextReporter, has_widget_frontend
 
@@ -51,14 +51,14 @@ class CacheMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._default_dir = os.getcwd()  # where the extension was loaded
-        self._stores: dict[str, Store] = {}
+        self._stores: dict[str, EntryStore] = {}
         self.cell_id: str | None = None
 
     # ---- the store, resolved at each use so %config and $NBCACHE_DIR take effect at once
     def store_path(self) -> str:
         return config.store_location(self.cache_dir, self._default_dir)
 
-    def store(self) -> Store:
+    def store(self) -> EntryStore:
         path = self.store_path()
         if path not in self._stores:
             try:
@@ -160,6 +160,8 @@ class CacheMagics(Magics):
             removed = clear(self.store(), request)
         except ClearUsage as exc:
             raise UsageError(f"%cache_clear {exc}") from None
+        except StoreError as exc:  # e.g. a remote that refuses the credentials: nothing was removed
+            raise UsageError(f"%cache_clear: {exc}") from None
         print(removed_line(removed))
 
     # ---- %cache_panel

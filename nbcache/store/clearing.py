@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nbcache.store import background
-from nbcache.store.local import Store
+from nbcache.store.protocol import EntryStore
 from nbcache.units import parse_age, parse_size, plural
 
 
@@ -34,7 +34,7 @@ def _filters(request: ClearRequest) -> tuple[float | None, int | None]:
     return age, size
 
 
-def clear(store: Store, request: ClearRequest) -> int:
+def clear(store: EntryStore, request: ClearRequest) -> int:
     """Remove what the request names; return how many entries went. ClearUsage on a request that makes no sense."""
     age, size = _filters(request)
     filtered = age is not None or size is not None

@@ -726,6 +726,45 @@ class Store:
                 problems.append(f"{path.stem[:12]}: {damage}")
         return problems
 
+    # ---- for a store composed with this one (remote.py): public views of the checks above
+    def verified(self, raw: bytes) -> dict[str, Any] | None:
+        """``raw`` as a manifest this store trusts; None if of another format; EntryDamaged if it cannot be."""
+        return self._verified(raw)
+
+    def info(self, manifest: dict[str, Any]) -> EntryInfo:
+        """The listing of a verified manifest (with this store's usage counters, if any)."""
+        return self._info(manifest)
+
+    def keys(self) -> list[str]:
+        """The keys of the manifests held here, without reading them."""
+        return [p.stem for p in self._manifest_paths()]
+
+    def holds(self, key: str) -> bool:
+        return self._find_manifest(key) is not None
+
+    def export(self, key: str) -> tuple[bytes, list[tuple[str, Any]]]:
+        """A held entry as its signed manifest's bytes and its blobs (digest, content), each verified."""
+        path = self._find_manifest(key)
+        if path is None:
+            raise FileNotFoundError(key)
+        raw = files.read_small(path)
+        manifest = self._verified(raw)
+        if manifest is None:
+            raise EntryDamaged("its manifest is of another format")
+        return raw, list(zip([b for b, _ in blob_refs(manifest)], self._read_blobs(manifest), strict=True))
+
+    def adopt(self, key: str, raw: bytes, fetch: Callable[[str, int], Any]) -> None:
+        """Hold an entry written elsewhere: verify its manifest, get the blobs not held here from ``fetch(digest,
+        size)``, write the manifest last. EntryDamaged if it cannot be trusted; ``load`` checks every blob again."""
+        manifest = self._verified(raw)
+        if manifest is None or manifest["key"] != key:
+            raise EntryDamaged("its manifest is of another format or belongs to another key")
+        self._folder("blobs", create=True)
+        for blob, size in blob_refs(manifest):
+            if not self._blob_path(blob).exists():
+                write_atomic(self._blob_path(blob), fetch(blob, size))
+        self._put_manifest(key, raw)
+        self._index_saved(key, raw)
 
 # The folders a clear empties and the names nbcache gives in each ("" : a blob's hash).
 _NAMED_FOLDERS = ((("entries",), ".json"), (("stats",), ".json"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nbcache import config
 from nbcache.store.local import Store
+from nbcache.store.protocol import EntryStore
 from nbcache.units import parse_size
 
 
@@ -11,7 +12,7 @@ def is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file://")
 
 
-def open_store(location: str) -> Store:
+def open_store(location: str) -> EntryStore:
     """A local folder is the store itself; a remote URL gets a local cache in front of it (see remote.py).
 
     ValueError if the URL's protocol needs a package that is not installed.

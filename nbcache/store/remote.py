@@ -1,203 +1,311 @@
-"""A store on any fsspec URL (``s3://bucket/prefix``, ``gs://...``), with a local store in front of it.
+"""A store on any fsspec URL (``s3://bucket/prefix``, ``gs://...``): a local ``Store`` in front of a remote backend.
 
-The local store is a read-through, write-through cache: a save writes locally, then uploads blobs and the manifest
-last (an object PUT is atomic, so teammates see a whole entry or none); a load of an entry not held locally
-downloads its manifest and blobs once, after which hits are local. Nothing from the remote is trusted: the local
-store checks every signature and hash before anything is unpickled, exactly as for entries written locally. The
-size limit applies to the local cache; ``nbcache clear`` on the URL removes entries from the remote too.
+A composition, not a subclass: the local store is a read-through, write-through cache and the remote is bytes
+under names (``fsspec_backend.FsspecBackend``), in the same layout as a local store (``entries/<key>.json``,
+``blobs/<digest>``). A save writes locally, then uploads the blobs and the manifest last (an object PUT is atomic,
+so teammates see a whole entry or none); a load of an entry not held locally downloads its manifest, which the
+local store verifies, then each blob, checked against its hash before it is written locally. Nothing from the
+remote is trusted: the local load checks every signature and hash again before anything is unpickled.
+
+The remote never costs the user their cell: every request is bounded (``$NBCACHE_REMOTE_TIMEOUT``), a remote that
+failed is skipped for a while (``$NBCACHE_REMOTE_RETRY``, a circuit breaker), and the cell gets its result with a
+warning. Removal on the URL removes from both; sweeps there spare young blobs, blobs another key's manifest names,
+and every object whose name nbcache did not give.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
+import re
+import time
 import warnings
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
-
-import fsspec
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from nbcache import config
 from nbcache.config import DEFAULT_SIZE_LIMIT
-from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged
-from nbcache.store.blobs import TMP_PREFIX, read_verified
+from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, StoreError
+from nbcache.store.blobs import digest
+from nbcache.store.fsspec_backend import FsspecBackend, Timeouts
 from nbcache.store.local import EntryInfo, Store, blob_refs
+from nbcache.store.locks import KeyLock
 
-# Object stores write an object whole or not at all; elsewhere an upload goes to a temporary name first.
-_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+T = TypeVar("T")
+
+_ENTRY = re.compile(r"^entries/([0-9a-f]{16,128})\.json$")
+_BLOB = re.compile(r"^blobs/([0-9a-f]{16,128})$")
+# An unreferenced blob younger than this may belong to an entry a teammate is uploading right now (blobs go first,
+# the manifest last, and a large entry takes minutes); older ones are orphans of crashed uploads.
+REMOTE_GRACE_S = 3600.0
 
 
 def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=3)
 
 
-class TieredStore(Store):
-    def __init__(self, url: str, local_root: str | os.PathLike | None = None, secret: bytes | None = None,
-                 size_limit: int | None = DEFAULT_SIZE_LIMIT) -> None:
-        super().__init__(local_root or config.local_cache_for(url), secret, size_limit)
-        self.url = url
-        self.fs, self.remote_root = fsspec.core.url_to_fs(url, use_listings_cache=False)
-        self._downloaded: set[str] = set()
+def _entry(key: str) -> str:
+    return f"entries/{key}.json"
 
-    def _remote(self, kind: str, name: str) -> str:
-        return f"{self.remote_root}/{kind}/{name}"
+
+def _blob(name: str) -> str:
+    return f"blobs/{name}"
+
+
+class RemoteUnavailable(StoreError):
+    """The remote did not answer in time, refused, or denied access; or it failed a moment ago and is skipped."""
+
+
+class RemoteSkipped(RemoteUnavailable):
+    """The remote failed a moment ago and is left alone for a while: the failure was reported then."""
+
+
+def _reason(exc: Exception, timeout_s: float) -> str:
+    if isinstance(exc, PermissionError):
+        return "access denied (check the credentials, e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    text = f"{type(exc).__name__}: {exc}"
+    if "timeout" in text.lower() or "timed out" in text.lower():
+        return f"no answer within {timeout_s:g} s ($NBCACHE_REMOTE_TIMEOUT)"
+    return text
+
+
+@dataclass
+class Breaker:
+    """After a failure the remote is left alone for ``pause_s``: a dead endpoint costs one timeout, not one a cell."""
+
+    pause_s: float
+    _until: float = 0.0
+    _why: str = ""
+
+    def check(self, location: str) -> None:
+        left = self._until - time.monotonic()
+        if left > 0:
+            raise RemoteSkipped(f"{location} is skipped for {left:.0f} s more ($NBCACHE_REMOTE_RETRY): "
+                                    f"{self._why}")
+
+    def trip(self, why: str) -> None:
+        self._until, self._why = time.monotonic() + self.pause_s, why
+
+    def reset(self) -> None:
+        self._until = 0.0
+
+
+class TieredStore:
+    """A local ``Store`` (the cache this machine reads) in front of an ``FsspecBackend`` (what the team shares)."""
+
+    def __init__(self, url: str, local_root: str | os.PathLike[str] | None = None, secret: bytes | None = None,
+                 size_limit: int | None = DEFAULT_SIZE_LIMIT) -> None:
+        self.url = url
+        self.local = Store(local_root or config.local_cache_for(url), secret, size_limit)
+        self._timeout_s = config.remote_timeout()
+        self.remote = FsspecBackend(url, Timeouts(self._timeout_s, self._timeout_s))
+        self.breaker = Breaker(config.remote_retry())
+        self.grace_s = REMOTE_GRACE_S
+
+    @property
+    def size_limit(self) -> int | None:
+        """The limit of the local cache; the remote grows until someone clears it."""
+        return self.local.size_limit
+
+    @size_limit.setter
+    def size_limit(self, value: int | None) -> None:
+        self.local.size_limit = value
+
+    # ---- every remote request goes through here
+    def _call(self, request: Callable[..., T], *args: Any, explicit: bool = False) -> T:
+        """``request(*args)``; RemoteUnavailable if it fails (an absent name stays FileNotFoundError).
+
+        An ``explicit`` request (a clear, a verify: the user asked and waits) is tried even while the breaker is open.
+        """
+        if not explicit:
+            self.breaker.check(self.url)
+        try:
+            result = request(*args)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # timeouts, refusals, denials: each library raises its own types
+            why = _reason(exc, self._timeout_s)
+            self.breaker.trip(why)
+            raise RemoteUnavailable(f"{self.url}: {why}") from None
+        self.breaker.reset()
+        return result
+
+    def _remote_keys(self, explicit: bool = False) -> list[str]:
+        """Keys of the manifests on the remote; objects named otherwise are not nbcache's and are ignored."""
+        names = self._call(self.remote.names, "entries", explicit=explicit)
+        return [m.group(1) for m in map(_ENTRY.match, names) if m]
 
     # ---- writing: locally first, then blobs and the manifest last to the remote
-    def _upload(self, local: Path, remote: str) -> None:
-        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else set(self.fs.protocol)
-        if protocols & _ATOMIC_PUT:
-            self.fs.put_file(str(local), remote)
-            return
-        tmp = f"{remote}{TMP_PREFIX}{secrets.token_hex(6)}"
-        self.fs.put_file(str(local), tmp)
-        self.fs.mv(tmp, remote)
-
     def _push(self, key: str) -> None:
-        manifest = json.loads(self._manifest_path(key).read_bytes())
-        for blob, _ in blob_refs(manifest):
-            if not self.fs.exists(self._remote("blobs", blob)):
-                self._upload(self._blob_path(blob), self._remote("blobs", blob))
-        self._upload(self._manifest_path(key), self._remote("entries", f"{key}.json"))
+        raw, blobs = self.local.export(key)
+        for name, data in blobs:
+            if not self._call(self.remote.exists, _blob(name)):
+                self._call(self.remote.put, _blob(name), data)
+        self._call(self.remote.put, _entry(key), raw)
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
-        size = super().save(key, payload, meta, refs)
+        size = self.local.save(key, payload, meta, refs)
         try:
             self._push(key)
-        except Exception as exc:  # the network, permissions: the entry still serves this machine
+        except (RemoteUnavailable, EntryDamaged, OSError) as exc:  # the entry still serves this machine
             _warn(f"nbcache: stored locally but not in {self.url}: {exc}")
         return size
 
     # ---- reading: download what is not held locally, then read it as a local entry
-    def _download(self, remote: str, local: Path) -> None:
-        local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(f"{TMP_PREFIX}{local.name}.{secrets.token_hex(6)}")
+    def _fetch_blob(self, name: str, size: int) -> bytes:
         try:
-            self.fs.get_file(remote, str(tmp))
-            os.replace(tmp, local)
-        finally:
-            tmp.unlink(missing_ok=True)
+            data = self._call(self.remote.get, _blob(name))
+        except FileNotFoundError:
+            raise BlobDamaged(f"its data is missing in {self.url}") from None
+        if len(data) != size or digest(data) != name:
+            # Its name is its hash: a blob that does not match is garbage for everyone; the next save repairs it.
+            self._call(self.remote.delete, _blob(name))
+            raise BlobDamaged(f"its data in {self.url} does not match its recorded hash (corrupted or tampered "
+                              "with); removed there")
+        return data
 
-    def _fetch_blobs(self, manifest: dict[str, Any]) -> None:
-        for blob, _ in blob_refs(manifest):
-            if not self._blob_path(blob).exists():
-                self._download(self._remote("blobs", blob), self._blob_path(blob))
-                self._downloaded.add(blob)
+    def _adopt(self, key: str, explicit: bool = False) -> None:
+        raw = self._call(self.remote.get, _entry(key), explicit=explicit)
+        self.local.adopt(key, raw, self._fetch_blob)
 
     def _fetch(self, key: str) -> None:
-        """Make the entry local if the remote has it; damage is left for the local load to report."""
-        path = self._manifest_path(key)
+        """Make the entry local if the remote has a sound one; otherwise one warning, and the cell runs."""
         try:
-            if not path.exists():
-                self._download(self._remote("entries", f"{key}.json"), path)
-            manifest = self._verified(path.read_bytes())
-            if manifest is not None:
-                self._fetch_blobs(manifest)
-        except FileNotFoundError:
-            if path.exists():  # the manifest came, a blob did not: a broken remote entry
-                path.unlink(missing_ok=True)
-                _warn(f"nbcache: ignoring cache entry {key[:12]} in {self.url}: its data is missing there")
-        except EntryDamaged:
-            pass  # the local load warns about it
-        except Exception as exc:
+            self._adopt(key)
+        except FileNotFoundError:  # not there either: a plain miss
+            pass
+        except EntryDamaged as damage:
+            _warn(f"nbcache: ignoring cache entry {key[:12]} in {self.url}: {damage}; the cell runs instead")
+        except RemoteSkipped:  # its failure was reported when it happened; the save says it again
+            pass
+        except RemoteUnavailable as exc:
             _warn(f"nbcache: could not read {self.url} ({exc}); using the local cache only")
 
-    def load(self, key: str, resolve: Any = None) -> tuple[dict[str, Any], EntryInfo] | None:
-        self._fetch(key)
-        return super().load(key, resolve)
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+        if not self.local.holds(key):
+            self._fetch(key)
+        return self.local.load(key, resolve)
 
-    def _discard(self, key: str, manifest: dict[str, Any] | None) -> None:
-        """A blob downloaded damaged is garbage for everyone (its name is its hash): remove it remotely too."""
-        bad = []
-        for blob, size in blob_refs(manifest) if manifest else []:
-            try:
-                read_verified(self._blob_path(blob), blob, size)
-            except (BlobDamaged, ValueError):
-                bad.append(blob)
-        super()._discard(key, manifest)
-        for blob in bad:
-            if blob in self._downloaded:
-                try:
-                    self.fs.rm_file(self._remote("blobs", blob))
-                except Exception:  # another teammate may have removed it already
-                    pass
+    def lock(self, key: str) -> KeyLock:
+        return self.local.lock(key)
+
+    def record_hit(self, key: str, saved_s: float) -> None:
+        self.local.record_hit(key, saved_s)
 
     # ---- listing: remote entries too, read through the local cache
-    def _remote_keys(self) -> list[str]:
-        try:
-            names = self.fs.ls(f"{self.remote_root}/entries", detail=False)
-        except FileNotFoundError:
-            return []
-        except Exception as exc:  # unreachable: list what this machine holds
-            _warn(f"nbcache: could not list {self.url} ({exc}); showing the local cache only")
-            return []
-        return [Path(n).stem for n in names if n.endswith(".json") and TMP_PREFIX not in n]
-
     def _remote_info(self, key: str) -> EntryInfo | None:
-        """A remote entry's listing from its manifest alone; its blobs stay remote until a hit needs them."""
+        """A remote entry's listing from its manifest alone (None if damaged, foreign or gone); blobs stay remote."""
         try:
-            manifest = self._verified(self.fs.cat_file(self._remote("entries", f"{key}.json")))
-        except Exception:  # damaged, foreign or gone: not listed, as for a local store
+            manifest = self.local.verified(self._call(self.remote.get, _entry(key)))
+        except (FileNotFoundError, EntryDamaged):
             return None
-        return self._info(manifest) if manifest is not None and manifest.get("key") == key else None
+        return self.local.info(manifest) if manifest is not None and manifest.get("key") == key else None
 
     def entries(self) -> list[EntryInfo]:
-        found = {e.key: e for e in super().entries()}
-        for key in set(self._remote_keys()) - found.keys():
-            info = self._remote_info(key)
-            if info is not None:
-                found[key] = info
+        found = {e.key: e for e in self.local.entries()}
+        try:
+            for key in set(self._remote_keys()) - found.keys():
+                info = self._remote_info(key)
+                if info is not None:
+                    found[key] = info
+        except RemoteUnavailable as exc:
+            _warn(f"nbcache: could not list {self.url} ({exc}); showing the local cache only")
         return sorted(found.values(), key=lambda e: e.created, reverse=True)
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
         # The local cache holds every entry this kernel saved or restored: no listing of the remote per miss.
-        return next((e for e in super().entries() if e.meta.get("cell_ident") == cell_ident), None)
+        return self.local.latest_for_cell(cell_ident)
+
+    def usage(self, entries: Iterable[EntryInfo] | None = None) -> int:
+        return self.local.usage(self.entries() if entries is None else entries)
+
+    def select(self, older_than_s: float | None = None, larger_than: int | None = None) -> list[EntryInfo]:
+        """As ``Store.select``, over the entries here and on the remote."""
+        now = time.time()
+        return [e for e in self.entries()
+                if (older_than_s is None or now - e.last_used > older_than_s)
+                and (larger_than is None or e.size > larger_than)]
 
     def verify(self) -> list[str]:
-        """Download every remote entry, then check signatures and hashes as for a local store."""
-        for key in self._remote_keys():
-            self._fetch(key)
-        return super().verify()
+        """Download every remote entry not held here, then check signatures and hashes as for a local store."""
+        problems = []
+        try:
+            for key in self._remote_keys(explicit=True):
+                if self.local.holds(key):
+                    continue
+                try:
+                    self._adopt(key, explicit=True)
+                except FileNotFoundError:  # removed meanwhile
+                    continue
+                except EntryDamaged as damage:
+                    problems.append(f"{key[:12]} in {self.url}: {damage}")
+        except RemoteUnavailable as exc:
+            problems.append(f"{exc}; only the local cache was checked")
+        return problems + self.local.verify()
 
-    # ---- removal: from both
+    # ---- removal: from the remote first (an unreachable one changes nothing), then from the local cache
+    def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = 0.0) -> int:
+        """Evict from the local cache only: the remote is the team's."""
+        return self.local.prune(max_size, keep, grace)
+
+    def _ours(self, key: str) -> bool:
+        """Whether the remote entry verifies with this store's key: a prefix never removes another key's entries."""
+        try:
+            raw = self._call(self.remote.get, _entry(key), explicit=True)
+            return self.local.verified(raw) is not None
+        except (FileNotFoundError, EntryDamaged):
+            return False
+
+    def _remove_remote(self, keys: Iterable[str]) -> set[str]:
+        """Remove these entries from the remote, then the blobs nothing names any more; return the keys it held."""
+        held = set(self._remote_keys(explicit=True)) & set(keys)
+        doomed = self._referenced(held)
+        for key in held:
+            self._call(self.remote.delete, _entry(key), explicit=True)
+        self._sweep_remote(doomed)
+        return held
+
     def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
-        keys = list(keys)
-        removed = super().remove_keys(keys, grace)
-        for key in keys:
-            try:
-                self.fs.rm_file(self._remote("entries", f"{key}.json"))
-            except FileNotFoundError:
-                continue
-        self._sweep_remote()
-        return removed
+        keys = set(keys)
+        remote = self._remove_remote(keys)
+        local = set(self.local.keys()) & keys
+        self.local.remove_keys(local, grace)
+        return len(remote | local)
 
     def remove(self, key_prefix: str) -> int:
-        keys = [k for k in {*self._remote_keys(), *(p.stem for p in self._manifest_paths())}
-                if key_prefix and k.startswith(key_prefix)]
-        return self.remove_keys(keys) if all(c in "0123456789abcdef" for c in key_prefix) else 0
+        if not re.fullmatch(r"[0-9a-f]+", key_prefix):
+            return 0  # a prefix that is not hex matches no key
+        remote = [k for k in self._remote_keys(explicit=True) if k.startswith(key_prefix) and self._ours(k)]
+        return self.remove_keys([*remote, *(k for k in self.local.keys() if k.startswith(key_prefix))])
 
     def clear(self) -> int:
-        count = len(set(self._remote_keys()) | {p.stem for p in self._manifest_paths()})
-        super().clear()
-        for kind in ("entries", "blobs"):
-            if self.fs.exists(f"{self.remote_root}/{kind}"):
-                self.fs.rm(f"{self.remote_root}/{kind}", recursive=True)
-        return count
+        """Every entry, here and on the remote; objects nbcache did not name stay."""
+        remote = self._remove_remote(self._remote_keys(explicit=True))
+        local = set(self.local.keys())
+        self.local.clear()
+        return len(remote | local)
 
-    def _sweep_remote(self) -> None:
-        referenced = set()
-        for key in self._remote_keys():
+    def _referenced(self, keys: Iterable[str]) -> set[str]:
+        """Blobs the remote manifests of ``keys`` name, whichever key signed them (unsigned reading: only names)."""
+        referenced: set[str] = set()
+        for key in keys:
             try:
-                referenced |= {b for b, _ in blob_refs(json.loads(self.fs.cat_file(self._remote("entries",
-                                                                                            f"{key}.json"))))}
-            except Exception:  # unreadable: it protects no blob
+                manifest = json.loads(self._call(self.remote.get, _entry(key), explicit=True))
+                referenced |= {name for name, _ in blob_refs(manifest)}
+            except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # unreadable: it protects no blob
+        return referenced
+
+    def _sweep_remote(self, doomed: set[str]) -> None:
+        """Remove blobs no remaining manifest names: those of entries just removed at once, others once old."""
+        kept = self._referenced(self._remote_keys(explicit=True))
+        now = time.time()
+        for name, modified in self._call(self.remote.listing, "blobs", explicit=True).items():
+            match = _BLOB.match(name)
+            if not match or match.group(1) in kept:
                 continue
-        try:
-            names = self.fs.ls(f"{self.remote_root}/blobs", detail=False)
-        except FileNotFoundError:
-            return
-        for name in names:
-            if Path(name).name not in referenced:
-                self.fs.rm_file(name)
+            old = modified is not None and now - modified >= self.grace_s
+            if match.group(1) in doomed or old:
+                self._call(self.remote.delete, name, explicit=True)
