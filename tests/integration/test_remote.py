@@ -17,6 +17,10 @@ from nbcache.store.remote import TieredStore
 from tests.integration.s3server import moto_server
 from tests.support import Shell, run_in_new_process
 
+# A team key as a store accepts one: at least 32 bytes.
+TEAM_KEY = b"team key, at least 32 bytes long!"
+
+
 KEY = "ab" * 16
 PAYLOAD = {"outputs": {"arr": np.arange(100_000), "label": "team result"}, "value": None, "events": []}
 
@@ -45,7 +49,7 @@ def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     return name
 
 
-def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = b"team key") -> TieredStore:
+def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = TEAM_KEY) -> TieredStore:
     return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
 
 
@@ -93,7 +97,7 @@ def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_
 
 def test_clear_on_the_url_empties_the_bucket(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NBCACHE_KEY", "team key, at least 32 bytes long!")
+    monkeypatch.setenv("NBCACHE_KEY", TEAM_KEY.decode())
     _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
     assert main(["--dir", f"s3://{bucket}/cache", "ls"]) == 0
     assert "1 entry" in capsys.readouterr().out
@@ -108,6 +112,7 @@ ip.run_line_magic('load_ext', 'nbcache')
 r = ip.run_cell('''%%cache
 open({marker!r}, 'a').write('.')
 import numpy as np
+
 arr = np.arange(200_000)
 def total():
     return int(arr.sum())

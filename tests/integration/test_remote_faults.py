@@ -22,6 +22,9 @@ from nbcache.store.remote import TieredStore
 from tests.integration.s3server import BrokenEndpoint, moto_server, new_bucket, objects, use_endpoint
 from tests.support import Shell
 
+# A team key as a store accepts one: at least 32 bytes.
+TEAM_KEY = b"team key, at least 32 bytes long!"
+
 MINE, THEIRS = "ab" * 16, "ac" * 16
 PAYLOAD = {"outputs": {"arr": np.arange(50_000), "label": "team result"}, "value": None, "events": []}
 OTHER = {"outputs": {"arr": np.arange(60_000), "label": "their result"}, "value": None, "events": []}
@@ -31,7 +34,7 @@ OTHER = {"outputs": {"arr": np.arange(60_000), "label": "their result"}, "value"
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Local caches and keys live under tmp_path, never in the real home."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setenv("NBCACHE_KEY", "team key")
+    monkeypatch.setenv("NBCACHE_KEY", TEAM_KEY.decode())
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     return new_bucket(request.node.name)
 
 
-def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = b"team key") -> TieredStore:
+def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = TEAM_KEY) -> TieredStore:
     return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
 
 
