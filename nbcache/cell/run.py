@@ -20,6 +20,7 @@ from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import recording, replay
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
+from nbcache.keys import settings
 from nbcache.keys.cellkey import (
     Inputs,
     cell_key,
@@ -160,9 +161,10 @@ class CachedCell:
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
         inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
-        key_inputs = {**inputs.hashes, **code_inputs(tree, files)}
+        with settings.cell_import_path(tree):
+            key_inputs = {**inputs.hashes, **code_inputs(tree, files, inputs.values)}
         normalised = normalise(tree)
-        key = cell_key(normalised, key_inputs, {})
+        key = cell_key(normalised, key_inputs)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
         return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)
 
@@ -170,7 +172,8 @@ class CachedCell:
         __tracebackhide__ = True  # noqa: F841
         if self.options.force:
             return self._miss(cell, "forced with -f")
-        loaded = self._load(cell.key)
+        with settings.cell_import_path(cell.tree):
+            loaded = self._load(cell.key)
         if loaded is None:
             return self._miss_unless_computed_meanwhile(cell)
         payload, info = loaded
@@ -193,6 +196,9 @@ class CachedCell:
     def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
         # The keyed input values are nbcache's own reference, not a hidden one.
         slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values]
+        random_state = determinism.state_problem(meta)
+        if random_state:
+            return random_state
         for name in meta.get("mutated", []):
             if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
@@ -215,6 +221,7 @@ class CachedCell:
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)
         self.ns.update(outputs)
+        settings.replay(payload.get("changes"), self.shell)
         determinism.restore(payload.get("rng"))
         replay(self.shell, payload["events"])
         elapsed = time.perf_counter() - self.started
@@ -257,20 +264,22 @@ class CachedCell:
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before, rng_before = dict(self.ns), determinism.rng_states()
+        before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin("running", reason)
         start = time.perf_counter()
         with recording(self.shell) as events, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
-        rng = determinism.advanced(rng_before, determinism.rng_states())
+        rng_after = determinism.rng_states()
+        rng = determinism.advanced(rng_before, rng_after)
         outputs, deletions = _runtime_changes(before, self.ns, run)
         mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
         outputs |= set(mutated)
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
-                   "rng": rng}
+                   "rng": rng, "changes": settings.changes(snapshot, cell.analysis.magics)}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
+        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, set(rng_after) - set(rng_before)),
+                    random_state=determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns))
         self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
@@ -312,11 +321,8 @@ class CachedCell:
             return None, 0.0, "saving failed"
         return stored, time.perf_counter() - start, ""
 
-    def _nondeterminism(self, cell: Prepared, rng: dict[str, Any]) -> str | None:
-        reason = determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values())
-        if reason is None and rng and not determinism.is_seeded(cell.tree, self.ns):
-            reason = f"draws from the global {', '.join(sorted(rng))} random generator without a seed"
-        return reason
+    def _nondeterminism(self, cell: Prepared, fresh: set[str]) -> str | None:
+        return determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values(), fresh)
 
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:

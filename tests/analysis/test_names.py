@@ -50,7 +50,8 @@ def sets(src: str) -> tuple[set, set, set, set]:
         ("match p:\n    case Color.RED:\n        pass", {"p", "Color"}, set()),
         ("global g\ng = 1", set(), {"g"}),
         ("from math import *", set(), {"*"}),
-        ("_ = f()\nprint(In, Out, _i3, _5, __, get_ipython)", {"f"}, set()),  # IPython's names never count
+        ("_ = f()\nprint(_i3, _5, __, Out[2], get_ipython)", {"f", "_i3", "_5", "__", "Out[2]"}, set()),
+        ("print(_)", {"_"}, set()),  # the last result, read: an input like any other
     ],
 )
 def test_inputs_and_outputs(src: str, inputs: set, outputs: set) -> None:
