@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 import time
+import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,6 +82,8 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
     mutated = []
     for name, value in inputs.values.items():
         if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
+            continue
+        if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
             continue
         try:
             changed = rehash(value, namespace) != inputs.hashes[name]

@@ -221,8 +221,8 @@ def _loaded_module(path: str) -> types.ModuleType | None:
             if isinstance(file, str) and file.endswith(".py") and not is_library_file(file):
                 _by_file[os.path.realpath(file)] = module
         _by_file_size[0] = len(sys.modules)
-    module = _by_file.get(path)
-    return module if module is not None and sys.modules.get(module.__name__) is module else None
+    found = _by_file.get(path)
+    return found if found is not None and sys.modules.get(found.__name__) is found else None
 
 
 def _pyc_matches(path: str) -> bool | None:
