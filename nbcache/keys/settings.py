@@ -81,7 +81,8 @@ def _warnings_write(value: tuple) -> None:
     def regex(pattern: Any) -> Any:
         return pattern if pattern is None or isinstance(pattern, str) else re.compile(pattern[0], pattern[1])
 
-    warnings.filters[:] = [  # type: ignore[index]  # a list at run time, typed as a Sequence(a, regex(m), c, regex(mod), n) for a, m, c, mod, n in value]
+    filters: Any = warnings.filters  # a list at run time, typed as a Sequence
+    filters[:] = [(a, regex(m), c, regex(mod), n) for a, m, c, mod, n in value]
     mutated = getattr(warnings, "_filters_mutated", None)
     if mutated is not None:
         mutated()
