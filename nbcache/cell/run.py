@@ -107,6 +107,16 @@ def _hidden_references(name: str, slots: list[dict]) -> bool:
     return sys.getrefcount(obj) - 2 > known
 
 
+def _execution_results(shell: Any) -> list[dict]:
+    """Where IPython keeps the last results besides the namespace: the display hook's own `_`, `__`, `___` and
+    its ExecutionResult objects (their real attribute dicts, so each reference is counted once)."""
+    hook = shell.displayhook
+    found = [hook, getattr(shell, "last_execution_result", None), getattr(hook, "exec_result", None)]
+    unique = {id(r): r for r in found if r is not None and isinstance(getattr(r, "__dict__", None), dict)}
+    hidden = getattr(shell, "user_ns_hidden", None)
+    return [vars(r) for r in unique.values()] + ([hidden] if isinstance(hidden, dict) else [])
+
+
 def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
     """A numpy view into an input shares its memory; a restored copy would not, so such a cell is not stored."""
     for name, value in outputs.items():
@@ -197,8 +207,9 @@ class CachedCell:
             return None
 
     def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
-        # The keyed input values are nbcache's own reference, not a hidden one.
-        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values]
+        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
+        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         random_state = determinism.state_problem(meta)
         if random_state:
             return random_state
@@ -213,7 +224,7 @@ class CachedCell:
         out = self.ns.get("Out", {})
         for name in meta.get("mutated", []):
             old = self.ns.get(name, _MISSING)
-            for slot in (self.ns, out):
+            for slot in (self.ns, out, *_execution_results(self.shell)):
                 for alias in [k for k, v in slot.items() if v is old and k != name]:
                     slot[alias] = outputs[name]
 

@@ -415,9 +415,25 @@ def _h_reduce(h: _Hasher, obj: Any) -> None:
     state, listitems, dictitems = rest[:3]
     h.update(callable_)
     h.update(args)
-    h.update(state)
+    _h_state(h, state)
     h.update(list(listitems) if listitems is not None else None)
     h.update(dict(dictitems) if dictitems is not None else None)
+
+
+def _h_state(h: _Hasher, state: Any) -> None:
+    """An instance's state: attributes in name order. The order they were set in is not observable, and a
+    ``__setstate__`` (a restore) often sets them in another, so the value keys the next cell as the original did."""
+    if type(state) is dict and all(type(k) is str for k in state):
+        h.tag(f"state:{len(state)}")
+        for key in sorted(state):
+            h.tag(key)
+            h.update(state[key])
+    elif type(state) is tuple and len(state) == 2 and all(type(p) in (dict, type(None)) for p in state):
+        h.tag("slots-state")  # (__dict__, slots) of a class with __slots__
+        _h_state(h, state[0])
+        _h_state(h, state[1])
+    else:
+        h.update(state)
 
 
 _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {

@@ -60,3 +60,18 @@ def test_sys_path_insert_then_import_hits_after_a_restart(shell: Shell, tmp_path
     (tmp_path / "src" / "feats.py").write_text("def build(v):\n    return v * 3\n")
     out = _twice_in_new_processes(shell, tmp_path, body, "y")[0]
     assert "VALUE 12" in out and shell.runs == 2
+
+
+def test_a_frame_shown_as_a_result_then_changed_by_a_cached_cell_hits(shell: Shell) -> None:
+    setup = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})"
+    body = "df['b'] = df['a'] * 2"
+    for _ in range(2):
+        shell.run(setup)
+        shell.run("df")  # the display hook's `_` and `Out` hold it
+        shell.cached(body)
+    assert shell.runs == 1
+    assert list(shell.ns["df"].columns) == ["a", "b"] and shell.ns["_"] is shell.ns["df"]
+    idx = shell.ns["df"].index
+    shell.cached("idx = df.index\nk = idx.dtype.name")
+    shell.cached("idx = df.index\nk = idx.dtype.name")
+    assert shell.runs == 2 and shell.ns["k"] == idx.dtype.name  # loadable: no lazily filled cache in the way
