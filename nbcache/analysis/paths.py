@@ -119,8 +119,10 @@ def _folder_context(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 
 def literal_folders(tree: ast.AST) -> list[str]:
     """Literals naming an existing folder and used as one: the cell lists it or reads files inside it."""
+    candidates = [node for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)
+                  and os.path.isdir(os.path.expanduser(node.value))]
+    if not candidates:  # most cells: no parent map
+        return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = {node.value for node in ast.walk(tree)
-             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)
-             and os.path.isdir(os.path.expanduser(node.value)) and _folder_context(node, parents)}
-    return sorted(found)
+    return sorted({node.value for node in candidates if _folder_context(node, parents)})

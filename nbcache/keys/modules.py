@@ -114,6 +114,11 @@ def _prefixes(dotted: str) -> Iterator[str]:
 
 def imported_names(tree: ast.AST) -> list[str]:
     """Absolute module names an AST imports (``from a import b`` gives ``a`` and, maybe a submodule, ``a.b``)."""
+    return list(_imported_names(tree))
+
+
+@lru_cache(maxsize=64)  # a cell's tree is read for its imports twice while it is keyed
+def _imported_names(tree: ast.AST) -> tuple[str, ...]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -122,7 +127,7 @@ def imported_names(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.update(_prefixes(node.module))
             names.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 def _relative_files(tree: ast.AST, path: str) -> list[str]:
@@ -255,6 +260,12 @@ def loaded_digest(path: str, current: bytes) -> bytes:
         raise EditedSinceImport(path)
     _imported[path] = _Imported(spec, current)
     return current
+
+
+def user_modules() -> dict[str, types.ModuleType]:
+    """The loaded modules from the user's own files, by name."""
+    _loaded_module("")  # refresh the map
+    return {m.__name__: m for m in _by_file.values() if sys.modules.get(m.__name__) is m}
 
 
 def note_imports() -> None:

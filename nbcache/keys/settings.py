@@ -21,11 +21,12 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from nbcache.errors import UnhashableValue
 from nbcache.keys.inputs import setting_input
-from nbcache.keys.modules import is_library_file, note_imports
+from nbcache.keys.modules import is_library_file, note_imports, user_modules
 from nbcache.keys.values import hash_value
 
 
@@ -89,7 +90,7 @@ def _warnings_write(value: tuple) -> None:
 
 
 def _rc_read() -> dict[str, Any]:
-    return dict.copy(sys.modules["matplotlib"].rcParams)
+    return dict(dict.items(sys.modules["matplotlib"].rcParams))  # RcParams' own __getitem__ is slow
 
 
 def _rc_write(values: dict[str, Any]) -> None:
@@ -132,6 +133,12 @@ _NUMPY_DEFAULTS = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "p
                    "legacy": False, "override_repr": None}
 
 
+@cache
+def _rc_defaults() -> dict[str, Any]:
+    return dict(dict.items(sys.modules["matplotlib"].rcParamsOrig))
+
+
+@cache
 def _pandas_defaults() -> dict[str, Any]:
     return {k: o.defval for k, o in sys.modules["pandas"]._config.config._registered_options.items()}
 
@@ -150,7 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("warnings.filters", "warnings", _warnings_read, _warnings_write,
             frozenset({"warnings", "warn", "filterwarnings", "simplefilter", "catch_warnings"})),
     Setting("matplotlib.rcParams", "matplotlib", _rc_read, _rc_write,
-            default=lambda: dict.copy(sys.modules["matplotlib"].rcParamsOrig)),
+            default=lambda: _rc_defaults()),
     Setting("sys.argv", "sys", lambda: list(sys.argv), _argv_write,
             frozenset({"argv", "parse_args", "parse_known_args", "ArgumentParser", "argparse"})),
     Setting("os.environ", "os", lambda: dict(os.environ), _environ_write,
@@ -184,10 +191,14 @@ def _code_names(code: types.CodeType) -> Iterator[str]:
 
 
 def _observed_names(tree: ast.AST, values: Iterable[Any]) -> set[str]:
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    names |= {a.name.split(".")[-1] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-              for a in n.names}
+    names: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update(a.name.split(".")[-1] for a in n.names)
     for value in values:  # notebook functions: what their code names
         code = getattr(value, "__code__", None)
         if isinstance(code, types.CodeType) and not is_library_file(code.co_filename):
@@ -215,11 +226,24 @@ def setting_inputs(tree: ast.AST, values: Iterable[Any]) -> dict[str, str]:
 _AT_DEFAULT = object()
 
 
+_last_read: dict[str, tuple[Any, Any]] = {}  # name -> (value read, its departure): most cells change nothing
+
+
 def _departure(setting: Setting) -> Any:
     """The setting's value, or only what differs from the library's defaults; _AT_DEFAULT if nothing does."""
     value = setting.read()
     if setting.default is None:
         return value
+    last = _last_read.get(setting.name)
+    if last is not None and _same(last[0], value):
+        return last[1]
+    departure = _departure_from(setting, value)
+    _last_read[setting.name] = (value, departure)
+    return departure
+
+
+def _departure_from(setting: Setting, value: Any) -> Any:
+    assert setting.default is not None
     default = setting.default()
     if isinstance(value, dict) and isinstance(default, dict):
         value = {k: v for k, v in value.items() if k not in default or not _same(default[k], v)}
@@ -252,13 +276,7 @@ class Changes:
 
 
 def _user_modules() -> dict[str, types.ModuleType]:
-    found = {}
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if isinstance(module, types.ModuleType) and isinstance(file, str) and not is_library_file(file) \
-                and name != "__main__":
-            found[name] = module
-    return found
+    return {name: m for name, m in user_modules().items() if name != "__main__"}
 
 
 def snapshot() -> Snapshot:
