@@ -125,4 +125,4 @@ def literal_folders(tree: ast.AST) -> list[str]:
     if not candidates:  # most cells: no parent map
         return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    return sorted({node.value for node in candidates if _folder_context(node, parents)})
+    return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
