@@ -552,8 +552,3 @@ def analyse_tree(tree: ast.Module) -> CellAnalysis:
     for stmt in tree.body:
         visitor.visit(stmt)
     return _finish(visitor.s)
-
-
-def analyse(source: str) -> CellAnalysis:
-    """Analyse plain Python source (already transformed by IPython). Raises SyntaxError."""
-    return analyse_tree(ast.parse(source))
