@@ -63,15 +63,18 @@ def _lookup(name: str, namespace: dict[str, Any]) -> Any:
 
 def _path_target(value: Any) -> str:
     """A path value (``DATA = Path("data")``) names content a cell reads through it: a file, a folder."""
-    if isinstance(value, PurePath) or (isinstance(value, str) and 0 < len(value) < 4096 and "\n" not in value):
+    is_path = isinstance(value, PurePath)
+    if is_path or (isinstance(value, str) and 0 < len(value) < 4096 and "\n" not in value):
         try:
+            # A string counts when it names a file; a folder only through a Path (`sep = "/"` is no folder).
+            if not is_path and not os.path.isfile(os.path.expanduser(value)):
+                return ""
             digest = path_digest(value)
         except FolderTooLarge as exc:
             raise UnhashableValue(f"a path to a folder of more than {FOLDER_LIMIT} entries ({exc})") from None
         except (OSError, ValueError):
             return ""
-        return f":{digest.hex()}" if digest is not None and (isinstance(value, PurePath) or
-                                                              digest.startswith(b"file:")) else ""
+        return f":{digest.hex()}" if digest is not None else ""
     return ""
 
 

@@ -284,6 +284,43 @@ def snapshot() -> Snapshot:
     return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()})
 
 
+def _patch(before: Any, after: Any) -> Any:
+    """What the run changed in a setting: for a dict (the environment) only the keys it set or removed, for a
+    list (sys.path) its value before and after, so a hit in another kernel changes nothing else."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return _DictPatch({k: v for k, v in after.items() if k not in before or not _same(before[k], v)},
+                          tuple(k for k in before if k not in after))
+    if isinstance(before, list) and isinstance(after, list):
+        return _ListPatch(tuple(before), tuple(after))
+    return after
+
+
+@dataclass(frozen=True)
+class _DictPatch:
+    set: dict[str, Any]
+    removed: tuple[str, ...]
+
+    def apply(self, now: dict[str, Any]) -> dict[str, Any]:
+        result = {k: v for k, v in now.items() if k not in self.removed}
+        result.update(self.set)
+        return result
+
+
+@dataclass(frozen=True)
+class _ListPatch:
+    before: tuple
+    after: tuple
+
+    def apply(self, now: list) -> list:
+        if tuple(now) == self.before:
+            return list(self.after)
+        result = list(now)  # another kernel's list: add what the run added, where it added it
+        for i, item in enumerate(self.after):
+            if item not in result and item not in self.before:
+                result.insert(min(i, len(result)), item)
+        return result
+
+
 def changes(before: Snapshot, magics: tuple[tuple[str, str], ...] = ()) -> Changes:
     """Compare with the state before the run. Modules the run imported are left out: a hit imports them."""
     note_imports()
@@ -291,8 +328,10 @@ def changes(before: Snapshot, magics: tuple[tuple[str, str], ...] = ()) -> Chang
     for setting in SETTINGS:
         if setting.module in sys.modules:
             value = setting.read()
-            if setting.name not in before.settings or before.settings[setting.name] != value:
+            if setting.name not in before.settings:
                 settings[setting.name] = value
+            elif not _same(before.settings[setting.name], value):
+                settings[setting.name] = _patch(before.settings[setting.name], value)
     attributes: dict[str, dict[str, Any]] = {}
     removed: dict[str, tuple[str, ...]] = {}
     for name, module in _user_modules().items():
@@ -312,25 +351,41 @@ def changes(before: Snapshot, magics: tuple[tuple[str, str], ...] = ()) -> Chang
 _MISSING = object()
 
 
+def _warn(what: str, exc: Exception) -> None:
+    from nbcache.errors import CacheWarning
+
+    warnings.warn(f"nbcache: could not set {what} again on this hit ({type(exc).__name__}: {exc}); run the cell "
+                  "with -f if it matters", CacheWarning, stacklevel=3)
+
+
 def replay(record: Changes | None, shell: Any) -> None:
-    """Set again what the run changed: settings, module attributes, and the line magics it ran."""
+    """Set again what the run changed: settings, module attributes, and the line magics it ran. A failure warns:
+    the hit's values are restored all the same."""
     if record is None:
         return
     for name, args in record.magics:
-        shell.run_line_magic(name, args)
+        try:
+            shell.run_line_magic(name, args)
+        except Exception as exc:
+            _warn(f"%{name} {args}", exc)
     by_name = {s.name: s for s in SETTINGS}
     for name, value in record.settings.items():
         setting = by_name.get(name)
-        if setting is not None and setting.module in sys.modules:
-            setting.write(value)
-    for module_name, attributes in record.attributes.items():
-        module = _import(module_name)
-        for attr, value in attributes.items():
-            setattr(module, attr, value)
-    for module_name, gone in record.removed.items():
-        module = _import(module_name)
-        for attr in gone:
-            module.__dict__.pop(attr, None)
+        if setting is None or setting.module not in sys.modules:
+            continue
+        try:
+            setting.write(value.apply(setting.read()) if isinstance(value, (_DictPatch, _ListPatch)) else value)
+        except Exception as exc:
+            _warn(name, exc)
+    for module_name in sorted(record.attributes.keys() | record.removed.keys()):
+        try:
+            module = _import(module_name)
+            for attr, value in record.attributes.get(module_name, {}).items():
+                setattr(module, attr, value)
+            for attr in record.removed.get(module_name, ()):
+                module.__dict__.pop(attr, None)
+        except Exception as exc:
+            _warn(f"the attributes of module {module_name}", exc)
 
 
 def _import(name: str) -> types.ModuleType:

@@ -215,3 +215,18 @@ def test_datetime_index_freq_is_part_of_the_key(shell: Shell) -> None:
     shell.run("s.index.freq = None")
     _same_as_plain(shell, "t = str(s.index.freq)", "t")
     assert shell.runs == 2
+
+
+def test_a_path_set_by_a_cached_cell_is_added_again_without_dropping_others(shell: Shell, local: Path) -> None:
+    (local / "src").mkdir()
+    body = "import sys\nsys.path.insert(0, 'src')\nx = 1"
+    shell.cached(body)
+    sys.path.remove("src")
+    sys.path.append("elsewhere")  # this kernel's path differs from the one the entry was made in
+    try:
+        shell.cached(body)
+        assert shell.runs == 1 and sys.path[0] == "src" and "elsewhere" in sys.path
+    finally:
+        for entry in ("src", "elsewhere"):
+            while entry in sys.path:
+                sys.path.remove(entry)
