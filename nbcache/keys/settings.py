@@ -276,7 +276,8 @@ class Changes:
 
 
 def _user_modules() -> dict[str, types.ModuleType]:
-    return {name: m for name, m in user_modules().items() if name != "__main__"}
+    # (nbcache's own modules are never the user's state, also where nbcache is installed in editable mode)
+    return {name: m for name, m in user_modules().items() if name != "__main__" and name.split(".")[0] != "nbcache"}
 
 
 def snapshot() -> Snapshot:
