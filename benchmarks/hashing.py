@@ -86,7 +86,7 @@ def _keying(tree: ast.Module, namespace: dict[str, Any]) -> str:
     analysis = analyse_tree(tree)
     inputs = hash_inputs(analysis.inputs, namespace)
     key_inputs = {**inputs.hashes, **code_inputs(tree, [])}
-    return cell_key(normalise(tree), key_inputs, {})
+    return cell_key(normalise(tree), key_inputs)
 
 
 def _per_call(fn: Callable[[], Any], calls: int, repeat: int) -> list[float]:

@@ -1,10 +1,11 @@
-"""Non-determinism: calls whose result no key can capture (clocks, unseeded random numbers, uuids).
+"""Non-determinism: calls whose result no key can capture (clocks, uuids, a generator seeded by the OS).
 
-Such a cell is still cached, since freezing a random split or a timestamp is often what the user wants, but its
-status says so. Two detectors: the calls the cell and its notebook functions make, read statically; and, while a
-miss runs, whether the global random generators (``random``, ``numpy.random``, ``torch``) advanced. Their state
-after the run is stored with the entry and restored on a hit, so later cells draw the same numbers as after the
-real run.
+Such a cell is still cached, since freezing a timestamp is often what the user wants, but its status says so.
+Draws from the global random generators (``random``, ``numpy.random``, ``torch``) are not frozen: a miss notes
+which generators advanced and the state they started from, and an entry only hits while they are in that state
+again (a seed set in an earlier cell makes the cell reproducible). Their state after the run is stored with the
+entry and restored on a hit, so later cells draw the same numbers as after the real run. Only a generator the
+run itself loaded (``import numpy`` then ``np.random.rand()``, seeded by the OS) makes the result frozen.
 """
 
 from __future__ import annotations
@@ -119,19 +120,19 @@ def _classify(calls: Iterable[tuple[str, bool]]) -> tuple[set[str], set[str], bo
     return clocks, draws, seeded
 
 
-def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any]) -> str | None:
-    """'calls time.time' when the cell or a notebook function it uses reads a clock or an unseeded RNG."""
+def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any],
+                  fresh: Iterable[str] = ()) -> str | None:
+    """'calls time.time' when the cell or a notebook function it uses reads a clock, makes a generator without a
+    seed, or draws from a global generator that the run itself loaded (``fresh``: seeded by the OS)."""
     calls = list(_cell_calls(tree, namespace))
     cell_seeded = _classify(calls)[2]
     for fn in _functions(inputs):
         calls += _code_calls(fn.__code__, fn.__globals__)
     clocks, draws, _ = _classify(calls)
-    found = sorted(clocks | (set() if cell_seeded else draws))
+    unseeded = {d for d in draws if d in _SEEDABLE}
+    loaded = {d for d in draws - unseeded if d.startswith(tuple(f"{g}." for g in fresh))}
+    found = sorted(clocks | (set() if cell_seeded else unseeded | loaded))
     return f"calls {', '.join(found[:3])}" if found else None
-
-
-def is_seeded(tree: ast.AST, namespace: dict[str, Any]) -> bool:
-    return _classify(_cell_calls(tree, namespace))[2]
 
 
 # ---- the global random generators' state
@@ -150,6 +151,33 @@ def rng_states() -> dict[str, Any]:
 def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The generators whose state the run changed, with their new state."""
     return {k: v for k, v in after.items() if k not in before or hash_value(v) != hash_value(before[k])}
+
+
+def _state_digest(state: Any) -> str:
+    return hash_value(state).hex()
+
+
+_SEED_OF = {"random.seed": "random", "numpy.random.seed": "numpy", "torch.manual_seed": "torch",
+            "torch.random.manual_seed": "torch"}
+
+
+def drawn_states(before: dict[str, Any], after: dict[str, Any], tree: ast.AST,
+                 namespace: dict[str, Any]) -> dict[str, str]:
+    """The generators loaded before the run that it advanced without seeding them itself, with a digest of the
+    state they started from: the entry holds only while they are in that state again."""
+    seeded = {_SEED_OF[name] for name, _ in _cell_calls(tree, namespace) if name in _SEED_OF}
+    return {k: _state_digest(v) for k, v in before.items()
+            if k in after and k not in seeded and _state_digest(after[k]) != _state_digest(v)}
+
+
+def state_problem(meta: dict) -> str | None:
+    """Why an entry cannot be used now: a generator it drew from is in another state than when it ran."""
+    drawn = meta.get("random_state") or {}
+    if not drawn:
+        return None
+    now = rng_states()
+    changed = sorted(k for k, digest in drawn.items() if k not in now or _state_digest(now[k]) != digest)
+    return f"random state of {', '.join(changed)} changed" if changed else None
 
 
 def restore(states: dict[str, Any] | None) -> None:

@@ -29,8 +29,23 @@ _CODE_MAGICS = {"time", "timeit", "prun"}
 _SHELL_CALLS = {"system", "getoutput"}
 
 
+# Of those, the ones a cell can read as values (the last results and inputs): they are inputs like any other.
+# ``Out[3]``/``In[3]`` with a literal index are inputs named so; the whole history dicts are not (see _HISTORY).
+_READABLE_NAME = re.compile(r"^(_{1,3}|_\d+|_i+|_i\d+)$")
+_HISTORY = frozenset({"Out", "_oh", "In", "_ih"})
+
+# Line magics that read nothing from the namespace and bind nothing in it: a hit runs them again.
+REPLAYED_MAGICS = frozenset({"matplotlib", "config", "precision", "load_ext", "reload_ext", "autoreload",
+                             "aimport", "xmode", "colors"})
+
+
 def is_ipython_name(name: str) -> bool:
     return bool(_IPYTHON_NAME.match(name))
+
+
+def is_readable_history(name: str) -> bool:
+    """``_``, ``__``, ``_5``, ``_i5``, ``Out[5]``: IPython's names a cell may read as an input."""
+    return bool(_READABLE_NAME.match(name)) or bool(re.match(r"^(Out|_oh|In|_ih)\[-?\d+\]$", name))
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,8 @@ class CellAnalysis:
     # Why the cell's inputs cannot be known statically (eval, globals(), an unknown magic...), else None.
     dynamic: str | None = None
     uses_await: bool = False
+    # Line magics (name, line) of REPLAYED_MAGICS the cell runs, in order: a hit runs them again.
+    magics: tuple[tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -202,6 +219,7 @@ class _State:
     mutations: set[str] = field(default_factory=set)
     dynamic: list[str] = field(default_factory=list)
     uses_await: bool = False
+    magics: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -280,7 +298,9 @@ class _CellVisitor(ast.NodeVisitor):
 
     # ---- expressions
     def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
+        if isinstance(node.ctx, ast.Load) and node.id in _HISTORY and node.id not in self.s.bound:
+            self.s.dynamic.append(f"{node.id} (IPython's history) without a literal index")
+        elif isinstance(node.ctx, ast.Load):
             self.read(node.id)
         elif isinstance(node.ctx, ast.Store):
             self.bind(node.id)
@@ -316,6 +336,11 @@ class _CellVisitor(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
+        value, index = node.value, node.slice
+        if (isinstance(value, ast.Name) and value.id in _HISTORY and value.id not in self.s.bound
+                and isinstance(index, ast.Constant) and type(index.value) is int):
+            self.read(f"{value.id}[{index.value}]")  # Out[3]: that one result is the input
+            return
         self.visit(node.value)
         self.visit(node.slice)
 
@@ -335,6 +360,10 @@ class _CellVisitor(ast.NodeVisitor):
             magic, line = _string_arg(call, 0), _string_arg(call, 1)
             if magic in _CODE_MAGICS and line is not None:
                 self._magic_code(magic, line)
+            elif magic in REPLAYED_MAGICS and line is not None and (names := _expanded_names(line)) is not None:
+                for name in names:
+                    self.read(name)
+                self.s.magics.append((magic, line))
             else:
                 self.s.dynamic.append(f"line magic %{magic}")
         elif method in _SHELL_CALLS:
@@ -493,6 +522,7 @@ class _CellVisitor(ast.NodeVisitor):
             captures = [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Constant(None))
                         for n in _pattern_names(case.pattern)]
             values = [ast.Expr(n.value) for n in ast.walk(case.pattern) if isinstance(n, ast.MatchValue)]
+            values += [ast.Expr(n.cls) for n in ast.walk(case.pattern) if isinstance(n, ast.MatchClass)]
             guard = [ast.Expr(case.guard)] if case.guard is not None else []
             self.branch([*values, *captures, *guard, *case.body])
 
@@ -501,16 +531,19 @@ def _finish(state: _State) -> CellAnalysis:
     def clean(names: set[str]) -> frozenset[str]:
         return frozenset(n for n in names if not is_ipython_name(n))
 
+    inputs = frozenset(n for n in state.inputs if not is_ipython_name(n) or is_readable_history(n))
+
     dynamic = None
     if state.dynamic:
         dynamic = "uses " + ", ".join(sorted(set(state.dynamic)))
     return CellAnalysis(
-        inputs=clean(state.inputs),
+        inputs=inputs,
         outputs=clean(state.outputs - {"*"}) | ({"*"} & state.outputs),
         deletions=clean(state.deletions),
         mutations=clean(state.mutations),
         dynamic=dynamic,
         uses_await=state.uses_await,
+        magics=tuple(state.magics),
     )
 
 
@@ -519,8 +552,3 @@ def analyse_tree(tree: ast.Module) -> CellAnalysis:
     for stmt in tree.body:
         visitor.visit(stmt)
     return _finish(visitor.s)
-
-
-def analyse(source: str) -> CellAnalysis:
-    """Analyse plain Python source (already transformed by IPython). Raises SyntaxError."""
-    return analyse_tree(ast.parse(source))

@@ -97,6 +97,32 @@ def literal_paths(tree: ast.AST) -> list[str]:
     return sorted(found)
 
 
-def literal_files(tree: ast.AST) -> list[str]:
-    """The literal paths that name existing files now, as written in the cell (relative to the working folder)."""
-    return [p for p in literal_paths(tree) if os.path.isfile(os.path.expanduser(p))]
+# Calls that list a folder or build a path under it: a folder literal given to them is read through.
+_FOLDER_CALLS = frozenset({
+    "listdir", "scandir", "walk", "glob", "iglob", "rglob", "iterdir", "Path", "PurePath", "PosixPath", "join",
+    "load_files", "ImageFolder", "read_csv", "read_parquet", "open_dataset", "open_mfdataset", "DataLoader",
+})
+
+
+def _folder_context(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Is this literal used as a folder: given to a listing or path call, the left of ``/``, or bound to a name?
+    (Not ``s.split("/")`` or ``".".join(parts)``: the same text, read as a separator.)"""
+    parent = parents.get(node)
+    if isinstance(parent, ast.keyword):
+        parent = parents.get(parent)
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return _func_name(parent) in _FOLDER_CALLS
+    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+        return True
+    return isinstance(parent, (ast.Assign, ast.AnnAssign)) and getattr(parent, "value", None) is node
+
+
+def literal_folders(tree: ast.AST) -> list[str]:
+    """Literals naming an existing folder and used as one: the cell lists it or reads files inside it."""
+    candidates = [node for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)
+                  and os.path.isdir(os.path.expanduser(node.value))]
+    if not candidates:  # most cells: no parent map
+        return []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})

@@ -34,7 +34,8 @@ def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
     elif isinstance(obj, (type, ModuleType)) or callable(obj):
         return
     elif isinstance(getattr(obj, "__dict__", None), dict):
-        yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str))
+        # Not lazily filled caches (a pandas Index's `_cache`): what they hold now may be missing on a hit.
+        yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str) and not k.endswith("_cache"))
 
 
 def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> dict[int, tuple]:

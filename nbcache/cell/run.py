@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 import time
+import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from nbcache.cell import execute
 from nbcache.cell.capture import recording, replay
 from nbcache.cell.parsed import parse_cell
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
+from nbcache.keys import settings
 from nbcache.keys.cellkey import (
     Inputs,
     cell_key,
@@ -81,6 +83,8 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
     for name, value in inputs.values.items():
         if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
             continue
+        if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
+            continue
         try:
             changed = rehash(value, namespace) != inputs.hashes[name]
         except Exception:  # no longer hashable: it certainly changed
@@ -101,6 +105,16 @@ def _hidden_references(name: str, slots: list[dict]) -> bool:
     known = sum(1 for slot in slots for value in slot.values() if value is obj)
     # getrefcount counts its own argument and this frame's `obj`; no other frame may hold one here.
     return sys.getrefcount(obj) - 2 > known
+
+
+def _execution_results(shell: Any) -> list[dict]:
+    """Where IPython keeps the last results besides the namespace: the display hook's own `_`, `__`, `___` and
+    its ExecutionResult objects (their real attribute dicts, so each reference is counted once)."""
+    hook = shell.displayhook
+    found = [hook, getattr(shell, "last_execution_result", None), getattr(hook, "exec_result", None)]
+    unique = {id(r): r for r in found if r is not None and isinstance(getattr(r, "__dict__", None), dict)}
+    hidden = getattr(shell, "user_ns_hidden", None)
+    return [vars(r) for r in unique.values()] + ([hidden] if isinstance(hidden, dict) else [])
 
 
 def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
@@ -159,8 +173,9 @@ class CachedCell:
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
         inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
-        key_inputs = {**inputs.hashes, **code_inputs(tree, files)}
-        key = cell_key(normalised, key_inputs, {})
+        with settings.cell_import_path(tree):
+            key_inputs = {**inputs.hashes, **code_inputs(tree, files, inputs.values)}
+        key = cell_key(normalised, key_inputs)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
         return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)
 
@@ -168,7 +183,8 @@ class CachedCell:
         __tracebackhide__ = True  # noqa: F841
         if self.options.force:
             return self._miss(cell, "forced with -f")
-        loaded = self._load(cell.key)
+        with settings.cell_import_path(cell.tree):
+            loaded = self._load(cell.key)
         if loaded is None:
             return self._miss_unless_computed_meanwhile(cell)
         payload, info = loaded
@@ -189,8 +205,12 @@ class CachedCell:
             return None
 
     def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
-        # The keyed input values are nbcache's own reference, not a hidden one.
-        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values]
+        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
+        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
+        random_state = determinism.state_problem(meta)
+        if random_state:
+            return random_state
         for name in meta.get("mutated", []):
             if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
@@ -202,7 +222,7 @@ class CachedCell:
         out = self.ns.get("Out", {})
         for name in meta.get("mutated", []):
             old = self.ns.get(name, _MISSING)
-            for slot in (self.ns, out):
+            for slot in (self.ns, out, *_execution_results(self.shell)):
                 for alias in [k for k, v in slot.items() if v is old and k != name]:
                     slot[alias] = outputs[name]
 
@@ -213,6 +233,7 @@ class CachedCell:
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)
         self.ns.update(outputs)
+        settings.replay(payload.get("changes"), self.shell)
         determinism.restore(payload.get("rng"))
         replay(self.shell, payload["events"])
         elapsed = time.perf_counter() - self.started
@@ -256,20 +277,22 @@ class CachedCell:
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before, rng_before = dict(self.ns), determinism.rng_states()
+        before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin("running", reason)
         start = time.perf_counter()
         with recording(self.shell) as events, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
-        rng = determinism.advanced(rng_before, determinism.rng_states())
+        rng_after = determinism.rng_states()
+        rng = determinism.advanced(rng_before, rng_after)
         outputs, deletions = _runtime_changes(before, self.ns, run)
         mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
         outputs |= set(mutated)
         payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
-                   "rng": rng}
+                   "rng": rng, "changes": settings.changes(snapshot, cell.analysis.magics)}
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
+        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, set(rng_after) - set(rng_before)),
+                    random_state=determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns))
         self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
@@ -311,11 +334,8 @@ class CachedCell:
             return None, 0.0, "saving failed"
         return stored, time.perf_counter() - start, ""
 
-    def _nondeterminism(self, cell: Prepared, rng: dict[str, Any]) -> str | None:
-        reason = determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values())
-        if reason is None and rng and not determinism.is_seeded(cell.tree, self.ns):
-            reason = f"draws from the global {', '.join(sorted(rng))} random generator without a seed"
-        return reason
+    def _nondeterminism(self, cell: Prepared, fresh: set[str]) -> str | None:
+        return determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values(), fresh)
 
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:

@@ -262,6 +262,9 @@ def h_pandas_index(h: Any, idx: Any) -> None:
             h_ndarray(h, codes)
     else:
         h_pandas_values(h, idx.array)
+        freq = getattr(idx, "freq", None)  # a DatetimeIndex's freq changes what shift() and resample() do
+        if freq is not None:
+            h.tag(f"freq:{freq.freqstr}")
 
 
 def _column_values(series: Any) -> Any:

@@ -9,18 +9,22 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from blake3 import blake3
 
-from nbcache.analysis.names import is_ipython_name
-from nbcache.analysis.paths import literal_files
+from nbcache.analysis.names import is_ipython_name, is_readable_history
+from nbcache.analysis.paths import literal_folders, literal_paths
 from nbcache.errors import UnhashableInput, UnhashableValue
-from nbcache.keys.modules import import_inputs
-from nbcache.keys.values import hash_file, hash_value_reads
+from nbcache.keys import modules
+from nbcache.keys.files import FOLDER_LIMIT, FolderTooLarge
+from nbcache.keys.inputs import file_input, folder_input, module_input
+from nbcache.keys.settings import setting_inputs
+from nbcache.keys.values import hash_file, hash_value, hash_value_reads, is_user_module, path_digest
 
 # Increment on cache-breaking changes (key recipe, payload layout).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # What an input's hash is when the name is not in the user namespace at all.
 ABSENT = "absent"
@@ -43,13 +47,44 @@ class Inputs:
     values: dict[str, Any] = field(default_factory=dict)
 
 
+_MISSING = object()
+
+
+def _lookup(name: str, namespace: dict[str, Any]) -> Any:
+    """The value an input names: a variable, or one entry of IPython's history (``Out[3]``)."""
+    if name.endswith("]") and "[" in name:
+        history, _, index = name[:-1].partition("[")
+        try:
+            return namespace[history][int(index)]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return _MISSING
+    return namespace.get(name, _MISSING)
+
+
+def _path_target(value: Any) -> str:
+    """A path value (``DATA = Path("data")``) names content a cell reads through it: a file, a folder."""
+    is_path = isinstance(value, PurePath)
+    if is_path or (isinstance(value, str) and 0 < len(value) < 4096 and "\n" not in value):
+        try:
+            # A string counts when it names a file; a folder only through a Path (`sep = "/"` is no folder).
+            if not is_path and not os.path.isfile(os.path.expanduser(value)):
+                return ""
+            digest = path_digest(value)
+        except FolderTooLarge as exc:
+            raise UnhashableValue(f"a path to a folder of more than {FOLDER_LIMIT} entries ({exc})") from None
+        except (OSError, ValueError):
+            return ""
+        return f":{digest.hex()}" if digest is not None else ""
+    return ""
+
+
 def _hash_name(name: str, namespace: dict[str, Any], memo: dict[int, tuple[str, set[str]]]) -> tuple[str, set[str]]:
-    if name not in namespace:
+    value = _lookup(name, namespace)
+    if value is _MISSING:
         return (f"builtin:{name}" if hasattr(builtins, name) else ABSENT), set()
-    value = namespace[name]
     if id(value) not in memo:
         digest, reads = hash_value_reads(value, namespace)
-        memo[id(value)] = digest.hex(), reads
+        memo[id(value)] = digest.hex() + _path_target(value), reads
     return memo[id(value)]
 
 
@@ -66,7 +101,7 @@ def hash_inputs(names: Iterable[str], namespace: dict[str, Any], ignore: Iterabl
     memo: dict[int, tuple[str, set[str]]] = {}
     while pending:
         name = pending.pop()
-        if name in result.hashes or name in skip or is_ipython_name(name):
+        if name in result.hashes or name in skip or (is_ipython_name(name) and not is_readable_history(name)):
             continue
         try:
             result.hashes[name], reads = _hash_name(name, namespace, memo)
@@ -84,14 +119,15 @@ def rehash(value: Any, namespace: dict[str, Any]) -> str:
 
 
 def expand_deps(patterns: Iterable[str]) -> list[str]:
-    """Files named by --deps; a pattern that matches nothing is the user's mistake, reported by the caller."""
-    files: list[str] = []
+    """Files and folders named by --deps; a pattern that matches nothing is the user's mistake, reported by the
+    caller."""
+    found: list[str] = []
     for pattern in patterns:
         matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
         if not matches:
             raise FileNotFoundError(pattern)
-        files += [m for m in matches if os.path.isfile(m)]
-    return files
+        found += [m for m in matches if os.path.isfile(m) or os.path.isdir(m)]
+    return found
 
 
 def _file_hash(path: str) -> str:
@@ -101,23 +137,64 @@ def _file_hash(path: str) -> str:
         return f"unreadable:{exc.errno}"
 
 
-def hash_deps(files: Iterable[str]) -> dict[str, str]:
-    return {f"file:{path}": _file_hash(path) for path in files}
+def _folder_hash(path: str) -> str:
+    try:
+        digest = path_digest(path)
+    except FolderTooLarge:
+        raise UnhashableInput(folder_input(path), f"a folder of more than {FOLDER_LIMIT} entries; name the files "
+                              "it needs with --deps") from None
+    return digest.hex() if digest is not None else ABSENT
 
 
-def code_inputs(tree: ast.Module, deps: Iterable[str]) -> dict[str, str]:
-    """Key inputs besides variables: --deps files, files the cell names by literal path, modules it imports."""
-    return {**hash_deps(literal_files(tree)), **hash_deps(deps), **import_inputs(tree)}
+def hash_deps(paths: Iterable[str]) -> dict[str, str]:
+    """Files by content; folders (a --deps folder, a literal one, a glob pattern) by their listing and files."""
+    return {file_input(p) if os.path.isfile(os.path.expanduser(p)) else folder_input(p):
+            _file_hash(p) if os.path.isfile(os.path.expanduser(p)) else _folder_hash(p) for p in paths}
 
 
-def cell_key(normalised: str, inputs: dict[str, str], options: dict[str, Any]) -> str:
-    """blake3 over the format version, Python's version, the normalised cell, the options and the inputs."""
+def _named_paths(tree: ast.Module) -> list[str]:
+    """Literal paths naming a file, a folder used as one, or a glob pattern that matches something."""
+    found = set(literal_folders(tree))
+    for text in literal_paths(tree):
+        path = os.path.expanduser(text)
+        if os.path.isfile(path) or (any(c in text for c in "*?[") and glob.glob(path, recursive=True)):
+            found.add(text)
+    return sorted(found)
+
+
+def _loaded_module_inputs(tree: ast.Module) -> dict[str, str]:
+    """A user module the cell imports that is loaded already: ``import`` gives it as it is, attributes set at
+    run time included, so it is keyed by its code as imported and its state."""
+    result = {}
+    for name in modules.imported_names(tree):
+        module = sys.modules.get(name)
+        if module is not None and is_user_module(module):
+            try:
+                result[module_input(name)] = hash_value(module).hex()
+            except UnhashableValue as exc:
+                raise UnhashableInput(module_input(name), exc.description) from None
+    return result
+
+
+def code_inputs(tree: ast.Module, deps: Iterable[str], values: dict[str, Any] | None = None) -> dict[str, str]:
+    """Key inputs besides variables: --deps files and folders, paths the cell names by a literal, modules it
+    imports, and the library settings in force that it may observe."""
+    try:
+        imports = modules.import_inputs(tree)
+    except modules.EditedSinceImport as exc:
+        raise UnhashableInput(exc.path, "it was edited after it was imported, so the code that runs is not the "
+                              "file's; reload it (importlib.reload, %autoreload) or restart the kernel") from None
+    return {**hash_deps(_named_paths(tree)), **hash_deps(deps), **imports,
+            **_loaded_module_inputs(tree), **setting_inputs(tree, (values or {}).values())}
+
+
+def cell_key(normalised: str, inputs: dict[str, str]) -> str:
+    """blake3 over the format version, Python's version, the normalised cell and the inputs."""
     h = blake3()
     for part in (
         f"nbcache:{CACHE_VERSION}",
         f"python:{sys.version_info[0]}.{sys.version_info[1]}",
         normalised,
-        repr(sorted(options.items())),
     ):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part.encode())

@@ -56,6 +56,33 @@ def file_digest(path: str) -> bytes:
     return digest
 
 
-def forget() -> None:
-    """Drop every remembered digest (tests use it to check the slow path)."""
-    _memo.clear()
+# A folder with more entries than this is not keyed by its listing: the cell runs uncached, naming it.
+FOLDER_LIMIT = 20_000
+
+
+class FolderTooLarge(Exception):
+    """A folder a cell lists or reads through has more than FOLDER_LIMIT entries."""
+
+
+def folder_digest(path: str) -> bytes:
+    """blake3 over a folder's listing, recursively: each entry's name and, for a file, its content digest, so a
+    new, removed or edited file is a change. Hidden folders (``.git``, ``.nbcache``, ``.ipynb_checkpoints``) and
+    ``__pycache__`` count by name only: their content is tools' bookkeeping, and the store itself lives there."""
+    h = blake3()
+    count = 0
+    for root, dirs, files in os.walk(path):
+        entries = sorted(dirs + files)
+        count += len(entries)
+        if count > FOLDER_LIMIT:
+            raise FolderTooLarge(path)
+        h.update(f"dir:{os.path.relpath(root, path)}:{len(entries)}\0".encode())
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            h.update(f"{name}\0".encode())
+            try:
+                h.update(file_digest(full))
+            except OSError as exc:  # a dangling link, a file removed meanwhile
+                h.update(f"unreadable:{exc.errno}".encode())
+        h.update(("\0".join(sorted(dirs)) + "\1").encode())
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+    return h.digest()

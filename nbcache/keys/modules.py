@@ -8,16 +8,21 @@ imports, changes the key of a cell that does ``import helpers``, also after a ke
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import sys
 import sysconfig
+import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from blake3 import blake3
 
+from nbcache.analysis.paths import literal_paths
 from nbcache.keys.distributions import provider
 from nbcache.keys.files import file_digest
+from nbcache.keys.inputs import module_input
 
 
 @cache
@@ -59,22 +64,39 @@ def _in_dir(base: str, name: str) -> str | None:
     return None
 
 
+def _search_dirs(parent: str) -> list[str]:
+    """Where the submodules of ``parent`` are looked for (sys.path for a top-level name). A namespace package (a
+    folder without ``__init__.py``) may span several folders: each one counts."""
+    if not parent:
+        return [entry or os.getcwd() for entry in sys.path if isinstance(entry, str)]
+    module = sys.modules.get(parent)
+    if module is not None:
+        return [p for p in getattr(module, "__path__", None) or [] if isinstance(p, str)]
+    grand, _, last = parent.rpartition(".")
+    return [d for base in _search_dirs(grand) if os.path.isdir(d := os.path.join(base, last))]
+
+
 def locate(dotted: str) -> str | None:
     """The source file ``import dotted`` loads (already loaded, or found on sys.path); None if not a .py file."""
     module = sys.modules.get(dotted)
     if module is not None:
         return getattr(module, "__file__", None)
     parent, _, last = dotted.rpartition(".")
-    if parent:
-        parent_file = locate(parent)
-        if not parent_file or not parent_file.endswith("__init__.py"):
-            return None
-        return _in_dir(os.path.dirname(parent_file), last)
-    for entry in sys.path:
-        found = _in_dir(entry or os.getcwd(), dotted)
+    for base in _search_dirs(parent):
+        found = _in_dir(base, last)
         if found:
             return found
     return None
+
+
+def is_namespace_package(module: types.ModuleType) -> bool:
+    return getattr(module, "__file__", None) is None and bool(getattr(module, "__path__", None))
+
+
+def is_user_namespace(module: types.ModuleType) -> bool:
+    """A namespace package with a folder outside the libraries: the user's own code."""
+    return is_namespace_package(module) and any(
+        isinstance(p, str) and not is_library_file(os.path.join(p, "__init__.py")) for p in module.__path__)
 
 
 def _prefixes(dotted: str) -> Iterator[str]:
@@ -85,6 +107,11 @@ def _prefixes(dotted: str) -> Iterator[str]:
 
 def imported_names(tree: ast.AST) -> list[str]:
     """Absolute module names an AST imports (``from a import b`` gives ``a`` and, maybe a submodule, ``a.b``)."""
+    return list(_imported_names(tree))
+
+
+@lru_cache(maxsize=64)  # a cell's tree is read for its imports twice while it is keyed
+def _imported_names(tree: ast.AST) -> tuple[str, ...]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -93,7 +120,7 @@ def imported_names(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.update(_prefixes(node.module))
             names.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 def _relative_files(tree: ast.AST, path: str) -> list[str]:
@@ -115,23 +142,35 @@ def _relative_files(tree: ast.AST, path: str) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
-def _imports_of(path: str, digest: bytes) -> tuple[str, ...]:
-    """The user source files a file imports (memoised by its content digest)."""
+def _source_facts(path: str, digest: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the user source files a file imports, the string literals in it that may be paths), memoised by the
+    file's content digest."""
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)
     except (OSError, SyntaxError, ValueError):
-        return ()  # its digest still covers it; an import that fails will fail in the cell too
+        return (), ()  # its digest still covers it; an import that fails will fail in the cell too
     files = [locate(name) for name in imported_names(tree)] + _relative_files(tree, path)
-    return tuple(sorted({os.path.realpath(f) for f in files if f and is_user_file(f)}))
+    imports = tuple(sorted({os.path.realpath(f) for f in files if f and is_user_file(f)}))
+    return imports, tuple(literal_paths(tree))
 
 
 def is_user_file(path: str) -> bool:
     return path.endswith(".py") and not is_library_file(path) and os.path.isfile(path)
 
 
+def _literal_files(source: str, literals: tuple[str, ...]) -> Iterator[str]:
+    """Files a module names by a literal (``json.load(open("params.json"))`` at import): relative to the working
+    folder, as ``open`` reads them, and to the module's own folder."""
+    for text in literals:
+        for candidate in {os.path.expanduser(text), os.path.join(os.path.dirname(source), text)}:
+            if os.path.isfile(candidate):
+                yield os.path.realpath(candidate)
+
+
 def user_module_digest(path: str) -> bytes:
-    """blake3 over the file and every user source file it imports, transitively, in a fixed order."""
+    """blake3 over the code as it was imported, every user source file it imports (transitively, in a fixed
+    order), and the files those sources name by a literal path."""
     h = blake3()
     pending, done = [os.path.realpath(path)], set()
     while pending:
@@ -140,18 +179,106 @@ def user_module_digest(path: str) -> bytes:
             continue
         done.add(current)
         digest = file_digest(current)
-        h.update(digest)
-        pending.extend(reversed(_imports_of(current, digest)))
+        h.update(loaded_digest(current, digest))
+        imports, literals = _source_facts(current, digest)
+        for data in sorted(set(_literal_files(current, literals))):
+            h.update(f"file:{data}".encode())
+            h.update(file_digest(data))
+        pending.extend(reversed(imports))
     return h.digest()
 
 
+# ---- the code that actually ran: a module's source as it was imported, not as the file reads now
+class EditedSinceImport(Exception):
+    """A loaded module's file changed after the import: the code that runs is not the file's."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class _Imported:
+    spec: object  # the module's __spec__: a reload makes a new one
+    digest: bytes
+
+
+_imported: dict[str, _Imported] = {}
+
+
+_by_file: dict[str, types.ModuleType] = {}
+_by_file_size = [-1]
+
+
+def _loaded_module(path: str) -> types.ModuleType | None:
+    """The loaded user module whose file is ``path`` (a real path); the map is rebuilt when sys.modules grows."""
+    if len(sys.modules) != _by_file_size[0]:
+        _by_file.clear()
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.endswith(".py") and not is_library_file(file):
+                _by_file[os.path.realpath(file)] = module
+        _by_file_size[0] = len(sys.modules)
+    found = _by_file.get(path)
+    return found if found is not None and sys.modules.get(found.__name__) is found else None
+
+
+def _pyc_matches(path: str) -> bool | None:
+    """Does the file's stat match the one its cached bytecode was compiled from? None if nothing tells."""
+    try:
+        with open(importlib.util.cache_from_source(path), "rb") as f:
+            header = f.read(16)
+        st = os.stat(path)
+    except (OSError, NotImplementedError, ValueError):
+        return None
+    if len(header) < 16 or int.from_bytes(header[4:8], "little") != 0:
+        return None  # a hash-based pyc, or a short file
+    mtime, size = int.from_bytes(header[8:12], "little"), int.from_bytes(header[12:16], "little")
+    return mtime == int(st.st_mtime) & 0xFFFFFFFF and size == st.st_size & 0xFFFFFFFF
+
+
+def loaded_digest(path: str, current: bytes) -> bytes:
+    """The digest of the source a loaded module was imported from (``current``, the file's digest now, when the
+    module is not loaded). The first time a loaded module is seen, its file must still be what it was compiled
+    from (its cached bytecode tells); later edits do not change what the module runs until a reload or restart.
+    Raises EditedSinceImport when the loaded code cannot be known."""
+    module = _loaded_module(path)
+    if module is None:
+        return current
+    spec = getattr(module, "__spec__", None)
+    seen = _imported.get(path)
+    if seen is not None and seen.spec is spec:
+        return seen.digest
+    if _pyc_matches(path) is False:
+        raise EditedSinceImport(path)
+    _imported[path] = _Imported(spec, current)
+    return current
+
+
+def user_modules() -> dict[str, types.ModuleType]:
+    """The loaded modules from the user's own files, by name."""
+    _loaded_module("")  # refresh the map
+    return {m.__name__: m for m in _by_file.values() if sys.modules.get(m.__name__) is m}
+
+
+def note_imports() -> None:
+    """Remember the source of the user modules loaded now (after a cell ran: what it imported is fresh)."""
+    _loaded_module("")  # refresh the map
+    for real, module in list(_by_file.items()):
+        seen = _imported.get(real)
+        fresh = seen is None or seen.spec is not getattr(module, "__spec__", None)
+        if fresh and os.path.isfile(real) and _pyc_matches(real) is not False:
+            _imported[real] = _Imported(getattr(module, "__spec__", None), file_digest(real))
+
+
 def import_inputs(tree: ast.AST) -> dict[str, str]:
-    """Key inputs for the modules a cell imports: a user module by its sources, a library by its version."""
+    """Key inputs for the modules a cell imports, not yet loaded: a user module by its sources, a library by its
+    version. (A loaded user module is keyed by the caller with its state: see values.)"""
     result = {}
     for name in imported_names(tree):
         path = locate(name)
         if path and is_user_file(path):
-            result[f"module:{name}"] = user_module_digest(path).hex()
+            result[module_input(name)] = user_module_digest(path).hex()
         elif path or name in sys.modules:
-            result[f"module:{name}"] = module_version(name)
+            result[module_input(name)] = module_version(name)
     return result

@@ -6,14 +6,18 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-_PLURALS = {"input": "inputs", "function": "functions", "class": "classes", "module": "modules", "file": "files"}
+from nbcache.keys.inputs import InputKind, KeyInput
+
+_PLURALS = {"input": "inputs", "function": "functions", "class": "classes", "module": "modules", "file": "files",
+            "folder": "folders", "setting": "settings"}
 
 
-def _kind(name: str, namespace: dict[str, Any]) -> tuple[str, str]:
+def _kind(label: str, namespace: dict[str, Any]) -> tuple[str, str]:
     """(kind, shown name) of a key input: ``file:data.csv``, ``module:helpers`` or a variable's name."""
-    prefix, _, rest = name.partition(":")
-    if rest and prefix in ("file", "module"):
-        return prefix, rest
+    entry = KeyInput.parse(label)
+    name = entry.name
+    if entry.kind is not InputKind.VARIABLE:
+        return entry.kind.value, name
     value = namespace.get(name)
     if isinstance(value, (types.FunctionType, types.MethodType)):
         return "function", name

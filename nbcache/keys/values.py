@@ -13,10 +13,14 @@ input of its own, so a big array a helper reads is hashed once and a miss can sa
 from __future__ import annotations
 
 import array
+import ast
 import dis
+import importlib
+import inspect
 import os
 import struct
 import sys
+import textwrap
 import types
 from collections.abc import Callable
 from functools import lru_cache
@@ -24,8 +28,9 @@ from typing import Any
 
 from blake3 import blake3
 
+from nbcache.analysis.paths import literal_paths
 from nbcache.errors import UnhashableValue
-from nbcache.keys import arrays
+from nbcache.keys import arrays, modules
 from nbcache.keys.files import file_digest
 from nbcache.keys.modules import is_library_file as _is_library_file
 from nbcache.keys.modules import module_version, user_module_digest
@@ -34,11 +39,14 @@ _NOT_CONTENT = (
     types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FrameType, types.TracebackType,
 )
 # Class attributes that are caches or C state, not behaviour (ABCMeta's registry cannot even be pickled).
-_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__doc__", "_abc_impl"})
+# ``__slotnames__`` is copyreg's cache, added to a class the first time one of its instances is pickled or hashed.
+_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__doc__", "_abc_impl", "__slotnames__"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"})
 
 
 def is_user_module(module: types.ModuleType) -> bool:
+    if modules.is_namespace_package(module):
+        return modules.is_user_namespace(module)
     return module.__name__ == "__main__" or not _is_library_file(getattr(module, "__file__", None))
 
 
@@ -137,15 +145,24 @@ def _h_sequence(h: _Hasher, obj: list | tuple) -> None:
         return
     h.tag(f"{_typename(obj)}:{len(obj)}")
     if type(obj) not in (list, tuple):  # a namedtuple or subclass: its class (fields, methods) is part of it
-        h.update(type(obj))
+        _h_subclass_state(h, obj)
     for item in obj:
         h.update(item)
+
+
+def _h_subclass_state(h: _Hasher, obj: Any) -> None:
+    """A subclass of a builtin container is its class and its own attributes as well as its items."""
+    h.update(type(obj))
+    state = getattr(obj, "__dict__", None)
+    h.update(dict(state) if isinstance(state, dict) else None)
 
 
 def _h_dict(h: _Hasher, obj: dict) -> None:
     if h.remember(obj):
         return
     h.tag(f"{_typename(obj)}:{len(obj)}")
+    if type(obj) is not dict:
+        _h_subclass_state(h, obj)
     factory = getattr(obj, "default_factory", None)
     if factory is not None:
         h.update(factory)
@@ -163,6 +180,8 @@ def _h_set(h: _Hasher, obj: set | frozenset) -> None:
     if h.remember(obj):
         return
     h.tag(f"{_typename(obj)}:{len(obj)}")
+    if type(obj) not in (set, frozenset):
+        _h_subclass_state(h, obj)
     digests = []
     for item in obj:
         sub = h.child()
@@ -233,6 +252,72 @@ def _h_function(h: _Hasher, fn: types.FunctionType) -> None:
     _h_code(h, fn.__code__)
     _h_function_state(h, fn)
     _h_globals(h, fn)
+    if fn.__globals__ is h.namespace or fn.__module__ == "__main__":
+        _h_function_imports(h, fn.__code__)
+        _h_function_files(h, fn)
+
+
+@lru_cache(maxsize=4096)
+def code_imports(code: types.CodeType) -> tuple[str, ...]:
+    """Absolute modules a function body imports (``import m``, ``from m import x``: m, and m.x if a module)."""
+    names: set[str] = set()
+    level: Any = 0
+    fromlist: Any = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "IMPORT_NAME" and level == 0 and isinstance(ins.argval, str):
+            names.add(ins.argval)
+            names.update(f"{ins.argval}.{a}" for a in (fromlist or ()) if isinstance(a, str) and a != "*")
+        if ins.opname == "LOAD_CONST":
+            level, fromlist = fromlist, ins.argval
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names.update(code_imports(const))
+    return tuple(sorted(names))
+
+
+def _h_function_imports(h: _Hasher, code: types.CodeType) -> None:
+    """A notebook function that imports inside its body runs that module's code: it is part of the function."""
+    for name in code_imports(code):
+        module = sys.modules.get(name)
+        if module is not None:
+            h.tag(f"imports:{name}")
+            h.update(module)
+            continue
+        path = modules.locate(name)
+        if path and modules.is_user_file(path):
+            h.tag(f"imports-file:{name}")
+            h.raw(user_module_digest(path))
+        elif path:
+            h.tag(f"imports:{name}:{module_version(name)}")
+
+
+@lru_cache(maxsize=4096)
+def _code_literals(code: types.CodeType, source: str | None) -> tuple[str, ...]:
+    if source is not None:
+        try:
+            return tuple(literal_paths(ast.parse(textwrap.dedent(source))))
+        except SyntaxError:
+            pass
+    found: list[str] = []
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        found += [c for c in current.co_consts if isinstance(c, str) and 0 < len(c) < 4096 and "\n" not in c]
+        pending += [c for c in current.co_consts if isinstance(c, types.CodeType)]
+    return tuple(sorted(set(found)))
+
+
+def _h_function_files(h: _Hasher, fn: types.FunctionType) -> None:
+    """Files (and folders, glob patterns) a notebook function names by a literal: read when it is called."""
+    try:
+        source: str | None = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = None
+    for text in _code_literals(fn.__code__, source):
+        digest = path_digest(text)
+        if digest is not None:
+            h.tag(f"path:{text}")
+            h.raw(digest)
 
 
 def _h_builtin(h: _Hasher, fn: Any) -> None:
@@ -253,11 +338,34 @@ def _h_method(h: _Hasher, method: types.MethodType) -> None:
 
 def _h_module(h: _Hasher, module: types.ModuleType) -> None:
     path = getattr(module, "__file__", None)
-    if is_user_module(module) and path and os.path.isfile(path):
-        h.tag(f"usermodule:{module.__name__}")
-        h.raw(user_module_digest(path))  # its source and the user modules it imports, transitively
-    else:
+    user_file = bool(path) and os.path.isfile(str(path))
+    if not is_user_module(module) or not (user_file or modules.is_namespace_package(module)):
         h.tag(f"module:{module.__name__}:{module_version(module.__name__)}")
+        return
+    if h.remember(module):
+        return
+    h.tag(f"usermodule:{module.__name__}")
+    if user_file:
+        try:  # its source as imported, and the user modules it imports, transitively
+            h.raw(user_module_digest(str(path)))
+        except modules.EditedSinceImport as exc:
+            raise UnhashableValue(f"module {module.__name__} ({exc.path} was edited after it was imported, so "
+                                  "the code that runs is not the file's; reload it or restart the kernel)") from None
+    _h_module_state(h, module)
+
+
+def _h_module_state(h: _Hasher, module: types.ModuleType) -> None:
+    """Its attributes as they are now: ``config.THRESHOLD = 5`` in a cell changes what code reading it does, and
+    so does a file the module read at import. An attribute that cannot be hashed counts by its type; a cell that
+    reads it by name has it as an input of its own, which then cannot be hashed."""
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        h.tag(f"attr:{name}")
+        try:
+            h.update(value)
+        except UnhashableValue:
+            h.tag(f"unhashable:{_typename(value)}")
 
 
 def _h_type(h: _Hasher, cls: type) -> None:
@@ -292,7 +400,11 @@ def _h_reduce(h: _Hasher, obj: Any) -> None:
     try:
         reduced = obj.__reduce_ex__(4)
     except Exception as exc:
-        raise UnhashableValue(f"{_typename(obj)} object ({exc})") from None
+        named = _importable_name(obj)
+        if named is None:
+            raise UnhashableValue(f"{_typename(obj)} object ({exc})") from None
+        h.tag(f"named:{named}:{module_version(named.split(':')[0])}")  # a numpy ufunc: what its name imports
+        return
     if isinstance(reduced, str):  # pickled by name: a module-level singleton, or a decorated function
         h.tag(f"global:{_typename(obj)}:{reduced}")
         if _is_user_name(getattr(obj, "__module__", None)):
@@ -303,9 +415,25 @@ def _h_reduce(h: _Hasher, obj: Any) -> None:
     state, listitems, dictitems = rest[:3]
     h.update(callable_)
     h.update(args)
-    h.update(state)
+    _h_state(h, state)
     h.update(list(listitems) if listitems is not None else None)
     h.update(dict(dictitems) if dictitems is not None else None)
+
+
+def _h_state(h: _Hasher, state: Any) -> None:
+    """An instance's state: attributes in name order. The order they were set in is not observable, and a
+    ``__setstate__`` (a restore) often sets them in another, so the value keys the next cell as the original did."""
+    if type(state) is dict and all(type(k) is str for k in state):
+        h.tag(f"state:{len(state)}")
+        for key in sorted(state):
+            h.tag(key)
+            h.update(state[key])
+    elif type(state) is tuple and len(state) == 2 and all(type(p) in (dict, type(None)) for p in state):
+        h.tag("slots-state")  # (__dict__, slots) of a class with __slots__
+        _h_state(h, state[0])
+        _h_state(h, state[1])
+    else:
+        h.update(state)
 
 
 _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
@@ -331,8 +459,48 @@ def _find_handler(obj: Any) -> Callable[[_Hasher, Any], None]:
             handler = _h_sequence
         elif cls.__module__ == "collections" and isinstance(obj, dict):
             handler = _h_dict  # OrderedDict, defaultdict, Counter: their items are their content
+        elif isinstance(obj, (set, frozenset)) and cls.__reduce_ex__ is set.__reduce_ex__:
+            handler = _h_set  # order-free, as a set is
     _HANDLERS[cls] = handler
     return handler
+
+
+def _importable_name(obj: Any) -> str | None:
+    """``module:name`` when importing that name gives this very object (a numpy ufunc, a library singleton)."""
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__name__", None)
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except Exception:
+        return None
+    return f"{module}:{name}" if found is obj else None
+
+
+def path_digest(text: str | os.PathLike) -> bytes | None:
+    """What a path names, by content: a file's bytes, a folder's listing (recursively), a glob pattern's matches;
+    None if it names nothing. Raises files.FolderTooLarge."""
+    import glob
+
+    from nbcache.keys.files import folder_digest
+
+    path = os.path.expanduser(os.fspath(text))
+    try:
+        if os.path.isfile(path):
+            return b"file:" + file_digest(path)
+        if os.path.isdir(path):
+            return b"folder:" + folder_digest(path)
+    except OSError:
+        return None
+    if isinstance(text, str) and any(c in text for c in "*?["):
+        matches = sorted(glob.glob(path, recursive=True))
+        if matches:
+            h = blake3()
+            for match in matches:
+                h.update(f"{match}\0".encode())
+                h.update(path_digest(match) or b"")
+            return b"glob:" + h.digest()
+    return None
 
 
 def hash_file(path: str | os.PathLike) -> bytes:

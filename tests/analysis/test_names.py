@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from nbcache.analysis.names import analyse
+from nbcache.analysis.names import CellAnalysis, analyse_tree
 
 BUILTINS = {"print", "len", "range", "open", "sum", "isinstance", "int"}
+
+
+def analyse(source: str) -> CellAnalysis:
+    return analyse_tree(ast.parse(source))
+
 
 
 def sets(src: str) -> tuple[set, set, set, set]:
@@ -50,7 +57,8 @@ def sets(src: str) -> tuple[set, set, set, set]:
         ("match p:\n    case Color.RED:\n        pass", {"p", "Color"}, set()),
         ("global g\ng = 1", set(), {"g"}),
         ("from math import *", set(), {"*"}),
-        ("_ = f()\nprint(In, Out, _i3, _5, __, get_ipython)", {"f"}, set()),  # IPython's names never count
+        ("_ = f()\nprint(_i3, _5, __, Out[2], get_ipython)", {"f", "_i3", "_5", "__", "Out[2]"}, set()),
+        ("print(_)", {"_"}, set()),  # the last result, read: an input like any other
     ],
 )
 def test_inputs_and_outputs(src: str, inputs: set, outputs: set) -> None:
@@ -132,3 +140,17 @@ def test_shell_command_expansions_are_inputs() -> None:
 
 def test_top_level_await_is_flagged() -> None:
     assert analyse("x = await f()").uses_await
+
+
+def test_match_class_pattern_reads_the_class() -> None:
+    assert "Point" in analyse("match p:\n    case Point(x=0):\n        r = 1").inputs
+
+
+def test_history_without_a_literal_index_is_dynamic() -> None:
+    assert analyse("v = Out[k]").dynamic is not None
+    assert analyse("v = Out[3]").inputs == {"Out[3]"}
+
+
+def test_magics_that_read_no_names_are_kept_for_replay() -> None:
+    a = analyse(_transformed("%matplotlib inline\nimport numpy as np"))
+    assert a.dynamic is None and a.magics == (("matplotlib", "inline"),)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from nbcache.analysis.determinism import static_reason
-from nbcache.analysis.paths import literal_files, literal_paths
+from nbcache.analysis.paths import literal_paths
 from nbcache.keys import files
-from nbcache.keys.cellkey import hash_inputs
+from nbcache.keys.cellkey import code_inputs, hash_inputs
 from nbcache.keys.modules import import_inputs, user_module_digest
 from nbcache.keys.reasons import describe_changes
 
@@ -84,7 +84,7 @@ def test_only_existing_files_count(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "here.csv").write_text("x")
     (tmp_path / "folder").mkdir()
     tree = ast.parse("a = read('here.csv')\nb = read('missing.csv')\nc = read('folder')\nd = 'x y'")
-    assert literal_files(tree) == ["here.csv"]
+    assert [k for k in code_inputs(tree, []) if k.startswith(("file:", "folder:"))] == ["file:here.csv"]
 
 
 def _write_package(root: Path, utils_body: str) -> Path:
@@ -122,9 +122,9 @@ def test_cell_imports_key_user_modules_by_source_and_libraries_by_version(
     ("import time\nt = time.time()", True),
     ("from datetime import datetime\nt = datetime.now()", True),
     ("import uuid\nu = uuid.uuid4()", True),
-    ("import random\nr = random.random()", True),
+    ("import random\nr = random.random()", False),  # keyed on the generator's state, not frozen
     ("import random\nrandom.seed(1)\nr = random.random()", False),
-    ("import numpy as np\nr = np.random.rand(3)", True),
+    ("import numpy as np\nr = np.random.rand(3)", False),
     ("import numpy as np\nnp.random.seed(0)\nr = np.random.rand(3)", False),
     ("import numpy as np\nrng = np.random.default_rng(0)", False),
     ("import numpy as np\nrng = np.random.default_rng()", True),
@@ -132,6 +132,15 @@ def test_cell_imports_key_user_modules_by_source_and_libraries_by_version(
 ])
 def test_non_deterministic_calls_are_found_in_the_cell(cell: str, frozen: bool) -> None:
     assert (static_reason(ast.parse(cell), {}, []) is not None) == frozen
+
+
+@pytest.mark.parametrize("cell, frozen", [
+    ("import numpy as np\nr = np.random.rand(3)", True),  # numpy loaded by this run: seeded by the OS
+    ("import numpy as np\nnp.random.seed(0)\nr = np.random.rand(3)", False),
+    ("import numpy as np", False),  # importing draws nothing
+])
+def test_draws_from_a_generator_the_run_loaded_are_frozen(cell: str, frozen: bool) -> None:
+    assert (static_reason(ast.parse(cell), {}, [], fresh={"numpy"}) is not None) == frozen
 
 
 def test_non_deterministic_calls_are_found_in_notebook_functions() -> None:

@@ -159,10 +159,20 @@ def test_non_deterministic_cell_is_cached_and_says_frozen(shell: Shell) -> None:
     assert "non-deterministic: result frozen" in first.stderr and "non-deterministic" in second.stderr
 
 
-def test_unseeded_global_rng_is_detected_at_run_time(shell: Shell) -> None:
+def test_a_draw_from_the_global_rng_is_keyed_on_its_state(shell: Shell) -> None:
+    """Found at run time (the draw is inside a helper): the entry holds while the generator is in the state it
+    started from, so a seed set in an earlier cell makes the cell hit, and another state misses."""
     shell.run("import random\ndef draw():\n    return random.random()")
-    _, captured = shell.cached("value = sorted([3, 1, 2], key=lambda _: draw())")
-    assert "non-deterministic: result frozen" in captured.stderr
+    body = "value = sorted([3, 1, 2, 4], key=lambda _: draw())"
+    shell.run("random.seed(5)")
+    _, captured = shell.cached(body)
+    assert "non-deterministic" not in captured.stderr
+    first = shell.ns["value"]
+    shell.run("random.seed(5)")
+    _, captured = shell.cached(body)
+    assert shell.runs == 1 and "hit" in captured.stderr and shell.ns["value"] == first
+    _, captured = shell.cached(body)  # the generator moved on: a real run would draw other numbers
+    assert shell.runs == 2 and "random state of random changed" in captured.stderr
 
 
 def test_seeded_cell_restores_the_generator_state_a_real_run_leaves(shell: Shell) -> None:
