@@ -33,8 +33,9 @@ from nbcache.keys.modules import module_version, user_module_digest
 _NOT_CONTENT = (
     types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FrameType, types.TracebackType,
 )
-# Class attributes that are caches or C state, not behaviour (ABCMeta's registry cannot even be pickled).
-_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__doc__", "_abc_impl"})
+# Class attributes that are caches or C state, not behaviour (ABCMeta's registry cannot even be pickled;
+# pickling an instance adds copyreg's __slotnames__ cache, so the class would hash differently after a save).
+_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__doc__", "_abc_impl", "__slotnames__"})
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"})
 
 

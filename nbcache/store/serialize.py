@@ -6,7 +6,11 @@
   the C pickler's ``reducer_override``: plain pickle would write them by reference to ``__main__``, where a new
   kernel does not have them, and dill's pure-Python pickler is several times slower on everything else. dill writes
   their globals by reference to ``__main__``, so a restored function sees the live notebook namespace, as a
-  function defined by re-running the cell does.
+  function defined by re-running the cell does. One dill pickler serves the whole payload (and one unpickler reads
+  it back), so a notebook class written twice is one class after a restore: ``MissingColumn``'s base is the very
+  ``DataError`` that ``except DataError`` names.
+- Notebook Enums are rebuilt from their members and methods (dill cannot write their self-references), and
+  ``lru_cache`` wrappers of notebook functions by wrapping the restored function again.
 - The whole payload is one pickle, so objects shared between outputs stay shared (``b = a``: ``b is a``).
 - Objects that are unchanged inputs of the cell may be written as references to their names (``refs``) and are
   resolved from the namespace on load.
@@ -16,6 +20,8 @@
 from __future__ import annotations
 
 import contextvars
+import enum
+import functools
 import importlib
 import io
 import pickle
@@ -38,6 +44,7 @@ _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
 
 Resolve = Callable[[Any], Any]
 _RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
+_READER: contextvars.ContextVar["_SharedReader | None"] = contextvars.ContextVar("nbcache_reader", default=None)
 
 
 @dataclass
@@ -74,8 +81,54 @@ def _needs_dill(obj: Any) -> bool:
 
 
 def _from_dill(data: bytes) -> Any:
-    """Rebuild one object written by dill inside the main pickle (its reduce function, hence module level)."""
+    """Rebuild one object written by its own dill pickler (entries of format 2 and before)."""
     return _DillUnpickler(io.BytesIO(data), _RESOLVE.get() or _no_refs).load()
+
+
+def _from_shared_dill(data: bytes) -> Any:
+    """Rebuild the next object written by the payload's one dill pickler: its memo spans every such object."""
+    reader = _READER.get()
+    if reader is None:  # not inside loads(): only one object to read
+        reader = _SharedReader(_RESOLVE.get() or _no_refs)
+    return reader.load(data)
+
+
+# ---- notebook objects dill cannot write as they are
+def _enum_internals(cls: enum.EnumMeta) -> frozenset[str]:
+    """What the Enum machinery puts into a class's dict by itself, found on an empty enum of the same kind."""
+    metacls, bases = type(cls), cls.__bases__
+    probe = metacls("_Probe", bases, metacls.__prepare__("_Probe", bases))  # type: ignore[call-arg]
+    return frozenset(vars(probe)) | {"__module__", "__qualname__"}
+
+
+def _enum_reduction(cls: enum.EnumMeta) -> tuple:
+    """A notebook Enum as its members and its own attributes: rebuilt, it is a class with the same members."""
+    members = [(name, member._value_) for name, member in cls._member_map_.items()]
+    skip = _enum_internals(cls) | set(cls._member_map_)
+    attrs = {k: v for k, v in vars(cls).items() if k not in skip or k == "__doc__"}
+    return _make_enum, (type(cls), cls.__name__, cls.__qualname__, cls.__bases__, members, attrs)
+
+
+def _make_enum(metacls: type, name: str, qualname: str, bases: tuple, members: list, attrs: dict) -> Any:
+    namespace = metacls.__prepare__(name, bases)  # type: ignore[attr-defined]
+    namespace["__module__"], namespace["__qualname__"] = "__main__", qualname
+    for key, value in [*members, *attrs.items()]:
+        namespace[key] = value
+    return metacls(name, bases, namespace)
+
+
+def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
+    return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
+
+
+def _notebook_reduction(obj: Any) -> Any:
+    """How to write a notebook Enum or an ``lru_cache`` wrapper of a notebook function; NotImplemented if not one."""
+    if isinstance(obj, enum.EnumMeta) and not _importable(obj):
+        return _enum_reduction(obj)
+    if isinstance(obj, functools._lru_cache_wrapper) and not _importable(obj):
+        params = obj.cache_parameters()
+        return _lru_cached, (obj.__wrapped__, params["maxsize"], params["typed"])
+    return NotImplemented
 
 
 class _DillPickler(dill.Pickler):
@@ -87,13 +140,57 @@ class _DillPickler(dill.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
 
+    def reducer_override(self, obj: Any) -> Any:
+        return _notebook_reduction(obj)
+
+
+class _SharedWriter:
+    """One dill pickler for every notebook object of a payload; each dump is a segment of its stream."""
+
+    def __init__(self, refs: dict[int, Any]) -> None:
+        self._file = io.BytesIO()
+        self._pickler = _DillPickler(self._file, refs)
+
+    def dump(self, obj: Any) -> bytes:
+        start = self._file.tell()
+        self._pickler.dump(obj)
+        return self._file.getvalue()[start:]
+
+
+class _Segment:
+    """The file a shared unpickler reads: the segment being loaded, swapped before each load."""
+
+    def __init__(self) -> None:
+        self.data = io.BytesIO()
+
+    def read(self, size: int = -1) -> bytes:
+        return self.data.read(size)
+
+    def readline(self) -> bytes:
+        return self.data.readline()
+
+    def readinto(self, buffer: Any) -> int:
+        return self.data.readinto(buffer)
+
+
+class _SharedReader:
+    """The unpickler that reads a payload's dill segments in the order they were written (the main pickle's)."""
+
+    def __init__(self, resolve: Resolve) -> None:
+        self._segment = _Segment()
+        self._unpickler = _DillUnpickler(self._segment, resolve)  # type: ignore[arg-type]
+
+    def load(self, data: bytes) -> Any:
+        self._segment.data = io.BytesIO(data)
+        return self._unpickler.load()
+
 
 # Entries written before the package was split into subpackages name the helpers here by their old module.
 _MOVED = {"nbcache.serialize": __name__}
 
 
 class _DillUnpickler(dill.Unpickler):
-    def __init__(self, file: io.BytesIO, resolve: Resolve, **kwargs: Any) -> None:
+    def __init__(self, file: io.BytesIO | _Segment, resolve: Resolve, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self._resolve = resolve
 
@@ -151,15 +248,17 @@ class _Pickler(pickle.Pickler):
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
         self._refs = refs
         self._owners = owners
+        self._dill: _SharedWriter | None = None
 
     def reducer_override(self, obj: Any) -> Any:
         if self._owners and type(obj).__name__ == "ndarray":
             return _view_reduction(obj, self._owners)
-        if not _needs_dill(obj):
-            return NotImplemented
-        buffer = io.BytesIO()
-        _DillPickler(buffer, self._refs).dump(obj)
-        return _from_dill, (buffer.getvalue(),)
+        special = _notebook_reduction(obj)
+        if special is not NotImplemented or not _needs_dill(obj):
+            return special
+        if self._dill is None:
+            self._dill = _SharedWriter(self._refs)
+        return _from_shared_dill, (self._dill.dump(obj),)
 
 
 def _plain_loads(data: bytes) -> Any:
@@ -253,12 +352,13 @@ def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = No
           engine: str = "pickle") -> dict[str, Any]:
     """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
     resolve = resolve or _no_refs
-    token = _RESOLVE.set(resolve)
+    token, reader = _RESOLVE.set(resolve), _READER.set(_SharedReader(resolve))
     try:
         if engine == "dill":
             return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
         return _Unpickler(io.BytesIO(data), resolve, buffers).load()
     finally:
+        _READER.reset(reader)
         _RESOLVE.reset(token)
 
 
