@@ -61,7 +61,7 @@ class TieredStore(Store):
                 self._upload(self._blob_path(blob), self._remote("blobs", blob))
         self._upload(self._manifest_path(key), self._remote("entries", f"{key}.json"))
 
-    def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
+    def save(self, key: str, payload: Any, meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
         size = super().save(key, payload, meta, refs)
         try:

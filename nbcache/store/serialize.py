@@ -97,7 +97,7 @@ def _from_shared_dill(data: bytes) -> Any:
 def _enum_internals(cls: enum.EnumMeta) -> frozenset[str]:
     """What the Enum machinery puts into a class's dict by itself, found on an empty enum of the same kind."""
     metacls, bases = type(cls), cls.__bases__
-    probe = metacls("_Probe", bases, metacls.__prepare__("_Probe", bases))  # type: ignore[call-arg]
+    probe = metacls("_Probe", bases, metacls.__prepare__("_Probe", bases))
     return frozenset(vars(probe)) | {"__module__", "__qualname__"}
 
 
@@ -110,7 +110,7 @@ def _enum_reduction(cls: enum.EnumMeta) -> tuple:
 
 
 def _make_enum(metacls: type, name: str, qualname: str, bases: tuple, members: list, attrs: dict) -> Any:
-    namespace = metacls.__prepare__(name, bases)  # type: ignore[attr-defined]
+    namespace = metacls.__prepare__(name, bases)
     namespace["__module__"], namespace["__qualname__"] = "__main__", qualname
     for key, value in [*members, *attrs.items()]:
         namespace[key] = value
@@ -178,7 +178,7 @@ class _SharedReader:
 
     def __init__(self, resolve: Resolve) -> None:
         self._segment = _Segment()
-        self._unpickler = _DillUnpickler(self._segment, resolve)  # type: ignore[arg-type]
+        self._unpickler = _DillUnpickler(self._segment, resolve)
 
     def load(self, data: bytes) -> Any:
         self._segment.data = io.BytesIO(data)
@@ -229,10 +229,36 @@ def _view_reduction(obj: Any, owners: set[int]) -> Any:
     return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
 
 
+def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
+    """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
+    of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``)."""
+    base = obj.base
+    while type(base) is type(obj):
+        if id(base) in refs:
+            if not (base.flags.c_contiguous or base.flags.f_contiguous):
+                break
+            offset = obj.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+            return _view_of, (base, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+        base = base.base
+    if any(id(b) in refs for b in _bases(obj)):
+        raise SerializationError("a view into an input's array that cannot be restored as a view "
+                                 "(use .copy() to store it)")
+    return NotImplemented
+
+
+def _bases(obj: Any) -> list[Any]:
+    found: list[Any] = []
+    base = getattr(obj, "base", None)
+    while base is not None and len(found) < 64:
+        found.append(base)
+        base = getattr(base, "base", None)
+    return found
+
+
 def _owned_arrays(payload: Any) -> set[int]:
     """Owners of memory that two or more output arrays share (or an output owns and another views): only then
     is the sharing observable. A lone view of a big temporary array is stored as a copy of what it shows."""
-    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else {}
+    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else getattr(payload, "outputs", {})
     counts: dict[int, int] = {}
     for value in outputs.values():
         if type(value).__name__ == "ndarray" and type(value).__module__ == "numpy":
@@ -286,6 +312,10 @@ class _RefPickler(_Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if _only_atomic_items(obj):
             return _plain_loads, (pickle.dumps(obj, protocol=_PROTOCOL),)
+        if type(obj).__name__ == "ndarray" and type(obj).__module__ == "numpy" and obj.base is not None:
+            view = _input_view_reduction(obj, self._refs)
+            if view is not NotImplemented:
+                return view
         return super().reducer_override(obj)
 
 
@@ -319,6 +349,8 @@ def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     try:
         pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
         return Serialized(file.getvalue(), buffers, "pickle")
+    except SerializationError:
+        raise
     except Exception:  # something only dill can write: the whole payload through dill
         buffers.clear()
         file = io.BytesIO()
@@ -330,7 +362,7 @@ def _describe(value: Any) -> str:
     return type(value).__qualname__
 
 
-def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serialized:
+def dumps(payload: Any, refs: dict[int, Any] | None = None) -> Serialized:
     """Serialize ``{'outputs': {...}, ...}``; ``refs`` maps id(obj) to the input name to write instead of obj.
 
     Raises SerializationError naming the output that cannot be saved.
@@ -339,7 +371,8 @@ def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serial
     try:
         return _dump(payload, refs)
     except Exception as whole:
-        for name, value in payload.get("outputs", {}).items():
+        outputs = payload.get("outputs", {}) if isinstance(payload, dict) else getattr(payload, "outputs", {})
+        for name, value in outputs.items():
             try:
                 _dump(value, refs)
             except Exception as exc:
@@ -349,7 +382,7 @@ def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serial
 
 
 def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = None,
-          engine: str = "pickle") -> dict[str, Any]:
+          engine: str = "pickle") -> Any:
     """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
     resolve = resolve or _no_refs
     token, reader = _RESOLVE.set(resolve), _READER.set(_SharedReader(resolve))

@@ -101,7 +101,7 @@ def test_a_closure_whose_captured_list_the_cell_appends_to(tmp_path: Path) -> No
         ("print(log, last, add(2))", False),
     ]
     observed = differential(steps, tmp_path)
-    assert observed[-1]["stdout"] == "['cell', 1] ['cell', 1] ['cell', 1, 2]\n"
+    assert observed[-1]["stdout"] == "['cell', 1, 2] ['cell', 1] ['cell', 1, 2]\n"  # log is printed after add(2)
 
 
 def test_an_input_mutated_then_rebound_while_another_name_holds_it(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_dir_locals_and_vars_inside_a_cell_see_the_namespace(tmp_path: Path) -> 
          "size = len(locals()) > 1\nprint(names, has, size, locals() is vars())", True),
         ("print(names, has, size)", False),
     ]
-    observed = differential(steps, tmp_path)
+    observed = differential(steps, tmp_path, stored=False)  # such a cell runs uncached, saying why
     assert observed[-1]["stdout"] == "['alpha'] True True\n"
 
 
