@@ -61,7 +61,7 @@ EXAMPLES = {
 }
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.
 CI_SUBSET = {
-    "scikit-learn": ["examples/linear_model/plot_nnls.py", "examples/miscellaneous/plot_isotonic_regression.py"],
+    "scikit-learn": ["examples/linear_model/plot_nnls.py"],
     "matplotlib": ["galleries/examples/statistics/hist.py"],
 }
 _SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib"}

@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbcache.cell.payload import ClearEvent, DisplayEvent, Event, Stream, StreamEvent
+from nbcache.cell.payload import ClearEvent, DisplayEvent, Event, Stream, StreamEvent, ValueEvent
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -73,18 +73,43 @@ def _recorded_stream(attr: str, name: Stream, events: list[Event]) -> Iterator[N
         del stream.write
 
 
+def _inline_backend() -> Any:
+    """matplotlib's inline backend module when it is the active backend, else None."""
+    backend = sys.modules.get("matplotlib_inline.backend_inline")
+    matplotlib = sys.modules.get("matplotlib")
+    if backend is None or matplotlib is None:
+        return None
+    try:
+        return backend if "inline" in matplotlib.get_backend() else None
+    except Exception:
+        return None
+
+
+def _figures_pending() -> bool:
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    return _inline_backend() is not None and helpers is not None and bool(helpers.Gcf.get_all_fig_managers())
+
+
 def _flush_inline_figures() -> None:
     """Show matplotlib's pending inline figures now, so they are recorded with the cell's other outputs."""
-    backend = sys.modules.get("matplotlib_inline.backend_inline")
+    backend = _inline_backend()
     if backend is None:
         return
     try:
-        import matplotlib
-
-        if "inline" in matplotlib.get_backend():
-            backend.flush_figures()
+        backend.flush_figures()
     except Exception:  # a plotting failure here must not fail the cell; the figure shows after the cell instead
         pass
+
+
+def show_value_first(shell: Any, value: Any, recorded: Recording) -> bool:
+    """IPython shows a cell's value, then the figures it drew (after the cell). Recording must flush the figures
+    inside the cell, so when both are there the value is shown here first, by the display hook IPython would
+    use; True if it was (the caller then returns None, so it is not shown twice)."""
+    if value is None or not _figures_pending():
+        return False
+    recorded.events.append(ValueEvent())
+    shell.displayhook(value)
+    return True
 
 
 @contextmanager
@@ -124,9 +149,11 @@ def recording(shell: Any) -> Iterator[Recording]:
         _flush_inline_figures()
 
 
-def replay(shell: Any, events: tuple[Event, ...]) -> None:
-    """Show recorded events again, in their order."""
+def replay(shell: Any, events: tuple[Event, ...], value: Any = None) -> None:
+    """Show recorded events again, in their order (``value`` where the cell showed its value)."""
     for event in events:
+        if isinstance(event, ValueEvent):
+            shell.displayhook(value)
         if isinstance(event, StreamEvent):
             stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr
             stream.write(event.text)

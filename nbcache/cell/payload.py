@@ -41,7 +41,12 @@ class ClearEvent:
     wait: bool = False
 
 
-Event = StreamEvent | DisplayEvent | ClearEvent
+@dataclass(frozen=True)
+class ValueEvent:
+    """The cell's value was shown here, before the figures it drew, as IPython shows them after a real run."""
+
+
+Event = StreamEvent | DisplayEvent | ClearEvent | ValueEvent
 
 
 def _event(old: tuple) -> Event:

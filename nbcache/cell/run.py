@@ -18,9 +18,9 @@ from nbcache.analysis import determinism
 from nbcache.analysis.names import CellAnalysis, analyse_tree, is_ipython_name
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
-from nbcache.cell.capture import recording, replay
+from nbcache.cell.capture import recording, replay, show_value_first
 from nbcache.cell.inplace import update_in_place
-from nbcache.cell.payload import ClearEvent, Payload
+from nbcache.cell.payload import ClearEvent, Payload, ValueEvent
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys.cellkey import (
     Inputs,
@@ -222,13 +222,13 @@ class CachedCell:
             self.ns.pop(name, None)
         self.ns.update(outputs)
         determinism.restore(payload.rng)
-        replay(self.shell, payload.events)
+        replay(self.shell, payload.events, payload.value)
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         background.submit(self.store.record_hit, cell.key, saved)
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
-        return payload.value
+        return None if any(isinstance(e, ValueEvent) for e in payload.events) else payload.value
 
     # ---- miss
     def _miss_unless_computed_meanwhile(self, cell: Prepared) -> Any:
@@ -268,6 +268,8 @@ class CachedCell:
         start = time.perf_counter()
         with recording(self.shell) as recorded, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
+            shown = not DisplayHook.semicolon_at_end_of_expression(cell.raw) and show_value_first(
+                self.shell, run.value, recorded)
         compute_s = time.perf_counter() - start
         rng = determinism.advanced(rng_before, determinism.rng_states())
         outputs, deletions = _runtime_changes(before, self.ns, run)
@@ -284,7 +286,7 @@ class CachedCell:
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
         self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
-        return run.value
+        return None if shown else run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> dict[str, Any]:
