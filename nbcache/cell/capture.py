@@ -107,9 +107,34 @@ def show_value_first(shell: Any, value: Any, recorded: Recording) -> bool:
     use; True if it was (the caller then returns None, so it is not shown twice)."""
     if value is None or not _figures_pending():
         return False
-    recorded.events.append(ValueEvent())
-    shell.displayhook(value)
+    hook = shell.displayhook
+    compute = hook.compute_format_data
+
+    def recording_format(result: Any) -> tuple[dict, dict]:
+        data, metadata = compute(result)
+        recorded.events.append(ValueEvent(dict(data), dict(metadata or {})))
+        return data, metadata
+
+    with _patched(hook, "compute_format_data", recording_format):
+        hook(value)
     return True
+
+
+@contextmanager
+def _patched(obj: Any, name: str, replacement: Any) -> Iterator[None]:
+    """``obj.name`` is ``replacement`` for the block (an instance attribute over the class's method)."""
+    setattr(obj, name, replacement)
+    try:
+        yield
+    finally:
+        delattr(obj, name)
+
+
+def _show_value(shell: Any, value: Any, event: ValueEvent) -> None:
+    """The display hook's work on ``value`` (``Out``, ``_``, the prompt number), with the recorded formatting."""
+    hook = shell.displayhook
+    with _patched(hook, "compute_format_data", lambda _: (event.data, event.metadata)):
+        hook(value)
 
 
 @contextmanager
@@ -153,7 +178,7 @@ def replay(shell: Any, events: tuple[Event, ...], value: Any = None) -> None:
     """Show recorded events again, in their order (``value`` where the cell showed its value)."""
     for event in events:
         if isinstance(event, ValueEvent):
-            shell.displayhook(value)
+            _show_value(shell, value, event)
         if isinstance(event, StreamEvent):
             stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr
             stream.write(event.text)

@@ -43,7 +43,11 @@ class ClearEvent:
 
 @dataclass(frozen=True)
 class ValueEvent:
-    """The cell's value was shown here, before the figures it drew, as IPython shows them after a real run."""
+    """The cell's value was shown here, before the figures it drew, as IPython shows them after a real run; as it
+    was formatted then (drawing a figure may change it: a label's position)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 Event = StreamEvent | DisplayEvent | ClearEvent | ValueEvent

@@ -229,30 +229,32 @@ def _view_reduction(obj: Any, owners: set[int]) -> Any:
     return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
 
 
+def _byte_span(array: Any) -> tuple[int, int]:
+    """The first and past-the-last byte an array's elements occupy."""
+    start = end = array.__array_interface__["data"][0]
+    for size, stride in zip(array.shape, array.strides, strict=True):
+        reach = (size - 1) * stride if size else 0
+        start, end = start + min(reach, 0), end + max(reach, 0)
+    return start, end + array.itemsize
+
+
 def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
     """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
-    of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``)."""
-    base = obj.base
-    while type(base) is type(obj):
-        if id(base) in refs:
-            if not (base.flags.c_contiguous or base.flags.f_contiguous):
-                break
-            offset = obj.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-            return _view_of, (base, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
-        base = base.base
-    if any(id(b) in refs for b in _bases(obj)):
+    of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``), also when that input was
+    itself restored by a hit. A view that cannot be written so is refused: a copy would not share memory."""
+    arrays = getattr(refs, "arrays_by_owner", {}).get(id(obj.base), [])
+    start, end = _byte_span(obj)
+    for array in arrays:
+        array_start, array_end = _byte_span(array)
+        if array is obj or not (array_start <= start and end <= array_end):
+            continue
+        if array.flags.c_contiguous or array.flags.f_contiguous:
+            offset = obj.__array_interface__["data"][0] - array.__array_interface__["data"][0]
+            return _view_of, (array, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+    if any(a_start < end and start < a_end for a_start, a_end in map(_byte_span, arrays)):
         raise SerializationError("a view into an input's array that cannot be restored as a view "
                                  "(use .copy() to store it)")
     return NotImplemented
-
-
-def _bases(obj: Any) -> list[Any]:
-    found: list[Any] = []
-    base = getattr(obj, "base", None)
-    while base is not None and len(found) < 64:
-        found.append(base)
-        base = getattr(base, "base", None)
-    return found
 
 
 def _owned_arrays(payload: Any) -> set[int]:
