@@ -173,7 +173,7 @@ def _errors(cell: nbformat.NotebookNode) -> bool:
 def compare(plain: list[nbformat.NotebookNode], cold: nbformat.NotebookNode,
             warm: nbformat.NotebookNode) -> list[CellResult]:
     results = []
-    for index, cell in enumerate(cold.cells[1:], start=1):
+    for index in range(1, len(cold.cells)):
         runs = [nb.cells[index] for nb in (*plain, cold, warm)]
         seen = [_split(comparable_outputs(c)) for c in runs]
         deterministic = seen[0] == seen[1]

@@ -10,12 +10,15 @@ recording notes it and the cell is not stored.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from nbcache.cell.payload import ClearEvent, DisplayEvent, Event, Stream, StreamEvent, ValueEvent
+from nbcache.cell.payload import CellEndEvent, ClearEvent, DisplayEvent, Event, Stream, StreamEvent
+from nbcache.errors import CacheWarning
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -90,51 +93,35 @@ def _figures_pending() -> bool:
     return _inline_backend() is not None and helpers is not None and bool(helpers.Gcf.get_all_fig_managers())
 
 
-def _flush_inline_figures() -> None:
-    """Show matplotlib's pending inline figures now, so they are recorded with the cell's other outputs."""
-    backend = _inline_backend()
-    if backend is None:
+def _once_after_cell(shell: Any, callback: Callable[[], None]) -> None:
+    """Run ``callback`` in IPython's post_execute, after the inline backend has drawn the cell's figures."""
+
+    def once() -> None:
+        shell.events.unregister("post_execute", once)
+        callback()
+
+    shell.events.register("post_execute", once)
+
+
+def after_cell(shell: Any, recorded: Recording, finish: Callable[[], None]) -> None:
+    """Call ``finish`` once the cell's outputs are complete: now, or, when it left figures for the inline backend
+    to draw after the cell (IPython shows them after the cell's value, and a figure drawn inside the cell can come
+    out different), after they were drawn and recorded."""
+    if not _figures_pending():
+        finish()
         return
-    try:
-        backend.flush_figures()
-    except Exception:  # a plotting failure here must not fail the cell; the figure shows after the cell instead
-        pass
+    recorded.events.append(CellEndEvent())
+    late = ExitStack()
+    late.enter_context(_recorded_displays(shell, recorded))
 
+    def done() -> None:
+        late.close()
+        try:
+            finish()
+        except Exception as exc:  # never a traceback after the user's cell: the cell ran, only storing failed
+            warnings.warn(f"nbcache: the cell ran but its result was not stored: {exc}", CacheWarning, stacklevel=1)
 
-def show_value_first(shell: Any, value: Any, recorded: Recording) -> bool:
-    """IPython shows a cell's value, then the figures it drew (after the cell). Recording must flush the figures
-    inside the cell, so when both are there the value is shown here first, by the display hook IPython would
-    use; True if it was (the caller then returns None, so it is not shown twice)."""
-    if value is None or not _figures_pending():
-        return False
-    hook = shell.displayhook
-    compute = hook.compute_format_data
-
-    def recording_format(result: Any) -> tuple[dict, dict]:
-        data, metadata = compute(result)
-        recorded.events.append(ValueEvent(dict(data), dict(metadata or {})))
-        return data, metadata
-
-    with _patched(hook, "compute_format_data", recording_format):
-        hook(value)
-    return True
-
-
-@contextmanager
-def _patched(obj: Any, name: str, replacement: Any) -> Iterator[None]:
-    """``obj.name`` is ``replacement`` for the block (an instance attribute over the class's method)."""
-    setattr(obj, name, replacement)
-    try:
-        yield
-    finally:
-        delattr(obj, name)
-
-
-def _show_value(shell: Any, value: Any, event: ValueEvent) -> None:
-    """The display hook's work on ``value`` (``Out``, ``_``, the prompt number), with the recorded formatting."""
-    hook = shell.displayhook
-    with _patched(hook, "compute_format_data", lambda _: (event.data, event.metadata)):
-        hook(value)
+    _once_after_cell(shell, done)
 
 
 @contextmanager
@@ -171,14 +158,14 @@ def recording(shell: Any) -> Iterator[Recording]:
         stack.enter_context(_recorded_stream("stderr", Stream.STDERR, found.events))
         stack.enter_context(_recorded_displays(shell, found))
         yield found
-        _flush_inline_figures()
 
 
-def replay(shell: Any, events: tuple[Event, ...], value: Any = None) -> None:
-    """Show recorded events again, in their order (``value`` where the cell showed its value)."""
-    for event in events:
-        if isinstance(event, ValueEvent):
-            _show_value(shell, value, event)
+def replay(shell: Any, events: tuple[Event, ...]) -> None:
+    """Show recorded events again, in their order; those shown after the cell's code, after the cell's value."""
+    for index, event in enumerate(events):
+        if isinstance(event, CellEndEvent):
+            _once_after_cell(shell, partial(replay, shell, events[index + 1:]))
+            return
         if isinstance(event, StreamEvent):
             stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr
             stream.write(event.text)

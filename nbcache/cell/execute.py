@@ -6,8 +6,8 @@ import ast
 import asyncio
 import builtins
 import inspect
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -42,15 +42,12 @@ class ClearEvent:
 
 
 @dataclass(frozen=True)
-class ValueEvent:
-    """The cell's value was shown here, before the figures it drew, as IPython shows them after a real run; as it
-    was formatted then (drawing a figure may change it: a label's position)."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+class CellEndEvent:
+    """The cell's code ended here: what follows was shown after it (matplotlib's inline figures, which IPython
+    draws after the cell's value, in its post_execute hook), and a hit shows it at the same point."""
 
 
-Event = StreamEvent | DisplayEvent | ClearEvent | ValueEvent
+Event = StreamEvent | DisplayEvent | ClearEvent | CellEndEvent
 
 
 def _event(old: tuple) -> Event:

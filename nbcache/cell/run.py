@@ -18,9 +18,9 @@ from nbcache.analysis import determinism
 from nbcache.analysis.names import CellAnalysis, analyse_tree, is_ipython_name
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
-from nbcache.cell.capture import recording, replay, show_value_first
+from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
-from nbcache.cell.payload import ClearEvent, Payload, ValueEvent
+from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys.cellkey import (
     Inputs,
@@ -222,13 +222,13 @@ class CachedCell:
             self.ns.pop(name, None)
         self.ns.update(outputs)
         determinism.restore(payload.rng)
-        replay(self.shell, payload.events, payload.value)
+        replay(self.shell, payload.events)
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         background.submit(self.store.record_hit, cell.key, saved)
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
-        return None if any(isinstance(e, ValueEvent) for e in payload.events) else payload.value
+        return payload.value
 
     # ---- miss
     def _miss_unless_computed_meanwhile(self, cell: Prepared) -> Any:
@@ -268,25 +268,32 @@ class CachedCell:
         start = time.perf_counter()
         with recording(self.shell) as recorded, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
-            shown = not DisplayHook.semicolon_at_end_of_expression(cell.raw) and show_value_first(
-                self.shell, run.value, recorded)
         compute_s = time.perf_counter() - start
         rng = determinism.advanced(rng_before, determinism.rng_states())
         outputs, deletions = _runtime_changes(before, self.ns, run)
         mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
-        payload = Payload({n: self.ns[n] for n in sorted(outputs)}, run.value, tuple(recorded.events), rng, mutated)
-        meta = self._meta(cell, outputs, deletions, sorted(mutated), compute_s)
+        values = {n: self.ns[n] for n in sorted(outputs)}
+        after_cell(self.shell, recorded, lambda: self._store(
+            cell, reason, Payload(values, run.value, tuple(recorded.events), rng, mutated), recorded,
+            (outputs, deletions, sorted(mutated), compute_s)))
+        return run.value
+
+    def _store(self, cell: Prepared, reason: str, payload: Payload, recorded: Recording,
+               run: tuple[set[str], set[str], list[str], float]) -> None:
+        """Save the entry once the cell's outputs are complete, and say how the miss went."""
+        outputs, deletions, mutated, compute_s = run
+        rng = payload.rng
+        meta = self._meta(cell, outputs, deletions, mutated, compute_s)
         meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, rng))
         self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
         if recorded.widgets:  # a hit could not show them: the cell runs each time instead
             stored, save_s, note = None, 0.0, "it shows widgets, which live in the kernel and cannot be replayed"
         else:
-            stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, mutated))
+            stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
         self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
-        return None if shown else run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> dict[str, Any]:

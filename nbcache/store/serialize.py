@@ -44,7 +44,7 @@ _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
 
 Resolve = Callable[[Any], Any]
 _RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
-_READER: contextvars.ContextVar["_SharedReader | None"] = contextvars.ContextVar("nbcache_reader", default=None)
+_READER: contextvars.ContextVar[_SharedReader | None] = contextvars.ContextVar("nbcache_reader", default=None)
 
 
 @dataclass
