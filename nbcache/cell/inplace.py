@@ -62,12 +62,23 @@ def _function(live: types.FunctionType, restored: Any, dry_run: bool) -> bool:
     return True
 
 
+def _random_generator(live: Any, restored: Any, dry_run: bool) -> bool:
+    """A numpy Generator's whole state is its bit generator's state (a seeded ``rng`` the cell drew from)."""
+    if type(restored) is not type(live) or type(restored.bit_generator) is not type(live.bit_generator):
+        return False
+    if not dry_run:
+        live.bit_generator.state = restored.bit_generator.state
+    return True
+
+
 def update_in_place(live: Any, restored: Any, dry_run: bool = False) -> bool:
     """Make ``live`` hold what ``restored`` holds, keeping its identity; False (nothing done) if it cannot."""
     if live is restored:
         return True
-    if type(live).__name__ == "ndarray" and type(live).__module__ == "numpy":
+    if type(live).__module__ == "numpy" and type(live).__name__ == "ndarray":
         return _array(live, restored, dry_run)
+    if type(live).__module__ == "numpy.random._generator" and type(live).__name__ == "Generator":
+        return _random_generator(live, restored, dry_run)
     if type(live) in (list, dict, set, bytearray):
         return _container(live, restored, dry_run)
     if type(live) is types.FunctionType:

@@ -147,3 +147,12 @@ def test_await_inside_a_comprehension_runs_as_without_cache(tmp_path: Path) -> N
     ]
     observed = differential(steps, tmp_path)
     assert observed[-1]["stdout"] == "[0, 2, 4]\n"
+
+
+def test_a_seeded_generator_the_cell_draws_from_is_advanced_for_every_holder(tmp_path: Path) -> None:
+    steps = [
+        ("import numpy as np\nrng = np.random.default_rng(0)\nholder = {'rng': rng}", False),
+        ("sample = rng.normal(size=3)", True),
+        ("print(holder['rng'] is rng, rng.integers(1000), holder['rng'].integers(1000))", False),
+    ]
+    differential(steps, tmp_path)
