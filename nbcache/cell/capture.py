@@ -14,10 +14,17 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from nbcache.cell.payload import CellEndEvent, ClearEvent, DisplayEvent, Event, Stream, StreamEvent
+from nbcache.cell.payload import (
+    CellEndEvent,
+    ClearEvent,
+    DisplayEvent,
+    Event,
+    Stream,
+    StreamEvent,
+    ValueShownEvent,
+)
 from nbcache.errors import CacheWarning
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -113,6 +120,7 @@ def after_cell(shell: Any, recorded: Recording, finish: Callable[[], None]) -> N
     recorded.events.append(CellEndEvent())
     late = ExitStack()
     late.enter_context(_recorded_displays(shell, recorded))
+    late.enter_context(_value_format(shell, recorded.events.append))
 
     def done() -> None:
         late.close()
@@ -122,6 +130,28 @@ def after_cell(shell: Any, recorded: Recording, finish: Callable[[], None]) -> N
             warnings.warn(f"nbcache: the cell ran but its result was not stored: {exc}", CacheWarning, stacklevel=1)
 
     _once_after_cell(shell, done)
+
+
+@contextmanager
+def _value_format(shell: Any, record: Callable[[ValueShownEvent], None] | None = None,
+                  shown: ValueShownEvent | None = None) -> Iterator[None]:
+    """While the block runs, the display hook's formatting of a value is recorded, or replaced by ``shown``."""
+    hook = shell.displayhook
+    compute = hook.compute_format_data
+
+    def formatting(result: Any) -> tuple[dict, dict]:
+        if shown is not None:
+            return shown.data, shown.metadata
+        data, metadata = compute(result)
+        if record is not None:
+            record(ValueShownEvent(dict(data), dict(metadata or {})))
+        return data, metadata
+
+    hook.compute_format_data = formatting
+    try:
+        yield
+    finally:
+        del hook.compute_format_data
 
 
 @contextmanager
@@ -160,11 +190,25 @@ def recording(shell: Any) -> Iterator[Recording]:
         yield found
 
 
+def _replay_after_cell(shell: Any, events: tuple[Event, ...]) -> None:
+    """The events recorded after the cell's code: the value is shown as it was formatted then, the rest after."""
+    late = ExitStack()
+    shown = next((e for e in events if isinstance(e, ValueShownEvent)), None)
+    if shown is not None:
+        late.enter_context(_value_format(shell, shown=shown))
+
+    def done() -> None:
+        late.close()
+        replay(shell, events)
+
+    _once_after_cell(shell, done)
+
+
 def replay(shell: Any, events: tuple[Event, ...]) -> None:
     """Show recorded events again, in their order; those shown after the cell's code, after the cell's value."""
     for index, event in enumerate(events):
         if isinstance(event, CellEndEvent):
-            _once_after_cell(shell, partial(replay, shell, events[index + 1:]))
+            _replay_after_cell(shell, events[index + 1:])
             return
         if isinstance(event, StreamEvent):
             stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr

@@ -47,7 +47,16 @@ class CellEndEvent:
     draws after the cell's value, in its post_execute hook), and a hit shows it at the same point."""
 
 
-Event = StreamEvent | DisplayEvent | ClearEvent | CellEndEvent
+@dataclass(frozen=True)
+class ValueShownEvent:
+    """How IPython formatted the cell's value when it showed it after the cell's code, before the figures were
+    drawn: drawing may change the value itself (a label's position), and a hit must show what the run showed."""
+
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+Event = StreamEvent | DisplayEvent | ClearEvent | CellEndEvent | ValueShownEvent
 
 
 def _event(old: tuple) -> Event:
