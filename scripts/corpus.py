@@ -62,7 +62,8 @@ EXAMPLES = {
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.
 CI_SUBSET = {
     "scikit-learn": ["examples/linear_model/plot_nnls.py"],
-    "matplotlib": ["galleries/examples/statistics/hist.py"],
+    "matplotlib": ["galleries/examples/statistics/hist.py",
+                   "galleries/examples/lines_bars_and_markers/bar_label_demo.py"],
 }
 _SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib"}
 # Both galleries build with meson-python, and pip prepares an sdist's metadata before saving it: this stand-in

@@ -27,6 +27,7 @@ import io
 import pickle
 import sys
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -370,6 +371,14 @@ def dumps(payload: Any, refs: dict[int, Any] | None = None) -> Serialized:
     Raises SerializationError naming the output that cannot be saved.
     """
     refs = refs or {}
+    # dill warns on stderr about objects it then writes another way: nbcache's saving must not add to the
+    # cell's output (a failure still surfaces, as a SerializationError).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dill.PicklingWarning)
+        return _dumps(payload, refs)
+
+
+def _dumps(payload: Any, refs: dict[int, Any]) -> Serialized:
     try:
         return _dump(payload, refs)
     except Exception as whole:
