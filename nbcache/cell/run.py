@@ -185,7 +185,8 @@ class CachedCell:
         payload, info = loaded
         payload = Payload.of(payload)
         if not payload.mutated and info.meta.get("mutated"):  # older entries: mutated inputs were still bound
-            payload = replace(payload, mutated={n: payload.outputs[n] for n in info.meta["mutated"]})
+            mutated = {n: payload.outputs[n] for n in info.meta["mutated"] if n in payload.outputs}
+            payload = replace(payload, mutated=mutated)
         return payload, info
 
     def _restore_problem(self, cell: Prepared, payload: Payload) -> str | None:
