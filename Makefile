@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 # apt needs root: sudo only when not root already.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check bench lint lab clean
+.PHONY: demo test check bench corpus lint lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
+# Example galleries nobody on this project wrote (scikit-learn's and matplotlib's, from their source
+# distributions, downloaded once into .corpus-cache/), plain and under %%cache; the table goes into the README.
+corpus: $(STAMP)
+	$(PY) -m pip install --quiet matplotlib
+	$(PY) scripts/corpus.py --readme README.md
+
 # JupyterLab on localhost only, with the notebooks; new notebooks use the "Python 3 (nbcache)" kernel.
 lab: $(STAMP)
 	$(PY) -m jupyterlab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
@@ -50,4 +56,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check nbcache tests scripts benchmarks
 
 clean:
-	rm -rf $(VENV) .nbcache .pytest_cache
+	rm -rf $(VENV) .nbcache .pytest_cache .corpus-cache

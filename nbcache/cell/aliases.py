@@ -24,6 +24,20 @@ _MAX_DEPTH = 8
 Step = tuple[str, Any]  # ("item", key) or ("attr", name)
 
 
+class References(dict):
+    """id(obj) -> reference, plus the numpy arrays among them by the object that owns their memory: a view the
+    cell made of one (``head = X[:5]``) is found through the owner, which numpy gives as the view's ``base``
+    (it skips intermediate views, so walking ``base`` from the view never meets ``X`` itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrays_by_owner: dict[int, list[Any]] = {}
+
+    def note_array(self, array: Any) -> None:
+        owner = array if array.base is None else array.base
+        self.arrays_by_owner.setdefault(id(owner), []).append(array)
+
+
 def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
     """What the input's content hash covers: items of containers, attributes of plain instances. Not modules,
     classes or functions: they are hashed by name or code, so what hangs off them may differ on a hit."""
@@ -38,9 +52,10 @@ def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
         yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str) and not k.endswith("_cache"))
 
 
-def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> dict[int, tuple]:
+def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> References:
     """id(obj) -> reference for the namespace and every non-atomic object reachable inside unchanged inputs."""
-    refs: dict[int, tuple] = {id(namespace): NAMESPACE}
+    refs = References()
+    refs[id(namespace)] = NAMESPACE
     queue: deque[tuple[Any, str, tuple[Step, ...]]] = deque(
         (value, name, ()) for name, value in sorted(inputs.items()))
     examined = 0  # every object looked at counts, so a list of ten million ints costs no more than the bound
@@ -50,6 +65,8 @@ def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> dict[
             if id(obj) in refs:
                 continue
             refs[id(obj)] = ("input", name, path)
+            if type(obj).__name__ == "ndarray" and type(obj).__module__ == "numpy":
+                refs.note_array(obj)
         if len(path) >= _MAX_DEPTH:
             continue
         for step, child in islice(_children(obj), max(0, _MAX_OBJECTS - examined)):
@@ -69,13 +86,3 @@ def resolve(ref: tuple, namespace: dict[str, Any]) -> Any:
         obj = obj[key] if kind == "item" else getattr(obj, key)
     return obj
 
-
-def array_view_of(value: Any, refs: dict[int, tuple]) -> bool:
-    """True if `value` is a numpy view into memory an input owns: a restored copy could not share it."""
-    base = getattr(value, "base", None)
-    seen = 0
-    while base is not None and seen < 64:
-        if id(base) in refs:
-            return True
-        base, seen = getattr(base, "base", None), seen + 1
-    return False

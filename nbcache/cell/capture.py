@@ -1,33 +1,52 @@
 """Record what a cell shows while it runs live, and play it back on a hit.
 
 While a cell runs, its stdout and stderr still reach the user as they are written (progress bars stay live), and
-displays still appear; a copy of each goes, in order, into a list of events that a hit replays.
+displays still appear; a copy of each goes, in order, into a list of events that a hit replays. The streams are
+recorded where they are written, so a handler that took ``sys.stderr`` in an earlier cell (``logging``) is
+recorded too. A cell that shows a widget cannot be replayed (its view refers to live models in the kernel), so the
+recording notes it and the cell is not stored.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-# Widget views refer to live models in the kernel that a later session does not have: never replay them.
+from nbcache.cell.payload import (
+    CellEndEvent,
+    ClearEvent,
+    DisplayEvent,
+    Event,
+    Stream,
+    StreamEvent,
+    ValueShownEvent,
+)
+from nbcache.errors import CacheWarning
+
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-Event = tuple  # ("stream", name, text) | ("display", data, metadata, transient, update) | ("clear", wait)
+
+@dataclass
+class Recording:
+    events: list[Event] = field(default_factory=list)
+    widgets: bool = False  # a widget view was shown: the cell cannot be replayed
 
 
 class _Tee:
-    """A text stream that writes through to the real one and records a copy."""
+    """A text stream that writes through to the real one and records a copy (for streams that refuse a patch)."""
 
-    def __init__(self, stream: Any, name: str, events: list[Event]) -> None:
+    def __init__(self, stream: Any, name: Stream, events: list[Event]) -> None:
         self._stream = stream
         self._name = name
         self._events = events
 
     def write(self, text: str) -> int:
         if text:
-            self._events.append(("stream", self._name, str(text)))
+            self._events.append(StreamEvent(self._name, str(text)))
         return self._stream.write(text)
 
     def writelines(self, lines: Any) -> None:
@@ -38,61 +57,165 @@ class _Tee:
         return getattr(self._stream, attr)
 
 
-def _flush_inline_figures() -> None:
-    """Show matplotlib's pending inline figures now, so they are recorded with the cell's other outputs."""
-    backend = sys.modules.get("matplotlib_inline.backend_inline")
-    if backend is None:
+@contextmanager
+def _recorded_stream(attr: str, name: Stream, events: list[Event]) -> Iterator[None]:
+    """Record writes to ``sys.<attr>`` on the stream object itself, so whoever holds it is recorded as well."""
+    stream = getattr(sys, attr)
+    write = stream.write
+
+    def recording_write(text: str) -> int:
+        if text:
+            events.append(StreamEvent(name, str(text)))
+        return write(text)
+
+    try:
+        stream.write = recording_write
+    except (AttributeError, TypeError):  # a stream without an instance dict: wrap it instead
+        setattr(sys, attr, _Tee(stream, name, events))
+        try:
+            yield
+        finally:
+            setattr(sys, attr, stream)
         return
     try:
-        import matplotlib
+        yield
+    finally:
+        del stream.write
 
-        if "inline" in matplotlib.get_backend():
-            backend.flush_figures()
-    except Exception:  # a plotting failure here must not fail the cell; the figure shows after the cell instead
-        pass
+
+def _inline_backend() -> Any:
+    """matplotlib's inline backend module when it is the active backend, else None."""
+    backend = sys.modules.get("matplotlib_inline.backend_inline")
+    matplotlib = sys.modules.get("matplotlib")
+    if backend is None or matplotlib is None:
+        return None
+    try:
+        return backend if "inline" in matplotlib.get_backend() else None
+    except Exception:
+        return None
+
+
+def _figures_pending() -> bool:
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    return _inline_backend() is not None and helpers is not None and bool(helpers.Gcf.get_all_fig_managers())
+
+
+def _once_after_cell(shell: Any, callback: Callable[[], None]) -> None:
+    """Run ``callback`` in IPython's post_execute, after the inline backend has drawn the cell's figures."""
+
+    def once() -> None:
+        shell.events.unregister("post_execute", once)
+        callback()
+
+    shell.events.register("post_execute", once)
+
+
+def after_cell(shell: Any, recorded: Recording, finish: Callable[[], None]) -> None:
+    """Call ``finish`` once the cell's outputs are complete: now, or, when it left figures for the inline backend
+    to draw after the cell (IPython shows them after the cell's value, and a figure drawn inside the cell can come
+    out different), after they were drawn and recorded."""
+    if not _figures_pending():
+        finish()
+        return
+    recorded.events.append(CellEndEvent())
+    late = ExitStack()
+    late.enter_context(_recorded_displays(shell, recorded))
+    late.enter_context(_value_format(shell, recorded.events.append))
+
+    def done() -> None:
+        late.close()
+        try:
+            finish()
+        except Exception as exc:  # never a traceback after the user's cell: the cell ran, only storing failed
+            warnings.warn(f"nbcache: the cell ran but its result was not stored: {exc}", CacheWarning, stacklevel=1)
+
+    _once_after_cell(shell, done)
 
 
 @contextmanager
-def recording(shell: Any) -> Iterator[list[Event]]:
-    """Record stdout, stderr, displays and clear_output calls made while the block runs."""
-    events: list[Event] = []
+def _value_format(shell: Any, record: Callable[[ValueShownEvent], None] | None = None,
+                  shown: ValueShownEvent | None = None) -> Iterator[None]:
+    """While the block runs, the display hook's formatting of a value is recorded, or replaced by ``shown``."""
+    hook = shell.displayhook
+    compute = hook.compute_format_data
+
+    def formatting(result: Any) -> tuple[dict, dict]:
+        if shown is not None:
+            return shown.data, shown.metadata
+        data, metadata = compute(result)
+        if record is not None:
+            record(ValueShownEvent(dict(data), dict(metadata or {})))
+        return data, metadata
+
+    hook.compute_format_data = formatting
+    try:
+        yield
+    finally:
+        del hook.compute_format_data
+
+
+@contextmanager
+def _recorded_displays(shell: Any, recording: Recording) -> Iterator[None]:
     pub = shell.display_pub
     publish, clear_output = pub.publish, pub.clear_output
 
     def recording_publish(data: dict, metadata: dict | None = None, *args: Any, **kwargs: Any) -> None:
-        if _WIDGET_VIEW not in data:
-            events.append(("display", dict(data), dict(metadata or {}), kwargs.get("transient"),
-                           bool(kwargs.get("update", False))))
+        if _WIDGET_VIEW in data:
+            recording.widgets = True
+        recording.events.append(DisplayEvent(dict(data), dict(metadata or {}), kwargs.get("transient"),
+                                             bool(kwargs.get("update", False))))
         return publish(data, metadata, *args, **kwargs)
 
     def recording_clear(wait: bool = False) -> None:
-        events.append(("clear", wait))
+        recording.events.append(ClearEvent(wait))
         return clear_output(wait)
 
-    saved = sys.stdout, sys.stderr
     patched = {name: pub.__dict__[name] for name in ("publish", "clear_output") if name in pub.__dict__}
-    sys.stdout, sys.stderr = _Tee(sys.stdout, "stdout", events), _Tee(sys.stderr, "stderr", events)
     pub.publish, pub.clear_output = recording_publish, recording_clear
     try:
-        yield events
-        _flush_inline_figures()
+        yield
     finally:
-        sys.stdout, sys.stderr = saved
         del pub.publish, pub.clear_output
         pub.__dict__.update(patched)  # someone else's patch, if there was one, comes back
 
 
-def replay(shell: Any, events: list[Event]) -> None:
-    """Show recorded events again, in their order."""
-    for event in events:
-        kind = event[0]
-        if kind == "stream":
-            stream = sys.stdout if event[1] == "stdout" else sys.stderr
-            stream.write(event[2])
+@contextmanager
+def recording(shell: Any) -> Iterator[Recording]:
+    """Record stdout, stderr, displays and clear_output calls made while the block runs."""
+    found = Recording()
+    with ExitStack() as stack:
+        stack.enter_context(_recorded_stream("stdout", Stream.STDOUT, found.events))
+        stack.enter_context(_recorded_stream("stderr", Stream.STDERR, found.events))
+        stack.enter_context(_recorded_displays(shell, found))
+        yield found
+
+
+def _replay_after_cell(shell: Any, events: tuple[Event, ...]) -> None:
+    """The events recorded after the cell's code: the value is shown as it was formatted then, the rest after."""
+    late = ExitStack()
+    shown = next((e for e in events if isinstance(e, ValueShownEvent)), None)
+    if shown is not None:
+        late.enter_context(_value_format(shell, shown=shown))
+
+    def done() -> None:
+        late.close()
+        replay(shell, events)
+
+    _once_after_cell(shell, done)
+
+
+def replay(shell: Any, events: tuple[Event, ...]) -> None:
+    """Show recorded events again, in their order; those shown after the cell's code, after the cell's value."""
+    for index, event in enumerate(events):
+        if isinstance(event, CellEndEvent):
+            _replay_after_cell(shell, events[index + 1:])
+            return
+        if isinstance(event, StreamEvent):
+            stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr
+            stream.write(event.text)
             stream.flush()  # keeps stdout and stderr interleaved as they were
-        elif kind == "display":
-            _, data, metadata, transient, update = event
-            kwargs = {"transient": transient, "update": update} if (transient or update) else {}
-            shell.display_pub.publish(data, metadata, **kwargs)
-        elif kind == "clear":
-            shell.display_pub.clear_output(event[1])
+        elif isinstance(event, DisplayEvent):
+            kwargs = {"transient": event.transient, "update": event.update} if (event.transient or event.update) else {}
+            shell.display_pub.publish(event.data, event.metadata, **kwargs)
+        elif isinstance(event, ClearEvent):
+            shell.display_pub.clear_output(event.wait)

@@ -9,7 +9,7 @@ import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
@@ -19,8 +19,10 @@ from nbcache.analysis import determinism
 from nbcache.analysis.names import CellAnalysis, is_ipython_name
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
-from nbcache.cell.capture import recording, replay
+from nbcache.cell.capture import Recording, after_cell, recording, replay
+from nbcache.cell.inplace import update_in_place
 from nbcache.cell.parsed import parse_cell
+from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys import settings
 from nbcache.keys.cellkey import (
@@ -77,12 +79,11 @@ def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute
     return outputs, deleted
 
 
-def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]) -> list[str]:
-    """Inputs still bound to the same object whose content the run changed (``x.append(1)``, ``model.fit()``)."""
-    mutated = []
+def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Input objects whose content the run changed (``x.append(1)``, ``model.fit()``), by input name; also when
+    the name was rebound afterwards (``x.append(1); x = []``), since another name may still hold the object."""
+    mutated = {}
     for name, value in inputs.values.items():
-        if namespace.get(name, _MISSING) is not value:  # also `b += [1]`: rebound to the same, mutated object
-            continue
         if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
             continue
         try:
@@ -90,7 +91,7 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], outputs: set[str]
         except Exception:  # no longer hashable: it certainly changed
             changed = True
         if changed:
-            mutated.append(name)
+            mutated[name] = value
     return mutated
 
 
@@ -115,14 +116,6 @@ def _execution_results(shell: Any) -> list[dict]:
     unique = {id(r): r for r in found if r is not None and isinstance(getattr(r, "__dict__", None), dict)}
     hidden = getattr(shell, "user_ns_hidden", None)
     return [vars(r) for r in unique.values()] + ([hidden] if isinstance(hidden, dict) else [])
-
-
-def _check_no_views(outputs: dict[str, Any], refs: dict[int, tuple]) -> None:
-    """A numpy view into an input shares its memory; a restored copy would not, so such a cell is not stored."""
-    for name, value in outputs.items():
-        if references.array_view_of(value, refs):
-            raise SerializationError(f"output {name!r} is a view into an input's array, and a restored copy "
-                                     "would not share its memory (use .copy() to store it)", name)
 
 
 def _frozen_note(meta: dict) -> str:
@@ -156,8 +149,6 @@ class CachedCell:
         __tracebackhide__ = True  # noqa: F841
         parsed = parse_cell(self.shell, raw)  # a SyntaxError surfaces as it would without %%cache
         source, tree, analysis = parsed.source, parsed.tree, parsed.analysis
-        if analysis.uses_await:
-            raise UsageError("%%cache cannot run a cell that uses top-level await; remove %%cache from this cell")
         if analysis.dynamic:
             return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
         try:
@@ -188,7 +179,7 @@ class CachedCell:
         if loaded is None:
             return self._miss_unless_computed_meanwhile(cell)
         payload, info = loaded
-        problem = self._restore_problem(cell, info.meta)
+        problem = self._restore_problem(cell, payload, info.meta)
         if problem:
             return self._miss(cell, problem)
         return self._hit(cell, payload, info)
@@ -197,52 +188,68 @@ class CachedCell:
     def _resolve(self, ref: tuple) -> Any:
         return references.resolve(ref, self.ns)
 
-    def _load(self, key: str) -> tuple[dict, Any] | None:
+    def _load(self, key: str) -> tuple[Payload, Any] | None:
         try:
-            return self.store.load(key, self._resolve)
+            loaded = self.store.load(key, self._resolve)
         except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None
+        if loaded is None:
+            return None
+        payload, info = loaded
+        payload = Payload.of(payload)
+        if not payload.mutated and info.meta.get("mutated"):  # older entries: mutated inputs were still bound
+            mutated = {n: payload.outputs[n] for n in info.meta["mutated"] if n in payload.outputs}
+            payload = replace(payload, mutated=mutated)
+        return payload, info
 
-    def _restore_problem(self, cell: Prepared, meta: dict) -> str | None:
+    def _restore_problem(self, cell: Prepared, payload: Payload, meta: dict) -> str | None:
         # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
         # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
         slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         random_state = determinism.state_problem(meta)
         if random_state:
             return random_state
-        for name in meta.get("mutated", []):
+        for name, restored in payload.mutated.items():
+            live = self.ns.get(name, _MISSING)
+            if update_in_place(live, restored, dry_run=True):
+                continue  # written into the live object: whoever holds it sees the change
             if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
                         f"so its change could not be replayed there")
         return None
 
-    def _rebind_aliases(self, meta: dict, outputs: dict[str, Any]) -> None:
-        """Other names bound to a mutated input's object follow it, as they would after a real run."""
+    def _apply_mutations(self, payload: Payload) -> dict[str, Any]:
+        """Replay what the run did to its inputs' objects: into the live object where possible (views, closures
+        and containers holding it follow), else other names bound to it follow the restored copy."""
+        outputs = dict(payload.outputs)
         out = self.ns.get("Out", {})
-        for name in meta.get("mutated", []):
-            old = self.ns.get(name, _MISSING)
+        for name, restored in payload.mutated.items():
+            live = self.ns.get(name, _MISSING)
+            if update_in_place(live, restored):
+                outputs.update({n: live for n, v in outputs.items() if v is restored})
+                continue
             for slot in (self.ns, out, *_execution_results(self.shell)):
-                for alias in [k for k, v in slot.items() if v is old and k != name]:
-                    slot[alias] = outputs[name]
+                for alias in [k for k, v in slot.items() if v is live and k != name]:
+                    slot[alias] = restored
+        return outputs
 
-    def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+    def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
         self.reporter.begin("restoring")
-        outputs = payload["outputs"]
-        self._rebind_aliases(info.meta, outputs)
+        outputs = self._apply_mutations(payload)
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)
         self.ns.update(outputs)
-        settings.replay(payload.get("changes"), self.shell)
-        determinism.restore(payload.get("rng"))
-        replay(self.shell, payload["events"])
+        settings.replay(payload.changes, self.shell)
+        determinism.restore(payload.rng)
+        replay(self.shell, payload.events)
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
         # Last: the statistics thread would otherwise compete for the interpreter with the line and the panel.
         background.submit(self.store.record_hit, cell.key, saved)
-        return payload["value"]
+        return payload.value
 
     # ---- miss
     def _miss_unless_computed_meanwhile(self, cell: Prepared) -> Any:
@@ -254,7 +261,7 @@ class CachedCell:
                 self.reporter.begin("waiting", "another kernel is computing this cell; waiting for its result")
                 lock.wait()
                 loaded = self._load(cell.key)
-                if loaded is not None and not self._restore_problem(cell, loaded[1].meta):
+                if loaded is not None and not self._restore_problem(cell, loaded[0], loaded[1].meta):
                     return self._hit(cell, *loaded)
             return self._miss(cell, self._miss_reason(cell))
         finally:
@@ -280,25 +287,37 @@ class CachedCell:
         before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin("running", reason)
         start = time.perf_counter()
-        with recording(self.shell) as events, self._reporting_failure():
+        with recording(self.shell) as recorded, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
         compute_s = time.perf_counter() - start
         rng_after = determinism.rng_states()
         rng = determinism.advanced(rng_before, rng_after)
+        randomness = {"nondeterministic": self._nondeterminism(cell, set(rng_after) - set(rng_before)),
+                      "random_state": determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns)}
+        changes = settings.changes(snapshot, cell.analysis.magics)
         outputs, deletions = _runtime_changes(before, self.ns, run)
-        mutated = _mutated_inputs(cell.inputs, self.ns, outputs)
-        outputs |= set(mutated)
-        payload = {"outputs": {n: self.ns[n] for n in sorted(outputs)}, "value": run.value, "events": events,
-                   "rng": rng, "changes": settings.changes(snapshot, cell.analysis.magics)}
+        mutated = _mutated_inputs(cell.inputs, self.ns)
+        outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
+        values = {n: self.ns[n] for n in sorted(outputs)}
+        after_cell(self.shell, recorded, lambda: self._store(
+            cell, reason, Payload(values, run.value, tuple(recorded.events), rng, mutated, changes), recorded,
+            (outputs, deletions, sorted(mutated), compute_s), randomness))
+        return run.value
+
+    def _store(self, cell: Prepared, reason: str, payload: Payload, recorded: Recording,
+               run: tuple[set[str], set[str], list[str], float], randomness: dict[str, Any]) -> None:
+        """Save the entry once the cell's outputs are complete, and say how the miss went."""
+        outputs, deletions, mutated, compute_s = run
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta.update(reason=reason, nondeterministic=self._nondeterminism(cell, set(rng_after) - set(rng_before)),
-                    random_state=determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns))
-        self.reporter.saving(sum(approx_size(v) for v in payload["outputs"].values()))
-        stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
+        meta.update(reason=reason, **randomness)
+        self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
+        if recorded.widgets:  # a hit could not show them: the cell runs each time instead
+            stored, save_s, note = None, 0.0, "it shows widgets, which live in the kernel and cannot be replayed"
+        else:
+            stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
         self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
-        return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> dict[str, Any]:
@@ -314,16 +333,15 @@ class CachedCell:
             "compute_s": compute_s,
         }
 
-    def _references(self, cell: Prepared, outputs: set[str]) -> dict[int, tuple]:
+    def _references(self, cell: Prepared, outputs: set[str], mutated: dict[str, Any]) -> dict[int, tuple]:
         """Objects to store by reference: the namespace, and what lies inside inputs the run left unchanged."""
         unchanged = {name: value for name, value in cell.inputs.values.items()
-                     if name not in outputs and self.ns.get(name, _MISSING) is value}
+                     if name not in outputs and name not in mutated and self.ns.get(name, _MISSING) is value}
         return references.input_references(unchanged, self.ns)
 
-    def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: Payload, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
-            _check_no_views(payload["outputs"], refs)
             stored = self.store.save(key, payload, meta, refs)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
@@ -353,14 +371,14 @@ class CachedCell:
             raise
 
     def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
-               size: int | None, payload: dict[str, Any]) -> CellStatus:
+               size: int | None, payload: Payload) -> CellStatus:
         """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
-        outputs = payload["outputs"]
+        outputs = payload.outputs
         return CellStatus(
             state=state, line=line, reason=reason, elapsed_s=elapsed, saved_s=saved_s, size=size, key=cell.key,
             inputs=dict(cell.key_inputs), outputs={n: type(v).__qualname__ for n, v in outputs.items()},
             output_sizes={n: approx_size(v) for n, v in outputs.items()}, cell_ident=cell.ident, raw=cell.raw,
-            cleared_output=any(event[0] == "clear" for event in payload["events"]),
+            cleared_output=any(isinstance(event, ClearEvent) for event in payload.events),
         )
 
     def _status(self, status: CellStatus) -> None:

@@ -225,7 +225,7 @@ class Store:
         manifest["sig"] = self._sign(manifest)
         return manifest
 
-    def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
+    def save(self, key: str, payload: Any, meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
         """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
         _check_key(key)

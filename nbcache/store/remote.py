@@ -144,7 +144,7 @@ class TieredStore:
                 self._call(self.remote.put, _blob(name), data)
         self._call(self.remote.put, _entry(key), raw)
 
-    def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
+    def save(self, key: str, payload: Any, meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
         size = self.local.save(key, payload, meta, refs)
         try:

@@ -6,7 +6,11 @@
   the C pickler's ``reducer_override``: plain pickle would write them by reference to ``__main__``, where a new
   kernel does not have them, and dill's pure-Python pickler is several times slower on everything else. dill writes
   their globals by reference to ``__main__``, so a restored function sees the live notebook namespace, as a
-  function defined by re-running the cell does.
+  function defined by re-running the cell does. One dill pickler serves the whole payload (and one unpickler reads
+  it back), so a notebook class written twice is one class after a restore: ``MissingColumn``'s base is the very
+  ``DataError`` that ``except DataError`` names.
+- Notebook Enums are rebuilt from their members and methods (dill cannot write their self-references), and
+  ``lru_cache`` wrappers of notebook functions by wrapping the restored function again.
 - The whole payload is one pickle, so objects shared between outputs stay shared (``b = a``: ``b is a``).
 - Objects that are unchanged inputs of the cell may be written as references to their names (``refs``) and are
   resolved from the namespace on load.
@@ -16,12 +20,15 @@
 from __future__ import annotations
 
 import contextvars
+import enum
+import functools
 import importlib
 import io
 import operator
 import pickle
 import sys
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +48,7 @@ _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
 
 Resolve = Callable[[Any], Any]
 _RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
+_READER: contextvars.ContextVar[_SharedReader | None] = contextvars.ContextVar("nbcache_reader", default=None)
 
 
 @dataclass
@@ -77,8 +85,54 @@ def _needs_dill(obj: Any) -> bool:
 
 
 def _from_dill(data: bytes) -> Any:
-    """Rebuild one object written by dill inside the main pickle (its reduce function, hence module level)."""
+    """Rebuild one object written by its own dill pickler (entries of format 2 and before)."""
     return _DillUnpickler(io.BytesIO(data), _RESOLVE.get() or _no_refs).load()
+
+
+def _from_shared_dill(data: bytes) -> Any:
+    """Rebuild the next object written by the payload's one dill pickler: its memo spans every such object."""
+    reader = _READER.get()
+    if reader is None:  # not inside loads(): only one object to read
+        reader = _SharedReader(_RESOLVE.get() or _no_refs)
+    return reader.load(data)
+
+
+# ---- notebook objects dill cannot write as they are
+def _enum_internals(cls: enum.EnumMeta) -> frozenset[str]:
+    """What the Enum machinery puts into a class's dict by itself, found on an empty enum of the same kind."""
+    metacls, bases = type(cls), cls.__bases__
+    probe = metacls("_Probe", bases, metacls.__prepare__("_Probe", bases))
+    return frozenset(vars(probe)) | {"__module__", "__qualname__"}
+
+
+def _enum_reduction(cls: enum.EnumMeta) -> tuple:
+    """A notebook Enum as its members and its own attributes: rebuilt, it is a class with the same members."""
+    members = [(name, member._value_) for name, member in cls._member_map_.items()]
+    skip = _enum_internals(cls) | set(cls._member_map_)
+    attrs = {k: v for k, v in vars(cls).items() if k not in skip or k == "__doc__"}
+    return _make_enum, (type(cls), cls.__name__, cls.__qualname__, cls.__bases__, members, attrs)
+
+
+def _make_enum(metacls: type, name: str, qualname: str, bases: tuple, members: list, attrs: dict) -> Any:
+    namespace = metacls.__prepare__(name, bases)
+    namespace["__module__"], namespace["__qualname__"] = "__main__", qualname
+    for key, value in [*members, *attrs.items()]:
+        namespace[key] = value
+    return metacls(name, bases, namespace)
+
+
+def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
+    return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
+
+
+def _notebook_reduction(obj: Any) -> Any:
+    """How to write a notebook Enum or an ``lru_cache`` wrapper of a notebook function; NotImplemented if not one."""
+    if isinstance(obj, enum.EnumMeta) and not _importable(obj):
+        return _enum_reduction(obj)
+    if isinstance(obj, functools._lru_cache_wrapper) and not _importable(obj):
+        params = obj.cache_parameters()
+        return _lru_cached, (obj.__wrapped__, params["maxsize"], params["typed"])
+    return NotImplemented
 
 
 class _DillPickler(dill.Pickler):
@@ -90,13 +144,57 @@ class _DillPickler(dill.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
 
+    def reducer_override(self, obj: Any) -> Any:
+        return _notebook_reduction(obj)
+
+
+class _SharedWriter:
+    """One dill pickler for every notebook object of a payload; each dump is a segment of its stream."""
+
+    def __init__(self, refs: dict[int, Any]) -> None:
+        self._file = io.BytesIO()
+        self._pickler = _DillPickler(self._file, refs)
+
+    def dump(self, obj: Any) -> bytes:
+        start = self._file.tell()
+        self._pickler.dump(obj)
+        return self._file.getvalue()[start:]
+
+
+class _Segment:
+    """The file a shared unpickler reads: the segment being loaded, swapped before each load."""
+
+    def __init__(self) -> None:
+        self.data = io.BytesIO()
+
+    def read(self, size: int = -1) -> bytes:
+        return self.data.read(size)
+
+    def readline(self) -> bytes:
+        return self.data.readline()
+
+    def readinto(self, buffer: Any) -> int:
+        return self.data.readinto(buffer)
+
+
+class _SharedReader:
+    """The unpickler that reads a payload's dill segments in the order they were written (the main pickle's)."""
+
+    def __init__(self, resolve: Resolve) -> None:
+        self._segment = _Segment()
+        self._unpickler = _DillUnpickler(self._segment, resolve)
+
+    def load(self, data: bytes) -> Any:
+        self._segment.data = io.BytesIO(data)
+        return self._unpickler.load()
+
 
 # Entries written before the package was split into subpackages name the helpers here by their old module.
 _MOVED = {"nbcache.serialize": __name__}
 
 
 class _DillUnpickler(dill.Unpickler):
-    def __init__(self, file: io.BytesIO, resolve: Resolve, **kwargs: Any) -> None:
+    def __init__(self, file: io.BytesIO | _Segment, resolve: Resolve, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self._resolve = resolve
 
@@ -135,10 +233,38 @@ def _view_reduction(obj: Any, owners: set[int]) -> Any:
     return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
 
 
+def _byte_span(array: Any) -> tuple[int, int]:
+    """The first and past-the-last byte an array's elements occupy."""
+    start = end = array.__array_interface__["data"][0]
+    for size, stride in zip(array.shape, array.strides, strict=True):
+        reach = (size - 1) * stride if size else 0
+        start, end = start + min(reach, 0), end + max(reach, 0)
+    return start, end + array.itemsize
+
+
+def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
+    """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
+    of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``), also when that input was
+    itself restored by a hit. A view that cannot be written so is refused: a copy would not share memory."""
+    arrays = getattr(refs, "arrays_by_owner", {}).get(id(obj.base), [])
+    start, end = _byte_span(obj)
+    for array in arrays:
+        array_start, array_end = _byte_span(array)
+        if array is obj or not (array_start <= start and end <= array_end):
+            continue
+        if array.flags.c_contiguous or array.flags.f_contiguous:
+            offset = obj.__array_interface__["data"][0] - array.__array_interface__["data"][0]
+            return _view_of, (array, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+    if any(a_start < end and start < a_end for a_start, a_end in map(_byte_span, arrays)):
+        raise SerializationError("a view into an input's array that cannot be restored as a view "
+                                 "(use .copy() to store it)")
+    return NotImplemented
+
+
 def _owned_arrays(payload: Any) -> set[int]:
     """Owners of memory that two or more output arrays share (or an output owns and another views): only then
     is the sharing observable. A lone view of a big temporary array is stored as a copy of what it shows."""
-    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else {}
+    outputs = payload.get("outputs", {}) if isinstance(payload, dict) else getattr(payload, "outputs", {})
     counts: dict[int, int] = {}
     for value in outputs.values():
         if type(value).__name__ == "ndarray" and type(value).__module__ == "numpy":
@@ -210,17 +336,19 @@ class _Pickler(pickle.Pickler):
         super().__init__(file, protocol=_PROTOCOL, buffer_callback=buffer_callback)
         self._refs = refs
         self._owners = owners
+        self._dill: _SharedWriter | None = None
 
     def reducer_override(self, obj: Any) -> Any:
         if self._owners and type(obj).__name__ == "ndarray":
             return _view_reduction(obj, self._owners)
-        if type(obj).__name__ == "ndarray":  # NotImplemented unless an object array it writes better
+        if type(obj).__name__ == "ndarray":  # NotImplemented unless an array it writes better
             return self._object_array_reduction(obj)
-        if not _needs_dill(obj):
-            return NotImplemented
-        buffer = io.BytesIO()
-        _DillPickler(buffer, self._refs).dump(obj)
-        return _from_dill, (buffer.getvalue(),)
+        special = _notebook_reduction(obj)
+        if special is not NotImplemented or not _needs_dill(obj):
+            return special
+        if self._dill is None:
+            self._dill = _SharedWriter(self._refs)
+        return _from_shared_dill, (self._dill.dump(obj),)
 
     def _object_array_reduction(self, obj: Any) -> Any:
         return _string_array_reduction(obj)
@@ -254,6 +382,8 @@ class _RefPickler(_Pickler):
             return strings
         if _only_atomic_items(obj):
             return _plain_loads, (pickle.dumps(obj, protocol=_PROTOCOL),)
+        if type(obj).__module__ == "numpy" and obj.base is not None:
+            return _input_view_reduction(obj, self._refs)
         return NotImplemented
 
 
@@ -287,6 +417,8 @@ def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     try:
         pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
         return Serialized(file.getvalue(), buffers, "pickle")
+    except SerializationError:
+        raise
     except Exception:  # something only dill can write: the whole payload through dill
         buffers.clear()
         file = io.BytesIO()
@@ -298,16 +430,25 @@ def _describe(value: Any) -> str:
     return type(value).__qualname__
 
 
-def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serialized:
+def dumps(payload: Any, refs: dict[int, Any] | None = None) -> Serialized:
     """Serialize ``{'outputs': {...}, ...}``; ``refs`` maps id(obj) to the input name to write instead of obj.
 
     Raises SerializationError naming the output that cannot be saved.
     """
     refs = refs or {}
+    # dill warns on stderr about objects it then writes another way: nbcache's saving must not add to the
+    # cell's output (a failure still surfaces, as a SerializationError).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dill.PicklingWarning)
+        return _dumps(payload, refs)
+
+
+def _dumps(payload: Any, refs: dict[int, Any]) -> Serialized:
     try:
         return _dump(payload, refs)
     except Exception as whole:
-        for name, value in payload.get("outputs", {}).items():
+        outputs = payload.get("outputs", {}) if isinstance(payload, dict) else getattr(payload, "outputs", {})
+        for name, value in outputs.items():
             try:
                 _dump(value, refs)
             except Exception as exc:
@@ -317,15 +458,16 @@ def dumps(payload: dict[str, Any], refs: dict[int, Any] | None = None) -> Serial
 
 
 def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = None,
-          engine: str = "pickle") -> dict[str, Any]:
+          engine: str = "pickle") -> Any:
     """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
     resolve = resolve or _no_refs
-    token = _RESOLVE.set(resolve)
+    token, reader = _RESOLVE.set(resolve), _READER.set(_SharedReader(resolve))
     try:
         if engine == "dill":
             return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
         return _Unpickler(io.BytesIO(data), resolve, buffers).load()
     finally:
+        _READER.reset(reader)
         _RESOLVE.reset(token)
 
 

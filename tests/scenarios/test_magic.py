@@ -108,13 +108,22 @@ def test_mutation_follows_plain_aliases(shell: Shell) -> None:
     assert shell.runs == 1 and shell.ns["other"] is shell.ns["lst"] and shell.ns["other"] == [1, 2]
 
 
-def test_mutation_of_an_object_referenced_elsewhere_runs_instead(shell: Shell) -> None:
+def test_mutation_of_a_list_referenced_elsewhere_is_written_into_it(shell: Shell) -> None:
     shell.ns["lst"] = [1]
     shell.cached("lst.append(2)")
     shell.run("lst = [1]\nholder = {'inner': lst}")
-    _, captured = shell.cached("lst.append(2)")
-    # A restore could not update holder['inner']; re-running is the only exact answer.
-    assert shell.runs == 2 and shell.ns["holder"]["inner"] == [1, 2]
+    shell.cached("lst.append(2)")
+    assert shell.runs == 1 and shell.ns["holder"]["inner"] is shell.ns["lst"] and shell.ns["lst"] == [1, 2]
+
+
+def test_mutation_of_an_object_referenced_elsewhere_runs_instead(shell: Shell) -> None:
+    shell.run("class Box:\n    def __init__(self):\n        self.v = 1")
+    shell.run("box = Box()")
+    shell.cached("box.v = 2")
+    shell.run("box = Box()\nholder = {'inner': box}")
+    _, captured = shell.cached("box.v = 2")
+    # A restore could not update holder['inner'] (an object nbcache does not write into); re-running is exact.
+    assert shell.runs == 2 and shell.ns["holder"]["inner"].v == 2
     assert "referenced from inside another object" in captured.stderr
 
 
@@ -367,14 +376,26 @@ def test_an_object_inside_an_input_is_the_same_object_after_a_hit(shell: Shell) 
     assert shell.ns["rest"][0] is shell.ns["rows"]["a"][1]
 
 
-def test_a_view_into_an_input_array_is_not_stored(shell: Shell) -> None:
+def test_a_view_into_an_input_array_is_a_view_of_the_live_input_after_a_hit(shell: Shell) -> None:
     import numpy as np
 
     shell.ns["arr"] = np.arange(10)
+    shell.cached("head = arr[2:5]")
+    shell.ns["head"] = None
+    shell.cached("head = arr[2:5]")
+    assert shell.runs == 1 and np.shares_memory(shell.ns["head"], shell.ns["arr"])
+    shell.ns["arr"][2] = 99
+    assert shell.ns["head"][0] == 99
+
+
+def test_a_view_into_a_non_contiguous_input_is_not_stored(shell: Shell) -> None:
+    import numpy as np
+
+    shell.ns["arr"] = np.arange(20).reshape(4, 5)[:, ::2]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        shell.cached("head = arr[:3]")
-    shell.cached("head = arr[:3]")
+        shell.cached("head = arr[:2]")
+    shell.cached("head = arr[:2]")
     assert shell.runs == 2 and np.shares_memory(shell.ns["head"], shell.ns["arr"])
     assert any("view into an input" in str(w.message) for w in caught)
 

@@ -100,3 +100,75 @@ def test_string_columns_skip_the_per_object_reference_check_and_keep_refs_elsewh
     ser = serialize.dumps({"outputs": {"names": names, "mixed": mixed}}, refs={id(live): ("input", "live", ())})
     out = serialize.loads(ser.data, ser.buffers, resolve=lambda ref: live)["outputs"]
     assert list(out["names"]) == ["a", "b", None, 3] and out["mixed"][0] is live
+
+
+def test_notebook_classes_written_apart_stay_one_hierarchy() -> None:
+    class DataError(Exception):
+        pass
+
+    class MissingColumn(DataError):
+        pass
+
+    ser = serialize.dumps({"outputs": {"MissingColumn": MissingColumn, "DataError": DataError,
+                                       "err": MissingColumn("y")}})
+    out = serialize.loads(ser.data, ser.buffers)["outputs"]
+    assert out["MissingColumn"].__mro__[1] is out["DataError"]
+    assert isinstance(out["err"], out["DataError"]) and type(out["err"]) is out["MissingColumn"]
+
+
+def test_a_notebook_enum_is_rebuilt_with_its_members_and_methods() -> None:
+    import enum
+
+    class Color(enum.Enum):
+        RED = 1
+        GREEN = 2
+
+        def label(self) -> str:
+            return self.name.lower()
+
+    ser = serialize.dumps({"outputs": {"Color": Color, "favourite": Color.GREEN}})
+    out = serialize.loads(ser.data, ser.buffers)["outputs"]
+    assert [m.value for m in out["Color"]] == [1, 2] and out["favourite"] is out["Color"].GREEN
+    assert out["favourite"].label() == "green"
+
+
+def test_an_lru_cache_wrapper_of_a_notebook_function_is_wrapped_again() -> None:
+    import functools
+
+    @functools.lru_cache(maxsize=8)
+    def square(v: int) -> int:
+        return v * v
+
+    ser = serialize.dumps({"outputs": {"square": square}})
+    restored = serialize.loads(ser.data, ser.buffers)["outputs"]["square"]
+    assert restored(4) == 16 and restored.cache_parameters()["maxsize"] == 8 and restored.cache_info().hits == 0
+
+
+def test_objects_written_by_the_per_object_dill_of_older_entries_still_load() -> None:
+    import io
+    import pickle
+
+    def triple(v: int) -> int:
+        return v * 3
+
+    buffer = io.BytesIO()
+    serialize._DillPickler(buffer, {}).dump(triple)
+
+    class Old:
+        def __reduce__(self) -> tuple:
+            return serialize._from_dill, (buffer.getvalue(),)
+
+    data = pickle.dumps({"outputs": {"f": Old(), "g": Old()}}, protocol=5)
+    out = serialize.loads(data)["outputs"]
+    assert out["f"](2) == 6 and out["g"](3) == 9
+
+
+def test_a_view_of_an_input_array_is_a_view_of_the_resolved_input() -> None:
+    from nbcache.cell.aliases import input_references, resolve
+
+    namespace = {"X": np.arange(10.0)}
+    refs = input_references({"X": namespace["X"]}, namespace)
+    ser = serialize.dumps({"outputs": {"head": namespace["X"][2:5]}}, refs)
+    head = serialize.loads(ser.data, ser.buffers, lambda ref: resolve(ref, namespace))["outputs"]["head"]
+    namespace["X"][2] = 99
+    assert head[0] == 99 and np.shares_memory(head, namespace["X"])
