@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,8 @@ def _recorded_stream(attr: str, name: Stream, events: list[Event]) -> Iterator[N
     try:
         yield
     finally:
-        del stream.write
+        with suppress(AttributeError):  # another recorder of the same stream object may have removed it
+            del stream.write
 
 
 def _inline_backend() -> Any:
@@ -185,7 +186,8 @@ def recording(shell: Any) -> Iterator[Recording]:
     found = Recording()
     with ExitStack() as stack:
         stack.enter_context(_recorded_stream("stdout", Stream.STDOUT, found.events))
-        stack.enter_context(_recorded_stream("stderr", Stream.STDERR, found.events))
+        if sys.stderr is not sys.stdout:  # one stream under two names is recorded once, as stdout
+            stack.enter_context(_recorded_stream("stderr", Stream.STDERR, found.events))
         stack.enter_context(_recorded_displays(shell, found))
         yield found
 

@@ -211,8 +211,8 @@ class CachedCell:
         if random_state:
             return random_state
         for name, restored in payload.mutated.items():
-            live = self.ns.get(name, _MISSING)
-            if update_in_place(live, restored, dry_run=True):
+            # No local name for the live object: _hidden_references counts every reference to it.
+            if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True):
                 continue  # written into the live object: whoever holds it sees the change
             if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
