@@ -45,7 +45,7 @@ def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
     return name
 
 
-def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = b"team key") -> TieredStore:
+def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = b"team key, at least 32 bytes long!") -> TieredStore:
     return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
 
 
