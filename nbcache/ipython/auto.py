@@ -221,9 +221,11 @@ class AutoRunner:
 
     def _uncached(self, raw: str, reason: str) -> None:
         count = current_count(self.shell)
+        self.magics.report_outcome(count, None, reason)
+        if all(line.lstrip()[:1] in ("%", "!", "#") for line in raw.splitlines() if line.strip()):
+            return  # magics and shell commands only (%cache_status itself): nothing a status could judge
         self.magics.tracker.add(CellRecord(ident=self._ident(raw), raw=raw, outcome=Outcome.UNCACHED, reason=reason,
                                            execution_count=count))
-        self.magics.report_outcome(count, None, reason)
 
     def _ident(self, raw: str) -> str:
         return self.magics.cell_id or f"raw:{hash(raw)}"
