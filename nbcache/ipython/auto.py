@@ -94,6 +94,17 @@ def plain_reason(tree: ast.Module, analysis: CellAnalysis) -> str | None:
     return None
 
 
+def coalesce(events: list[tuple]) -> list[tuple]:
+    """Join consecutive stream events of the same stream."""
+    joined: list[tuple] = []
+    for event in events:
+        if event[0] == "stream" and joined and joined[-1][0] == "stream" and joined[-1][1] == event[1]:
+            joined[-1] = ("stream", event[1], joined[-1][2] + event[2])
+        else:
+            joined.append(event)
+    return joined
+
+
 class AutoCell(CachedCell):
     """A cached cell whose miss runs through IPython's own ``run_ast_nodes`` (see the module's docstring)."""
 
@@ -120,6 +131,10 @@ class AutoCell(CachedCell):
         self._ambiguous = sorted(n for n, v in before.items() if n in self.ns and self.ns[n] is v and v is not None)
         value = shown[-1] if shown else None
         return execute.Execution(value=value, bound=definite, deleted=set(cell.analysis.deletions))
+
+    def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
+        # Consecutive writes to one stream are replayed as one, as the kernel batches a live run's prints.
+        return super()._hit(cell, {**payload, "events": coalesce(payload["events"])}, info)
 
     def _save(self, key: str, payload: dict, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         if self._ambiguous:
