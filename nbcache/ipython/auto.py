@@ -33,6 +33,7 @@ from nbcache.ui.report import CellStatus, Reporter
 DEFAULT_MIN_SECONDS = 1.0
 
 NOCACHE = "%%nocache"
+_ABSENT = object()
 
 
 @dataclass
@@ -117,7 +118,7 @@ class AutoCell(CachedCell):
     def _execute(self, cell: Prepared) -> execute.Execution:
         __tracebackhide__ = True  # noqa: F841
         definite = definite_bindings(cell.tree)
-        before = {name: self.ns.get(name) for name in cell.analysis.outputs - definite}
+        before = {name: self.ns.get(name, _ABSENT) for name in cell.analysis.outputs - definite}
         shown: list[Any] = []
         saved, sys.displayhook = sys.displayhook, shown.append
         try:  # the value the last line shows is held back and shown after the recording (see _keyed)
@@ -128,7 +129,7 @@ class AutoCell(CachedCell):
             raise _CellRaised()
         # A name the cell binds only on some paths that still holds the same object: the run may have rebound it
         # or left it alone. A hit cannot tell which, so such a run is not stored.
-        self._ambiguous = sorted(n for n, v in before.items() if n in self.ns and self.ns[n] is v and v is not None)
+        self._ambiguous = sorted(n for n, v in before.items() if v is not _ABSENT and self.ns.get(n, _ABSENT) is v)
         value = shown[-1] if shown else None
         return execute.Execution(value=value, bound=definite, deleted=set(cell.analysis.deletions))
 

@@ -104,3 +104,15 @@ def test_explicit_cache_cells_are_listed_too(shell: Shell) -> None:
     shell.run("%cache_auto off")
     states = _status(shell)
     assert len(states) == 1 and states[0]["would_hit"]
+
+
+def test_the_sidebar_list_marks_stale_cells_and_refreshes_after_each_cell(shell: Shell) -> None:
+    from nbcache.ui.staleness import StalenessView
+
+    shell.run("%cache_auto on --min-seconds 0")
+    shell.run("a = 1")
+    shell.run("b = a + 1")
+    view = StalenessView()
+    assert view.body.value.count("✓ hit") == 2 and "✗ stale" not in view.body.value
+    shell.run("a = 2")  # the hook refreshes the open view after the cell
+    assert "✗ stale" in view.body.value and "input a changed" in view.body.value
