@@ -84,8 +84,15 @@ def definite_bindings(tree: ast.Module) -> set[str]:
     return bound
 
 
+# Restoring a module is importing it, so a cell of imports only can never be sped up: it runs as it is, unkeyed
+# (keying it would look up every library's version, which costs more than most imports).
+IMPORTS_ONLY = "imports only: restoring a module is importing it"
+
+
 def plain_reason(tree: ast.Module, analysis: CellAnalysis) -> str | None:
     """Why auto mode runs this cell as it is, without keying it; None when it can be keyed."""
+    if all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body):
+        return IMPORTS_ONLY
     if analysis.uses_await:
         return "the cell uses top-level await"
     if analysis.dynamic:
@@ -238,8 +245,9 @@ class AutoRunner:
     def _uncached(self, raw: str, reason: str) -> None:
         count = current_count(self.shell)
         self.magics.report_outcome(count, None, reason)
-        if all(line.lstrip()[:1] in ("%", "!", "#") for line in raw.splitlines() if line.strip()):
-            return  # magics and shell commands only (%cache_status itself): nothing a status could judge
+        if reason == IMPORTS_ONLY or all(line.lstrip()[:1] in ("%", "!", "#") for line in raw.splitlines()
+                                         if line.strip()):
+            return  # imports, magics, shell commands (%cache_status itself): nothing a status could judge
         self.magics.tracker.add(CellRecord(ident=self._ident(raw), raw=raw, outcome=Outcome.UNCACHED, reason=reason,
                                            execution_count=count))
 

@@ -47,6 +47,8 @@ def _distributions() -> dict[str, list[str]]:
 def module_version(name: str) -> str:
     """``dist==version`` of the installed distribution a module comes from (Python's version for the stdlib)."""
     top = name.split(".")[0]
+    if top in sys.stdlib_module_names:  # no need to scan every installed distribution (seconds) for these
+        return sys.version
     try:
         from importlib.metadata import version
 

@@ -148,3 +148,10 @@ def test_definite_bindings_leave_out_branches() -> None:
             pass
     """))
     assert definite_bindings(tree) == {"a", "b", "c", "d", "p", "sys", "f"}
+
+
+def test_a_cell_of_imports_only_runs_plainly_and_is_not_listed(shell: Shell) -> None:
+    shell.run("%cache_auto on --min-seconds 0")
+    _, out = shell.run("import json\nfrom os import path")
+    assert out.stderr == "" and shell.ns["json"].__name__ == "json"
+    assert "no cells ran under nbcache" in shell.run("%cache_status")[1].stdout
