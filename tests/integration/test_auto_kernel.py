@@ -94,3 +94,18 @@ def test_min_seconds_zero_stores_every_cell(auto_kernel: None, tmp_path: Path) -
         _execute(_notebook(marker), "nbcache-auto", tmp_path, "--CacheMagics.auto_min_seconds=0")
     # cheap and slow hit the second time; %%nocache and the failing cell ran twice
     assert marker.read_text() == "......"
+
+
+def test_enable_auto_turns_auto_mode_on_at_start(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    from nbcache.cli import main
+
+    assert main(["enable", "--auto"]) == 0
+    assert "auto mode" in capsys.readouterr().out
+    code = "print(get_ipython()._nbcache_magics.auto_runner.state.on)"
+    done = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--HistoryManager.enabled=False", "-c",
+                           code], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert done.stdout.strip().splitlines()[-1] == "True", done.stderr
+    assert main(["disable"]) == 0
