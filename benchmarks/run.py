@@ -3,7 +3,7 @@
 The machine is shared and noisy, so each figure is a median of repeats and is compared with a baseline measured
 in the same run; the table shows both medians, their ranges and the ratio.
 
-    python -m benchmarks.run [--quick] [--only cells,hashing,store] [--out benchmarks/results.json]
+    python -m benchmarks.run [--quick] [--only cells,hashing,store,notebook,headless] [--out benchmarks/results.json]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ("cells", "hashing", "frames", "store", "remote", "notebook")
+MODULES = ("cells", "hashing", "frames", "store", "remote", "notebook", "headless")
 
 
 def _fmt(value: float, unit: str = "s") -> str:

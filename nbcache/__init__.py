@@ -1,6 +1,7 @@
 """nbcache: cache expensive notebook cells by what they depend on.
 
-``%load_ext nbcache`` registers ``%%cache``, ``%cache_info``, ``%cache_clear`` and ``%cache_panel``.
+``%load_ext nbcache`` registers ``%%cache``, ``%%nocache``, ``%cache_auto``, ``%cache_status``, ``%cache_info``,
+``%cache_clear`` and ``%cache_panel``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "__version__"]
 
-_MAGIC_NAMES = {"cell": ["cache"], "line": ["cache_info", "cache_clear", "cache_panel"]}
+_MAGIC_NAMES = {"cell": ["cache", "nocache"],
+                "line": ["cache_auto", "cache_status", "cache_info", "cache_clear", "cache_panel"]}
 
 
 def load_ipython_extension(ip: Any) -> None:
@@ -19,6 +21,8 @@ def load_ipython_extension(ip: Any) -> None:
     from nbcache.errors import CacheWarning
     from nbcache.ipython.magics import CacheMagics
 
+    if getattr(ip, "_nbcache_magics", None) is not None:
+        return  # loaded already (by a kernel's --ext and again by the notebook's %load_ext): keep its state
     magics = CacheMagics(ip)
     ip.register_magics(magics)
     ip.configurables.append(magics)
@@ -26,6 +30,12 @@ def load_ipython_extension(ip: Any) -> None:
     # A warning about a cell not cached must show each time, not once per session.
     warnings.simplefilter("always", CacheWarning)
     ip._nbcache_magics = magics
+    from nbcache.ui import staleness
+
+    ip.events.register("post_run_cell", staleness.refresh_after_cell)
+    staleness.watch(magics.status_states)
+    if magics.auto:
+        magics.auto_runner.enable(magics.auto_min_seconds)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -35,6 +45,12 @@ def unload_ipython_extension(ip: Any) -> None:
     from nbcache.store import background
 
     background.wait()  # statistics still being written belong to the store being let go
+    magics.auto_runner.disable()
+    from nbcache.ui import staleness
+
+    staleness.watch(None)
+    if staleness.refresh_after_cell in ip.events.callbacks["post_run_cell"]:
+        ip.events.unregister("post_run_cell", staleness.refresh_after_cell)
     for kind, names in _MAGIC_NAMES.items():
         for name in names:
             ip.magics_manager.magics[kind].pop(name, None)

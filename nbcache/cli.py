@@ -88,8 +88,9 @@ def _add_clear(sub: argparse._SubParsersAction) -> None:
 
 
 def _enable(args: argparse.Namespace) -> int:
-    path = profile.enable(args.profile)
-    print(f"nbcache: IPython profile {args.profile!r} now loads nbcache at start ({path}); "
+    path = profile.enable(args.profile, auto=args.auto)
+    mode = " in auto mode" if args.auto else ""
+    print(f"nbcache: IPython profile {args.profile!r} now loads nbcache{mode} at start ({path}); "
           "`nbcache disable` undoes it")
     return 0
 
@@ -98,6 +99,28 @@ def _disable(args: argparse.Namespace) -> int:
     path = profile.disable(args.profile)
     print(f"nbcache: removed {path}" if path else f"nbcache: profile {args.profile!r} had no nbcache startup file")
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Execute notebooks headless with every cell in auto mode; exit 1 when a cell raised, as `jupyter execute`."""
+    from nbcache.headless.cli import run_notebooks
+
+    return run_notebooks(args)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="execute notebooks in a kernel with every cell cached (auto mode)")
+    parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    parser.add_argument("--store", metavar="PATH_OR_URL", help="the store (default: $NBCACHE_DIR, else .nbcache/ "
+                        "next to each notebook)")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--output", metavar="PATH", help="write the executed notebook here (one notebook only)")
+    out.add_argument("--inplace", action="store_true", help="write the executed notebook over the input")
+    parser.add_argument("--min-seconds", type=float, metavar="S", help="store cells that run at least S seconds")
+    parser.add_argument("--timeout", type=float, metavar="S", help="most seconds a cell may run")
+    parser.add_argument("--kernel", metavar="NAME", help="kernelspec (default: the notebook's, else python3)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    parser.set_defaults(run=_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,11 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     prune.set_defaults(run=_prune)
     verify = sub.add_parser("verify", help="check every signature and blob hash; exit 1 on damage")
     verify.set_defaults(run=_verify)
+    _add_run(sub)
     for name, run, text in (("enable", _enable, "load nbcache in every IPython session and kernel of a profile"),
                             ("disable", _disable, "stop loading nbcache at start (undo `nbcache enable`)")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--profile", default="default", help="IPython profile (default: default)")
         command.set_defaults(run=run)
+        if name == "enable":
+            command.add_argument("--auto", action="store_true", help="also turn auto mode on (every cell cached)")
     return parser
 
 

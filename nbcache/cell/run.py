@@ -40,6 +40,7 @@ from nbcache.ui.report import CellStatus, QuietReporter, Reporter, TextReporter,
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
 _MISSING = object()
+TOO_CHEAP = "too cheap to store"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class CellOptions:
     deps: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     quiet: bool = False
+    # A miss that ran for less than this is not stored: caching it would cost more than it saves (auto mode).
+    min_seconds: float = 0.0
 
 
 @dataclass
@@ -288,7 +291,7 @@ class CachedCell:
         self.reporter.begin("running", reason)
         start = time.perf_counter()
         with recording(self.shell) as recorded, self._reporting_failure():
-            run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
+            run = self._execute(cell)
         compute_s = time.perf_counter() - start
         rng_after = determinism.rng_states()
         rng = determinism.advanced(rng_before, rng_after)
@@ -310,14 +313,21 @@ class CachedCell:
         outputs, deletions, mutated, compute_s = run
         meta = self._meta(cell, outputs, deletions, mutated, compute_s)
         meta.update(reason=reason, **randomness)
-        self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
-        if recorded.widgets:  # a hit could not show them: the cell runs each time instead
+        if compute_s < self.options.min_seconds:
+            stored, save_s, note = None, 0.0, TOO_CHEAP
+        elif recorded.widgets:  # a hit could not show them: the cell runs each time instead
             stored, save_s, note = None, 0.0, "it shows widgets, which live in the kernel and cannot be replayed"
         else:
+            self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
             stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
         self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
+
+    def _execute(self, cell: Prepared) -> execute.Execution:
+        """Run the cell live (auto mode overrides this to run it through IPython's own code path)."""
+        __tracebackhide__ = True  # noqa: F841
+        return execute.run(self.shell, cell.tree, cell.source, cell.raw)
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> dict[str, Any]:

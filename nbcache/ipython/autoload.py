@@ -15,7 +15,7 @@ FILENAME = "50-nbcache.py"
 _MARKER = "# Written by `nbcache enable`; `nbcache disable` removes it."
 _STARTUP = f'''{_MARKER}
 try:
-    get_ipython().run_line_magic("load_ext", "nbcache")
+    get_ipython().run_line_magic("load_ext", "nbcache"){{auto}}
 except Exception as exc:  # a broken install must not stop IPython from starting
     print(f"nbcache: not loaded ({{exc}}); run `nbcache disable` to stop trying")
 '''
@@ -26,11 +26,14 @@ def startup_file(profile: str = "default", ipython_dir: str | None = None) -> Pa
     return Path(folder) / FILENAME
 
 
-def enable(profile: str = "default", ipython_dir: str | None = None) -> Path:
-    """Write the startup file (again, if an older one is there); return its path."""
+_AUTO = '\n    get_ipython().run_line_magic("cache_auto", "on")'
+
+
+def enable(profile: str = "default", ipython_dir: str | None = None, auto: bool = False) -> Path:
+    """Write the startup file (again, if an older one is there); return its path. ``auto``: turn auto mode on."""
     path = startup_file(profile, ipython_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_STARTUP)
+    path.write_text(_STARTUP.replace("{auto}", _AUTO if auto else ""))
     return path
 
 

@@ -46,6 +46,8 @@ def is_library_file(path: str | None) -> bool:
 def module_version(name: str) -> str:
     """``dist==version`` of the installed distribution a module comes from (Python's version for the stdlib)."""
     top = name.split(".")[0]
+    if top in sys.stdlib_module_names:  # no need to scan every installed distribution (seconds) for these
+        return sys.version
     try:
         found = provider(top)  # from an on-disk index: a restart does not read every installed package again
         if found is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from nbcache.store.clearing import ClearRequest, clear, removed_text
 from nbcache.ui.listing import totals_text
+from nbcache.ui.staleness import staleness_widget
 from nbcache.units import human_size, human_time
 
 _OPEN: weakref.WeakSet[CacheBrowser] = weakref.WeakSet()
@@ -71,7 +72,7 @@ class CacheBrowser:
         self.message = w.HTML("")
         old = w.VBox([w.Label("clear entries not used for"), w.HBox([self.days, w.Label("days"), self.clear_old])])
         rows = [self.totals, self.search, self.listing, w.HBox([self.clear_selected, self.clear_all]), self.confirm,
-                old, self.message]
+                old, self.message, staleness_widget()]
         self.root = w.VBox(rows)
         self.root.add_class("nbcache-browser")
         _OPEN.add(self)

@@ -1,0 +1,118 @@
+"""%cache_status: after an input changes, exactly the cells that depend on it are stale, with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nbcache.keys import values
+from tests.support import Shell
+
+
+def _status(shell: Shell) -> list[dict]:
+    _, out = shell.run("%cache_status --json")
+    return json.loads(out.stdout)
+
+
+def _notebook(shell: Shell, data: Path) -> None:
+    shell.run("%cache_auto on --min-seconds 0")
+    for cell in [
+        "df = [3, 1, 2]\nother = 10",  # plain inputs
+        "ordered = sorted(df)",  # reads df
+        "def featurize(v):\n    return [x * 2 for x in v]",
+        "features = featurize(ordered)",  # reads ordered (from a df cell) and featurize
+        "unrelated = other + 1",
+        f"text = open({str(data)!r}).read()",
+        "tiny = 1",
+    ]:
+        shell.run(cell)
+
+
+def test_nothing_changed_every_cell_would_hit(shell: Shell, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n")
+    _notebook(shell, data)
+    states = _status(shell)
+    assert [s["would_hit"] for s in states] == [True] * 7
+    assert [s["position"] for s in states] == list(range(1, 8))
+
+
+def test_a_changed_input_marks_exactly_its_dependents(shell: Shell, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n")
+    _notebook(shell, data)
+    shell.ip.user_ns["df"] = [9, 8]  # as a plain cell would, without being a tracked one
+    states = {s["cell"]: s for s in _status(shell)}
+    stale = {cell: s["reason"] for cell, s in states.items() if not s["would_hit"]}
+    assert stale == {
+        "ordered = sorted(df)": "input df changed",
+        "features = featurize(ordered)": "input ordered will change: it comes from stale cell 2",
+    }
+
+
+def test_a_changed_function_and_file_say_so(shell: Shell, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n")
+    _notebook(shell, data)
+    shell.ip.run_cell("%%nocache\ndef featurize(v):\n    return [x * 3 for x in v]")
+    data.write_text("a,b,c\n")
+    stale = {s["cell"][:12]: s["reason"] for s in _status(shell) if not s["would_hit"]}
+    assert stale == {"features = f": "function featurize changed", "text = open(": f"file {data} changed"}
+
+
+def test_too_cheap_and_never_stored_are_reasons(shell: Shell) -> None:
+    shell.run("%cache_auto on")  # default min-seconds: these cells are too cheap
+    shell.run("a = 1")
+    shell.run("gen = (i for i in range(2))")
+    shell.run("b = next(gen)")
+    states = _status(shell)
+    assert states[0]["reason"] == "too cheap to store"
+    assert states[-1]["reason"].startswith("cannot be cached: input gen cannot be hashed")
+
+
+def test_text_form_lists_cells_in_run_order(shell: Shell) -> None:
+    shell.run("%cache_auto on --min-seconds 0")
+    shell.run("p = 1")
+    shell.run("r = p + 1")
+    shell.run("p = 2")
+    _, out = shell.run("%cache_status")
+    lines = out.stdout.splitlines()
+    assert lines[0] == "nbcache: 3 cells, 1 would run again"
+    assert "r = p + 1" in lines[2] and "stale: input p changed" in lines[2]
+
+
+def test_unchanged_immutable_inputs_are_not_hashed_again(shell: Shell, monkeypatch) -> None:
+    shell.run("%cache_auto on --min-seconds 0")
+    shell.run("name = 'x' * 1000")
+    for i in range(20):
+        shell.run(f"v{i} = len(name) + {i}")
+    _status(shell)
+    calls = []
+    real = values.hash_value_reads
+
+    def counting(obj, namespace=None):
+        calls.append(obj)
+        return real(obj, namespace)
+
+    monkeypatch.setattr("nbcache.ipython.status.hash_value_reads", counting)
+    assert all(s["would_hit"] for s in _status(shell))
+    assert not any(obj is shell.ns["name"] for obj in calls)
+
+
+def test_explicit_cache_cells_are_listed_too(shell: Shell) -> None:
+    shell.cached("m = 5")
+    shell.run("%cache_auto off")
+    states = _status(shell)
+    assert len(states) == 1 and states[0]["would_hit"]
+
+
+def test_the_sidebar_list_marks_stale_cells_and_refreshes_after_each_cell(shell: Shell) -> None:
+    from nbcache.ui.staleness import StalenessView
+
+    shell.run("%cache_auto on --min-seconds 0")
+    shell.run("a = 1")
+    shell.run("b = a + 1")
+    view = StalenessView()
+    assert view.body.value.count("✓ hit") == 2 and "✗ stale" not in view.body.value
+    shell.run("a = 2")  # the hook refreshes the open view after the cell
+    assert "✗ stale" in view.body.value and "input a changed" in view.body.value
