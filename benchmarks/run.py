@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ("cells", "hashing", "store", "notebook")
+MODULES = ("cells", "hashing", "store", "kernel", "notebook")
 
 
 def _fmt(value: float, unit: str = "s") -> str:

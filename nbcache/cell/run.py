@@ -32,7 +32,7 @@ from nbcache.keys.cellkey import (
 )
 from nbcache.keys.reasons import describe_changes
 from nbcache.store import background
-from nbcache.ui.report import CellStatus, QuietReporter, Reporter, TextReporter, approx_size
+from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -209,7 +209,7 @@ class CachedCell:
                     slot[alias] = outputs[name]
 
     def _hit(self, cell: Prepared, payload: dict, info: Any) -> Any:
-        self.reporter.begin("restoring")
+        self.reporter.begin(CellState.RESTORING)
         outputs = payload["outputs"]
         self._rebind_aliases(info.meta, outputs)
         for name in info.meta.get("deletions", []):
@@ -221,7 +221,7 @@ class CachedCell:
         saved = info.compute_s - elapsed
         background.submit(self.store.record_hit, cell.key, saved)
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
-        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
+        self._status(self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload))
         return payload["value"]
 
     # ---- miss
@@ -231,7 +231,7 @@ class CachedCell:
         lock = self.store.lock(cell.key)
         try:
             if not lock.try_acquire():
-                self.reporter.begin("waiting", "another kernel is computing this cell; waiting for its result")
+                self.reporter.begin(CellState.WAITING, "another kernel is computing this cell; waiting for its result")
                 lock.wait()
                 loaded = self._load(cell.key)
                 if loaded is not None and not self._restore_problem(cell, loaded[1].meta):
@@ -258,7 +258,7 @@ class CachedCell:
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         before, rng_before = dict(self.ns), determinism.rng_states()
-        self.reporter.begin("running", reason)
+        self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
         with recording(self.shell) as events, self._reporting_failure():
             run = execute.run(self.shell, cell.tree, cell.source, cell.raw)
@@ -275,7 +275,7 @@ class CachedCell:
         stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
-        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
+        self._status(self._facts(cell, CellState.MISS, line, reason, compute_s, compute_s, stored, payload))
         return run.value
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
@@ -321,7 +321,7 @@ class CachedCell:
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        self._status(CellStatus(state="not cached", line=uncached_line(reason), reason=reason, raw=raw))
+        self._status(CellStatus(state=CellState.NOT_CACHED, line=uncached_line(reason), reason=reason, raw=raw))
         return execute.run(self.shell, tree, source, raw).value
 
     # ---- what the user is told: the stderr line or the panel, as the reporter decides
@@ -333,7 +333,7 @@ class CachedCell:
             self.reporter.failed(exc)
             raise
 
-    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
+    def _facts(self, cell: Prepared, state: CellState, line: str, reason: str, elapsed: float, saved_s: float,
                size: int | None, payload: dict[str, Any]) -> CellStatus:
         """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
         outputs = payload["outputs"]

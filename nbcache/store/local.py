@@ -125,7 +125,9 @@ class Store:
 
     def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
-        """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
+        """Store an entry; return its size (its blobs' bytes, as ``EntryInfo.size``, hits and listings count it).
+
+        SerializationError: nothing written; StoreError: disk trouble."""
         _check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
         try:
@@ -136,7 +138,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
         self._enforce_limit(key)
-        return manifest["size"] + len(encoded)
+        return int(manifest["size"])
 
     def _enforce_limit(self, keep: str) -> None:
         """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""

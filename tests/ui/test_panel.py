@@ -34,7 +34,20 @@ def panels(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> list[StatusPanel]:
 
 
 def badge(panel: StatusPanel) -> str:
-    return panel.badge.value.split('data-state="')[1].split('"')[0]
+    """The badge's state, with ",stored" for a miss whose entry was written."""
+    html = panel.header.description
+    state = html.split('data-state="')[1].split('"')[0]
+    return state + (",stored" if 'data-stored="true"' in html else "")
+
+
+def click(panel: StatusPanel, button: str) -> None:
+    """Press one of the header's buttons, as the frontend does: it selects the button's index."""
+    panel.header.index = list(panel.header.options).index(button)
+
+
+def open_details(panel: StatusPanel) -> str:
+    click(panel, "details")
+    return panel.details.value
 
 
 def test_panel_replaces_the_stderr_line(shell: Shell, panels: list[StatusPanel]) -> None:
@@ -42,20 +55,21 @@ def test_panel_replaces_the_stderr_line(shell: Shell, panels: list[StatusPanel])
     assert badge(panels[-1]) == "miss,stored" and "nbcache:" not in captured.stderr
     assert captured.outputs[-1].data["text/plain"].startswith("nbcache: miss (new cell)")
     shell.cached("y = 1")
-    assert badge(panels[-1]) == "hit" and panels[-1].summary.value.startswith("restored")
+    assert badge(panels[-1]) == "hit" and panels[-1].summary.startswith("restored")
 
 
 def test_recompute_runs_the_cell_again_with_force(shell: Shell, panels: list[StatusPanel]) -> None:
     shell.ns["x"] = 2
     shell.cached("y = x + 1")
     shell.ns["y"] = None
-    panels[-1].recompute_button.click()
+    click(panels[-1], "recompute")
     assert shell.runs == 2 and shell.ns["y"] == 3
-    assert badge(panels[-1]) == "miss,stored" and panels[-1].summary.value.startswith("forced with -f")
+    assert badge(panels[-1]) == "miss,stored" and panels[-1].summary.startswith("forced with -f")
 
 
 def test_clear_this_entry_makes_the_next_run_a_miss(shell: Shell, panels: list[StatusPanel]) -> None:
     shell.cached("y = 1")
+    open_details(panels[-1])
     panels[-1].clear_button.click()
     assert badge(panels[-1]) == "cleared" and shell.ip._nbcache_magics.store().entries() == []
     shell.cached("y = 1")
@@ -68,8 +82,7 @@ def test_details_show_key_inputs_what_changed_and_outputs(shell: Shell, panels: 
     shell.ns["x"] = 2
     shell.cached("y = [x + k] * 100")
     panel = panels[-1]
-    panel.toggle.value = True
-    details = panel.details.value
+    details = open_details(panel)
     assert panel.details_box.layout.display == "" and panel.status is not None
     assert panel.status.key[:16] in details
     assert "<td style='padding:0 8px'>x</td>" in details and "changed" in details
@@ -154,12 +167,13 @@ def test_progress_fraction_advances_and_never_claims_completion() -> None:
 def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> None:
     panel = StatusPanel(shell.ip._nbcache_magics.store())
     panel.progress_delay_s = 0.0  # as if the save had already taken more than a second
-    moved = threading.Event()
-    panel.progress.observe(lambda _: moved.set(), names="value")
+    shown = threading.Event()
+    panel._show_progress = lambda fraction, show=panel._show_progress: (show(fraction), shown.set())  # type: ignore
     panel.saving(10**9)
-    assert moved.wait(30) and panel.progress.layout.display == ""
+    assert shown.wait(30) and panel.progress in panel.root.children
     panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
-    assert panel.progress.layout.display == "none" and panel._ticker is None
+    assert panel.progress is None and panel._ticker is None
+    assert len(panel.root.children) == 2  # the bar is gone: the style sheet and the header alone
 
 
 def test_output_sizes_are_cheap_estimates() -> None:
