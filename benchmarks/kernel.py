@@ -37,6 +37,14 @@ def _seconds(cell: Any) -> float:
     return (reply - busy).total_seconds()
 
 
+def _check_all_hit(cells: list[Any]) -> None:
+    """A figure for hits must be made of hits: each second-pass cached cell's status line says so."""
+    for cell in cells:
+        text = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in cell.outputs)
+        if "nbcache: hit" not in text:
+            raise RuntimeError(f"benchmark cell did not hit: {cell.source!r}: {text[:200]!r}")
+
+
 def passes(count: int, folder: Path, setup: str = "") -> dict[str, list[float]]:
     """Per-cell kernel seconds of each pass ("plain", "miss", "hit") over ``count`` cheap cells.
 
@@ -59,6 +67,7 @@ def passes(count: int, folder: Path, setup: str = "") -> dict[str, list[float]]:
             os.environ.pop("NBCACHE_DIR", None)
         else:
             os.environ["NBCACHE_DIR"] = old
+    _check_all_hit(nb.cells[2 + 2 * count::2])
     times = [_seconds(cell) for cell in nb.cells[1:]]
     cached = times[1::2]
     return {"plain": times[0::2], "miss": cached[:count], "hit": cached[count:]}

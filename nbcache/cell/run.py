@@ -31,7 +31,7 @@ from nbcache.keys.cellkey import (
     source_digest,
 )
 from nbcache.keys.reasons import describe_changes
-from nbcache.store import background
+from nbcache.store import background, clearing
 from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
@@ -246,7 +246,7 @@ class CachedCell:
         except Exception:
             previous = None
         if previous is None:
-            return "new cell"
+            return "entry cleared" if clearing.was_cleared(cell.ident) else "new cell"
         if previous.meta.get("source") != source_digest(cell.normalised):
             return "source changed"
         old = previous.meta.get("inputs", {})

@@ -302,6 +302,7 @@ def test_a_tour_of_every_state(page: Page, served: tuple[str, str]) -> None:
 
     nb.run(cached)
     expect(nb.badge(cached)).to_have_class(re.compile(r"\bnbcache-state-miss\b"))
+    expect(nb.cell(cached)).to_contain_text("entry cleared")
     expect(sidebar).to_contain_text("1 entry")  # the sidebar followed the new entry
     expect(sidebar).not_to_contain_text("removed 1 entry")  # and forgot the old message
     nb.shot("miss-again")

@@ -74,6 +74,7 @@ def test_clear_this_entry_makes_the_next_run_a_miss(shell: Shell, panels: list[S
     assert badge(panels[-1]) == "cleared" and shell.ip._nbcache_magics.store().entries() == []
     shell.cached("y = 1")
     assert shell.runs == 2 and badge(panels[-1]) == "miss,stored"
+    assert panels[-1].summary.startswith("entry cleared")  # not "new cell"
 
 
 def test_details_show_key_inputs_what_changed_and_outputs(shell: Shell, panels: list[StatusPanel]) -> None:
@@ -227,3 +228,108 @@ def test_the_panel_shows_waiting_before_the_result(shell: Shell, panels: list[St
     monkeypatch.setattr(StatusPanel, "begin", lambda self, state, reason="": states.append(state))
     shell.cached("y = 1")
     assert states[:1] == ["waiting"] and badge(panels[-1]) == "miss,stored"
+
+
+def test_recompute_is_offered_without_opening_details(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.cached("y = 1")
+    assert list(panels[-1].header.options) == ["recompute", "details"] and panels[-1].details_box is None
+
+
+def test_a_long_reason_is_the_tooltip_and_never_the_badge(shell: Shell, panels: list[StatusPanel]) -> None:
+    import threading as th
+
+    shell.ns["lock"] = th.Lock()
+    shell.cached("with lock:\n    total = 1")
+    header = panels[-1].header
+    assert badge(panels[-1]) == "not cached" and ">not cached</span>" in header.description
+    assert header.tooltip.startswith("input lock cannot be hashed") and "--ignore lock" in header.tooltip
+
+
+def test_details_leave_out_builtins_and_empty_sections(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.ns["x"] = 1
+    shell.cached("y = len(str(x))\nprint(y)")
+    details = open_details(panels[-1])
+    assert "<td style='padding:0 8px'>x</td>" in details
+    assert "print" not in details and "len" not in details and "builtin" not in details
+    assert "(none)" not in details and "Files" not in details
+
+
+def test_details_of_a_not_cached_cell_give_the_reason_not_empty_inputs(shell: Shell,
+                                                                      panels: list[StatusPanel]) -> None:
+    import threading as th
+
+    shell.ns["lock"] = th.Lock()
+    shell.cached("with lock:\n    total = 1")
+    details = open_details(panels[-1])
+    assert "input lock cannot be hashed" in details and "Inputs" not in details
+    assert panels[-1].clear_button.layout.display == "none"
+
+
+def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.cached("raise ValueError('no')")
+    assert badge(panels[-1]) == "failed"
+    details = open_details(panels[-1])
+    assert "nothing was stored" in details and panels[-1].clear_button.layout.display == "none"
+
+
+def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[bool] = []
+    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update: shown.append(update))
+    shell.cached("y = 1")
+    shell.cached("y = 1")
+    assert badge(panels[-1]) == "hit" and shown[-2:] == [False, True]  # shown, then its final line
+    assert panels[-1].details_box is None and panels[-1].out is None and panels[-1].progress is None
+
+
+def test_sizes_agree_between_miss_hit_and_the_store(shell: Shell) -> None:
+    import re
+
+    _, miss = shell.cached("y = list(range(1000))")
+    _, hit = shell.cached("y = list(range(1000))")
+    (entry,) = shell.ip._nbcache_magics.store().entries()
+    stored = re.search(r"stored (\S+ \S+) in", miss.stderr).group(1)
+    restored = re.search(r"restored, (\S+ \S+)\) in", hit.stderr).group(1)
+    assert stored == restored == nbcache.ui.panel.human_size(entry.size) and "KiB" in stored
+
+
+def test_sizes_are_binary_units() -> None:
+    from nbcache.units import human_size
+
+    assert [human_size(n) for n in (999, 1024, 1536, 10 * 2**30)] == ["999 B", "1.0 KiB", "1.5 KiB", "10.0 GiB"]
+
+
+def test_the_sidebar_forgets_a_clear_message_at_the_next_cell(shell: Shell) -> None:
+    browser = sidebar.open_browser(shell.ip, shell.ip._nbcache_magics.store(), inline=True)
+    shell.cached("y = 1")
+    browser._on_clear_all()
+    browser.confirm.children[1].click()
+    assert browser.message.value == "removed 1 entry"
+    shell.cached("y = 2")
+    assert browser.message.value == "" and browser.totals.value.startswith("1 entry")
+
+
+def test_sidebar_groups_are_named_by_what_the_cell_binds(shell: Shell) -> None:
+    shell.run("%%cache\nimport math\nroot = math.sqrt(2)")
+    browser = _browser(shell)
+    heading = browser.listing.children[0].value
+    assert "<b>math, root</b>" in heading and "import math" in heading
+    browser.search.value = "root"
+    assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 1
+
+
+@pytest.mark.parametrize("viewed", [True, False])
+def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """JupyterLab shows the sidecar (a view appears); Notebook 7 has none, so the browser moves into the cell."""
+    monkeypatch.setattr(sidebar.SidebarWatch, "wait_s", 0.5)
+    browser = sidebar.open_browser(shell.ip, shell.ip._nbcache_magics.store(), inline=False)
+    if viewed:
+        browser.root._view_count = 1  # what the frontend reports once the sidebar has drawn it
+    assert browser.watch is not None and browser.watch.done.wait(30)
+    assert browser.watch.moved is not viewed and (browser.sidecar is None) is not viewed
+    inline = browser.inline.outputs
+    assert bool(inline) is not viewed and browser in sidebar._OPEN
+    if not viewed:
+        assert inline[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == browser.root.model_id
+    browser.close()
