@@ -1,9 +1,10 @@
 """Cheap cells in a real kernel (nbclient): a ``%%cache`` hit or miss, status panel included, against the plain cell.
 
 One kernel runs a notebook of cheap cells twice over, each cell once plain and once under ``%%cache`` right after
-it (so a busy machine slows both alike): the first pass's cached cells miss (run and store), the second's hit. Each cell's time is the kernel's own, from its "busy" message to its
-execute reply (header timestamps), so the client's speed and the network are left out while every widget message
-the panel sends is counted. The figures are per-cell medians of each pass.
+it (so a busy machine slows both alike): the first pass's cached cells miss (run and store), the second's hit.
+Each cell's time is the kernel's own, from its "busy" message to its execute reply (header timestamps), so the
+client's speed is left out while every widget message the panel sends is counted. The figures are per-cell
+medians of each pass.
 """
 
 from __future__ import annotations

@@ -129,11 +129,10 @@ class CacheBrowser:
         w = self._w
         box = w.Checkbox(value=entry.key in self.selected, indent=False, layout=w.Layout(width="auto", flex="none"))
         box.observe(lambda change, key=entry.key: self._select(key, change["new"]), names="value")
-        text = (f"{entry.key[:10]} {human_size(entry.size)} · {entry.hits} hit{'' if entry.hits == 1 else 's'} · "
-                f"used {_ago(entry.last_used)}")
-        # One line, cut at the sidebar's edge; the whole of it on hover.
-        facts = (f"<span style='white-space:nowrap' title='{html.escape(text)}'><code>{entry.key[:10]}</code>"
-                 f"{html.escape(text[10:])}</span>")
+        uses = f"{entry.hits} hit{'' if entry.hits == 1 else 's'} · used {_ago(entry.last_used)}"
+        # Two short lines that fit the sidebar's default width: which entry and its size, then how it was used.
+        facts = (f"<div style='line-height:1.3'><code>{entry.key[:10]}</code> · {human_size(entry.size)}<br>"
+                 f"<small style='opacity:0.75'>{html.escape(uses)}</small></div>")
         row = w.HBox([box, w.HTML(facts, layout=w.Layout(overflow="hidden"))],
                      layout=w.Layout(width="100%", align_items="center"))
         row.add_class("nbcache-entry")

@@ -75,7 +75,8 @@ def _new_notebook(folder: Path, name: str) -> None:
 
 
 @pytest.fixture(params=sorted(FRONTENDS))
-def served(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def served(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """A private server of one frontend with a new notebook; yields (frontend, URL of the notebook with token)."""
     frontend = request.param
     module, path = FRONTENDS[frontend]
@@ -292,7 +293,7 @@ def test_a_tour_of_every_state(page: Page, served: tuple[str, str]) -> None:
         expect(nb.page.locator(".jupyterlab-sidecar .nbcache-browser")).to_have_count(0)
     nb.shot("sidebar", None if nb.frontend == "lab" else opener)
     if nb.frontend == "lab" and nb.docs is not None:
-        nb.page.locator("#jp-right-stack").screenshot(path=str(nb.docs / "sidebar.png"))
+        sidebar.screenshot(path=str(nb.docs / "sidebar.png"))
 
     sidebar.locator(".nbcache-entry input[type=checkbox]").check()
     sidebar.get_by_role("button", name="clear selected").click()
