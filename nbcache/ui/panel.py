@@ -111,9 +111,10 @@ class _Shared:
 
     @classmethod
     def get(cls, name: str) -> Any:
-        if name not in cls._made:
-            cls._made[name] = cls._make(name)
-        return cls._made[name]
+        made = cls._made.get(name)
+        if made is None or made.comm is None:  # never made, or closed since (``Widget.close_all()``)
+            made = cls._made[name] = cls._make(name)
+        return made
 
     @staticmethod
     def _make(name: str) -> Any:
@@ -183,7 +184,7 @@ class StatusPanel:
         stored = self.status is not None and self.status.stored and state is CellState.MISS
         text = header_html(state, summary, stored)
         if self.root is None:
-            self._build(text, summary)  # a hit's panel opens with its final text: one message, no update
+            self._build(text, summary)  # created with its text: no update message
             return
         with self.header.hold_sync():  # one message for both
             self.header.description, self.header.tooltip = text, summary

@@ -333,3 +333,14 @@ def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed
     if not viewed:
         assert inline[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == browser.root.model_id
     browser.close()
+
+
+def test_panels_survive_closing_every_widget(shell: Shell, panels: list[StatusPanel]) -> None:
+    import ipywidgets
+
+    shell.cached("y = 1")
+    ipywidgets.Widget.close_all()  # the shared style sheet, layouts and styles go too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # no fallback to the text line
+        shell.cached("y = 1")
+    assert badge(panels[-1]) == "hit" and all(c.comm is not None for c in panels[-1].root.children)
