@@ -2,7 +2,7 @@
 
 The browser is built from ipywidgets and placed in a ``sidecar.Sidecar``. Where the frontend has no sidebar for it
 (Notebook 7, or no ``sidecar`` package) it shows in the cell's output instead: the kernel cannot ask the frontend
-what it is, so it watches whether a view of the browser appears in the sidebar, and moves it inline if none does.
+what it is, so it watches whether a view of the browser appears in the sidebar, and shows it inline if none does.
 Every open browser refreshes after each cell runs and after a status panel clears an entry.
 """
 
@@ -175,13 +175,14 @@ def _bundle(browser: CacheBrowser) -> dict[str, Any]:
 
 
 class SidebarWatch:
-    """Moves the browser into the cell's output if no view of it appears in the sidebar within ``wait_s``.
+    """Shows the browser in the cell's output too if no view of it appears in the sidebar within ``wait_s``.
 
     The frontend counts the views of a widget whose ``_view_count`` starts at 0, and reports the count once the
-    cell has finished; a thread reads it then, so the cell does not wait.
+    cell has finished; a thread reads it then, so the cell does not wait. The sidecar stays: on a frontend that
+    is only slow to draw it, the browser then shows in both places, and both stay fresh.
     """
 
-    wait_s = 3.0
+    wait_s = 5.0
 
     def __init__(self, browser: CacheBrowser, inline: Any) -> None:
         self.browser = browser
@@ -199,9 +200,7 @@ class SidebarWatch:
             end = time.monotonic() + self.wait_s
             while time.monotonic() < end and not self._seen():
                 time.sleep(0.05)
-            if not self._seen() and self.browser.sidecar is not None:
-                self.browser.close()  # the sidecar that nothing shows
-                _OPEN.add(self.browser)
+            if not self._seen() and self.browser in _OPEN:
                 self.inline.outputs = ({"output_type": "display_data", "data": _bundle(self.browser),
                                         "metadata": {}},)
                 self.moved = True
@@ -234,7 +233,7 @@ def open_browser(shell: Any, store: Any, inline: bool) -> CacheBrowser:
     with sidecar:
         display(_bundle(browser), raw=True)
     browser.sidecar = sidecar
-    # Where the sidebar shows nothing (Notebook 7), the browser moves into this empty output in the cell.
+    # Where the sidebar shows nothing (Notebook 7), the browser shows in this output in the cell instead.
     browser.inline = w.Output()
     display(browser.inline)
     browser.watch = SidebarWatch(browser, browser.inline)

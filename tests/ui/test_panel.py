@@ -327,7 +327,7 @@ def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed
     if viewed:
         browser.root._view_count = 1  # what the frontend reports once the sidebar has drawn it
     assert browser.watch is not None and browser.watch.done.wait(30)
-    assert browser.watch.moved is not viewed and (browser.sidecar is None) is not viewed
+    assert browser.watch.moved is not viewed and browser.sidecar is not None
     inline = browser.inline.outputs
     assert bool(inline) is not viewed and browser in sidebar._OPEN
     if not viewed:
