@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 # apt needs root: sudo only when not root already.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check bench corpus lint lab clean
+.PHONY: demo test check bench corpus lint lab clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ corpus: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m jupyterlab --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 		--MappingKernelManager.default_kernel_name=nbcache $(if $(SUDO),,--allow-root)
+
+# The README's "What you see" images: the browser tour in JupyterLab saves each state's cell in docs/screenshots/.
+screenshots: $(STAMP) $(CHROMIUM)
+	NBCACHE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_browser.py \
+		-k lab
 
 lint: $(STAMP)
 	$(PY) -m ruff check nbcache tests scripts benchmarks

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ("cells", "hashing", "frames", "store", "remote", "notebook", "headless")
+MODULES = ("cells", "hashing", "frames", "store", "remote", "kernel", "notebook", "headless")
 
 
 def _fmt(value: float, unit: str = "s") -> str:

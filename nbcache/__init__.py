@@ -15,14 +15,24 @@ _MAGIC_NAMES = {"cell": ["cache", "nocache"],
                 "line": ["cache_auto", "cache_status", "cache_info", "cache_clear", "cache_panel"]}
 
 
+def _forget_startup_load(ip: Any) -> None:
+    """Once, before the first cell: let ``%load_ext nbcache`` load it "again", as a silent no-op.
+
+    The "Python 3 (nbcache)" kernel (``--ext=nbcache``) and ``nbcache enable`` load nbcache before any cell runs;
+    IPython would then answer the README's ``%load_ext nbcache`` with "already loaded... use %reload_ext".
+    """
+    ip.extension_manager.loaded.discard(__name__)
+    ip.events.unregister("pre_run_cell", ip._nbcache_forget)
+
+
 def load_ipython_extension(ip: Any) -> None:
+    if getattr(ip, "_nbcache_magics", None) is not None:
+        return  # loaded at start already: nothing to add, nothing to say
     import warnings
 
     from nbcache.errors import CacheWarning
     from nbcache.ipython.magics import CacheMagics
 
-    if getattr(ip, "_nbcache_magics", None) is not None:
-        return  # loaded already (by a kernel's --ext and again by the notebook's %load_ext): keep its state
     magics = CacheMagics(ip)
     ip.register_magics(magics)
     ip.configurables.append(magics)
@@ -36,6 +46,9 @@ def load_ipython_extension(ip: Any) -> None:
     staleness.watch(magics.status_states)
     if magics.auto:
         magics.auto_runner.enable(magics.auto_min_seconds)
+    if getattr(ip, "execution_count", 0) <= 1:  # no cell has run: loaded at start (a cell's count is 2 by now)
+        ip._nbcache_forget = lambda info=None: _forget_startup_load(ip)
+        ip.events.register("pre_run_cell", ip._nbcache_forget)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -58,6 +71,9 @@ def unload_ipython_extension(ip: Any) -> None:
     if magics in ip.configurables:
         ip.configurables.remove(magics)
     ip.events.unregister("pre_run_cell", magics.pre_run_cell)
+    forget = getattr(ip, "_nbcache_forget", None)
+    if forget is not None and forget in ip.events.callbacks["pre_run_cell"]:
+        ip.events.unregister("pre_run_cell", forget)
     from nbcache.ui.sidebar import refresh_after_cell
 
     if refresh_after_cell in ip.events.callbacks["post_run_cell"]:

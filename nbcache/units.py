@@ -32,11 +32,12 @@ def parse_age(text: str) -> float:
 
 
 def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
+    """Bytes in binary units, as the size limit and ``parse_size`` write them: 512 B, 1.5 KiB, 10.0 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+        n /= 1024
+    return f"{n:.1f} GiB"  # not reached: GiB is the largest unit shown
 
 
 def human_time(seconds: float) -> str:

@@ -40,7 +40,7 @@ def test_info_prints_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _filled_store(tmp_path)
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "entries:    3" in out and "5.0 MB" in out
+    assert "entries:    3" in out and "4.8 MiB" in out  # 5,000,010 bytes and some pickle headers
 
 
 def test_clear_by_size_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

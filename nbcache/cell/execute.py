@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import copy
 import inspect
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import CodeType, TracebackType
 from typing import Any
 
 
@@ -96,12 +98,41 @@ class Execution:
     deleted: set[str] = field(default_factory=set)
 
 
+def _cell_number(shell: Any) -> int:
+    """The number of the prompt the user sees: the one IPython gave the cell holding ``%%cache``.
+
+    ``shell.execution_count`` has already moved on to the next cell by the time a magic runs, and IPython maps
+    every compiled cell's file name to its number in order, so the newest entry is the running cell's.
+    """
+    numbers = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    if isinstance(numbers, dict) and numbers:
+        return int(next(reversed(numbers.values())))
+    return int(shell.execution_count)
+
+
+def _whole_cell(shell: Any, raw: str) -> tuple[str, int]:
+    """The cell as the user typed it (the ``%%cache`` line and the body) and the number of lines before the body;
+    the body alone and 0 when the running cell is not at hand (a recompute, a cell run without history)."""
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    whole = history[-1] if history else ""
+    body = raw.rstrip("\n")
+    if isinstance(whole, str) and whole.lstrip().startswith("%%") and whole.rstrip("\n").endswith(body):
+        head = whole.rstrip("\n")[: len(whole.rstrip("\n")) - len(body)]
+        if head.endswith("\n"):
+            return whole, head.count("\n")
+    return raw, 0
+
+
 def compile_cell(shell: Any, tree: ast.Module, source: str, raw: str) -> tuple[Any, Any]:
     """Compile the cell's statements and its last expression separately, like IPython's 'last_expr' mode.
 
-    The source is registered with IPython's compiler cache so tracebacks show the cell's lines.
+    The whole cell is registered with IPython's compiler cache under the cell's own prompt number, and the body's
+    lines are numbered as in the cell, so a traceback reads ``Cell In[N], line 2`` with the cell's lines around it.
     """
-    filename = shell.compile.cache(source, shell.execution_count, raw_code=raw)
+    whole, offset = _whole_cell(shell, raw)
+    filename = shell.compile.cache(source if offset == 0 else whole, _cell_number(shell), raw_code=whole)
+    if offset:
+        tree = ast.increment_lineno(copy.deepcopy(tree), offset)  # a copy: the caller's tree keeps its lines
     body, last = tree.body, None
     final = body[-1] if body else None
     if isinstance(final, ast.Expr):
@@ -127,6 +158,34 @@ def _awaited(result: Any) -> Any:
         return pool.submit(asyncio.run, result).result()
 
 
+def _from_user_code(tb: TracebackType | None, runner: CodeType) -> TracebackType | None:
+    """The part of a traceback below ``runner``'s frame: the user's code and what it called."""
+    while tb is not None:
+        if tb.tb_frame.f_code is runner:
+            return tb.tb_next
+        tb = tb.tb_next
+    return None
+
+
+def _render_as_plain_cell(shell: Any, error: BaseException) -> None:
+    """Make IPython show ``error`` as the cell without ``%%cache`` would: from the cell's own line down, without the
+    ``run_cell_magic`` call and nbcache's hidden frames above it.
+
+    IPython asks an exception for ``_render_traceback_`` before formatting it; this one formats the same exception
+    from the user's frames on, and falls back to the usual traceback if the exception was raised again elsewhere.
+    """
+    runner = run.__code__
+
+    def render() -> list[str]:
+        tb = _from_user_code(error.__traceback__, runner)
+        return shell.InteractiveTB.structured_traceback(type(error), error, tb or error.__traceback__, tb_offset=0)
+
+    try:
+        error._render_traceback_ = render  # type: ignore[attr-defined]
+    except Exception:  # an exception without a __dict__ keeps IPython's usual traceback
+        pass
+
+
 def run(shell: Any, tree: ast.Module, source: str, raw: str) -> Execution:
     """Execute the cell; exceptions propagate unchanged, as they would without nbcache."""
     __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in the user's traceback)
@@ -134,6 +193,11 @@ def run(shell: Any, tree: ast.Module, source: str, raw: str) -> Execution:
     namespace = shell.user_ns
     namespace.setdefault("__builtins__", builtins)
     recorder = _BindingRecorder(namespace)
-    _awaited(eval(code, shell.user_global_ns, recorder))
-    value = _awaited(eval(last_code, shell.user_global_ns, recorder)) if last_code is not None else None
+    try:
+        _awaited(eval(code, shell.user_global_ns, recorder))
+        value = _awaited(eval(last_code, shell.user_global_ns, recorder)) if last_code is not None else None
+    except Exception as error:
+        if getattr(shell, "InteractiveTB", None) is not None:
+            _render_as_plain_cell(shell, error)
+        raise
     return Execution(value=value, bound=set(recorder.bound), deleted=set(recorder.deleted))

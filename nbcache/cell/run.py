@@ -35,8 +35,8 @@ from nbcache.keys.cellkey import (
     source_digest,
 )
 from nbcache.keys.reasons import describe_changes
-from nbcache.store import background
-from nbcache.ui.report import CellStatus, QuietReporter, Reporter, TextReporter, approx_size
+from nbcache.store import background, clearing
+from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
 _MISSING = object()
@@ -238,7 +238,7 @@ class CachedCell:
         return outputs
 
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
-        self.reporter.begin("restoring")
+        self.reporter.begin(CellState.RESTORING)
         outputs = self._apply_mutations(payload)
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)
@@ -249,7 +249,7 @@ class CachedCell:
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
-        self._status(self._facts(cell, "hit", line, "", elapsed, max(saved, 0.0), info.size, payload))
+        self._status(self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload))
         # Last: the statistics thread would otherwise compete for the interpreter with the line and the panel.
         background.submit(self.store.record_hit, cell.key, saved)
         return payload.value
@@ -261,7 +261,7 @@ class CachedCell:
         lock = self.store.lock(cell.key)
         try:
             if not lock.try_acquire():
-                self.reporter.begin("waiting", "another kernel is computing this cell; waiting for its result")
+                self.reporter.begin(CellState.WAITING, "another kernel is computing this cell; waiting for its result")
                 lock.wait()
                 loaded = self._load(cell.key)
                 if loaded is not None and not self._restore_problem(cell, loaded[0], loaded[1].meta):
@@ -276,7 +276,7 @@ class CachedCell:
         except Exception:
             previous = None
         if previous is None:
-            return "new cell"
+            return "entry cleared" if clearing.was_cleared(cell.ident) else "new cell"
         if previous.meta.get("source") != source_digest(cell.normalised):
             return "source changed"
         old = previous.meta.get("inputs", {})
@@ -288,7 +288,7 @@ class CachedCell:
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
-        self.reporter.begin("running", reason)
+        self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
         with recording(self.shell) as recorded, self._reporting_failure():
             run = self._execute(cell)
@@ -322,7 +322,7 @@ class CachedCell:
             stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
         notes = [n for n in (note, _frozen_note(meta)) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
-        self._status(self._facts(cell, "miss", line, reason, compute_s, compute_s, stored, payload))
+        self._status(self._facts(cell, CellState.MISS, line, reason, compute_s, compute_s, stored, payload))
 
     def _execute(self, cell: Prepared) -> execute.Execution:
         """Run the cell live (auto mode overrides this to run it through IPython's own code path)."""
@@ -368,7 +368,7 @@ class CachedCell:
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        self._status(CellStatus(state="not cached", line=uncached_line(reason), reason=reason, raw=raw))
+        self._status(CellStatus(state=CellState.NOT_CACHED, line=uncached_line(reason), reason=reason, raw=raw))
         return execute.run(self.shell, tree, source, raw).value
 
     # ---- what the user is told: the stderr line or the panel, as the reporter decides
@@ -380,7 +380,7 @@ class CachedCell:
             self.reporter.failed(exc)
             raise
 
-    def _facts(self, cell: Prepared, state: str, line: str, reason: str, elapsed: float, saved_s: float,
+    def _facts(self, cell: Prepared, state: CellState, line: str, reason: str, elapsed: float, saved_s: float,
                size: int | None, payload: Payload) -> CellStatus:
         """The status with the facts the panel's details show; ``saved_s``: saved by a hit, or a later hit saves."""
         outputs = payload.outputs

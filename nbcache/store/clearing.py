@@ -34,6 +34,24 @@ def _filters(request: ClearRequest) -> tuple[float | None, int | None]:
     return age, size
 
 
+# Cells whose entries this process removed, so the next run says "entry cleared" rather than "new cell".
+_cleared_cells: set[str] = set()
+
+
+def was_cleared(cell_ident: str) -> bool:
+    return cell_ident in _cleared_cells
+
+
+def _remember_cells(store: EntryStore, request: ClearRequest, age: float | None, size: int | None) -> None:
+    if request.all:
+        entries = store.entries()
+    elif request.keys:
+        entries = [e for e in store.entries() if e.key.startswith(tuple(request.keys))]
+    else:
+        entries = store.select(age, size)
+    _cleared_cells.update(e.meta["cell_ident"] for e in entries if e.meta.get("cell_ident"))
+
+
 def clear(store: EntryStore, request: ClearRequest) -> int:
     """Remove what the request names; return how many entries went. ClearUsage on a request that makes no sense."""
     age, size = _filters(request)
@@ -43,6 +61,7 @@ def clear(store: EntryStore, request: ClearRequest) -> int:
     # Hit statistics still being written decide what --older-than removes, and written after a removal they
     # would leave a row behind: every clear (magic, panel, sidebar, command line) waits for them first.
     background.wait()
+    _remember_cells(store, request, age, size)
     if request.all:
         return store.clear()
     if request.keys:

@@ -227,7 +227,9 @@ class Store:
 
     def save(self, key: str, payload: Any, meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
-        """Store an entry; return bytes written. SerializationError: nothing written; StoreError: disk trouble."""
+        """Store an entry; return its size (its blobs' bytes, as ``EntryInfo.size``, hits and listings count it).
+
+        SerializationError: nothing written; StoreError: disk trouble."""
         _check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
         self.secret  # noqa: B018  (an unusable key refuses the save before a blob is written)
@@ -244,7 +246,7 @@ class Store:
         finally:
             self._release(owner)  # only now: until the index names the blobs, the claims protect them
         self._enforce_limit(key)
-        return manifest["size"] + len(encoded)
+        return int(manifest["size"])
 
     def _claimer(self, owner: str) -> files.Claim:
         def claim(path: Path) -> None:

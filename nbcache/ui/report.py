@@ -9,16 +9,38 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from nbcache.errors import CacheWarning
+
+
+class CellState(str, Enum):
+    """What a cached cell is doing or did; a ``str`` enum, so the cell flow may pass the plain word."""
+
+    RUNNING = "running"  # a miss computing
+    RESTORING = "restoring"  # a hit replaying
+    WAITING = "waiting"  # another kernel computes the same key
+    SAVING = "saving"
+    HIT = "hit"
+    MISS = "miss"
+    NOT_CACHED = "not cached"
+    FAILED = "failed"  # the cell raised
+    CLEARED = "cleared"  # its entry was removed from the panel
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = {CellState.HIT, CellState.MISS, CellState.NOT_CACHED, CellState.FAILED, CellState.CLEARED}
 
 
 @dataclass(frozen=True)
 class CellStatus:
     """The facts of one cached cell's run: what a status line or a panel shows."""
 
-    state: str  # "hit", "miss" or "not cached"
+    state: CellState  # HIT, MISS or NOT_CACHED (the plain word is accepted and converted)
     line: str  # the one-line text form, starting with "nbcache: "
     reason: str = ""  # why it missed or was not cached
     elapsed_s: float = 0.0  # what this run took: the restore on a hit, the computation on a miss
@@ -32,9 +54,17 @@ class CellStatus:
     raw: str = ""  # the cell's body, for "recompute"
     cleared_output: bool = False  # the cell called clear_output, which also removed a panel shown before it
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", CellState(self.state))
+
+    @property
+    def stored(self) -> bool:
+        """A miss whose entry was written (a failed save leaves ``size`` None)."""
+        return self.state is CellState.MISS and self.size is not None
+
 
 class Reporter(Protocol):
-    def begin(self, state: str, reason: str = "") -> None: ...
+    def begin(self, state: CellState, reason: str = "") -> None: ...
 
     def saving(self, approx_bytes: int) -> None: ...
 
@@ -46,8 +76,8 @@ class Reporter(Protocol):
 class TextReporter:
     """The stderr line: terminal IPython, nbconvert without widgets, tests in an in-process shell."""
 
-    def begin(self, state: str, reason: str = "") -> None:
-        if state == "waiting":  # the only state worth a line of its own: the cell may seem to hang
+    def begin(self, state: CellState, reason: str = "") -> None:
+        if state is CellState.WAITING:  # the only state worth a line of its own: the cell may seem to hang
             print(f"nbcache: {reason}", file=sys.stderr, flush=True)
 
     def saving(self, approx_bytes: int) -> None:
@@ -63,7 +93,7 @@ class TextReporter:
 class QuietReporter(TextReporter):
     """``-q``: neither line nor panel."""
 
-    def begin(self, state: str, reason: str = "") -> None:
+    def begin(self, state: CellState, reason: str = "") -> None:
         pass
 
     def done(self, status: CellStatus) -> None:
@@ -92,7 +122,7 @@ class SafeReporter:
                               "showing the text line instead", CacheWarning, stacklevel=3)
         getattr(self._fallback, method)(*args)
 
-    def begin(self, state: str, reason: str = "") -> None:
+    def begin(self, state: CellState, reason: str = "") -> None:
         self._call("begin", state, reason)
 
     def saving(self, approx_bytes: int) -> None:

@@ -20,10 +20,11 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CELL = "%%cache\ny = x * 2\nprint(y)"
 
 
-def run_notebook(sources: list[str], folder: Path, allow_errors: bool = False) -> nbformat.NotebookNode:
+def run_notebook(sources: list[str], folder: Path, allow_errors: bool = False,
+                 kernel: str = "python3") -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in ["%load_ext nbcache", *sources]]
-    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=allow_errors,
+    NotebookClient(nb, kernel_name=kernel, timeout=120, allow_errors=allow_errors,
                    resources={"metadata": {"path": str(folder)}}).execute()
     return nb
 
@@ -43,11 +44,14 @@ def panel_of(nb: nbformat.NotebookNode, cell: int) -> dict[str, str]:
     """The panel under a cell: its badge state and summary (read from the saved widget state), its text line."""
     (output,) = [o for o in nb.cells[cell].outputs if WIDGET_VIEW in o.get("data", {})]
     states, root = widget_states(nb), output["data"][WIDGET_VIEW]["model_id"]
-    badge = _child(states, root, 0, 0)["value"]
+    header = _child(states, root, 1)
+    stored = 'data-stored="true"' in header["description"]
     return {
-        "badge": re.search(r'data-state="([^"]+)"', badge).group(1),
-        "summary": _child(states, root, 0, 1)["value"],
+        "badge": re.search(r'data-state="([^"]+)"', header["description"]).group(1) + (",stored" if stored else ""),
+        "summary": header["tooltip"],
+        "buttons": header["_options_labels"],
         "text": output["data"]["text/plain"],
+        "models": len(states),
     }
 
 
@@ -59,8 +63,9 @@ def test_panel_shows_miss_then_hit_with_reason_and_sizes(tmp_path: Path) -> None
     nb = run_notebook(["x = 3", CELL, CELL, "x = 4", CELL], tmp_path)
     miss, hit, changed = panel_of(nb, 2), panel_of(nb, 3), panel_of(nb, 5)
     assert miss["badge"] == "miss,stored" and miss["summary"].startswith("new cell · ran in")
-    assert re.search(r"stored \d+ B", miss["summary"])
-    assert hit["badge"] == "hit" and re.search(r"restored \d+ B in", hit["summary"])
+    size = re.search(r"stored (\d+ B)", miss["summary"]).group(1)
+    assert hit["badge"] == "hit" and hit["summary"].startswith(f"restored {size} in")  # one size for both
+    assert miss["buttons"] == hit["buttons"] == ["recompute", "details"]  # recompute without opening details
     assert changed["badge"] == "miss,stored" and changed["summary"].startswith("input x changed")
     # The panel's bundle carries the status line, for frontends without widgets and for the saved notebook.
     assert miss["text"].startswith("nbcache: miss (new cell)") and hit["text"].startswith("nbcache: hit (y restored")
@@ -110,3 +115,23 @@ def test_cache_info_is_an_html_table_with_a_text_fallback(tmp_path: Path) -> Non
     (output,) = nb.cells[3].outputs
     assert "<table class='nbcache-info'>" in output["data"]["text/html"] and "y = x * 2" in output["data"]["text/html"]
     assert output["data"]["text/plain"].startswith("nbcache: 1 entry")  # nbcache's own report, by its prefix
+
+
+def test_a_hit_opens_only_the_header(tmp_path: Path) -> None:
+    """Widgets cost the kernel a message each: a panel is two (its box and header), sharing its style sheet,
+    layouts and styles with every other panel; the details are built only when opened."""
+    (tmp_path / "few").mkdir()
+    (tmp_path / "more").mkdir()
+    few = run_notebook(["x = 3", CELL, CELL], tmp_path / "few")
+    more = run_notebook(["x = 3", CELL, CELL, CELL, CELL], tmp_path / "more")
+    assert len(widget_states(more)) - len(widget_states(few)) == 2 * 2
+
+
+def test_load_ext_is_silent_in_the_nbcache_kernel(tmp_path: Path) -> None:
+    """The README's quick start unchanged in the "Python 3 (nbcache)" kernel, which loads nbcache at start."""
+    nb = run_notebook(["x = 3", CELL, "%unload_ext nbcache", "%load_ext nbcache", "%load_ext nbcache"], tmp_path,
+                      kernel="nbcache")
+    assert nb.cells[0].outputs == []  # %load_ext nbcache
+    assert panel_of(nb, 2)["badge"] == "miss,stored"
+    assert nb.cells[3].outputs == [] and nb.cells[4].outputs == []  # unloaded and loaded again, as usual
+    assert "already loaded" in streams(nb, 5, "stdout")  # a second %load_ext is IPython's usual answer

@@ -41,7 +41,7 @@ def test_text_and_html_forms(shell: Shell) -> None:
     _fill(shell)
     entries = shell.ip._nbcache_magics.store().entries()
     assert info_text(entries, "here", 10**9).startswith("nbcache: 2 entries · ")
-    assert "of 1.0 GB" in info_text(entries, "here", 10**9)
+    assert "of 1.0 GiB" in info_text(entries, "here", 2**30)
     assert info_text([], "here", None) == "nbcache: no entries in here"
     page = entries_html(entries, "<here>", None)
     assert page.count("<tr>") == 3 and "&lt;here&gt;" in page  # header plus two rows, the location escaped

@@ -34,7 +34,20 @@ def panels(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> list[StatusPanel]:
 
 
 def badge(panel: StatusPanel) -> str:
-    return panel.badge.value.split('data-state="')[1].split('"')[0]
+    """The badge's state, with ",stored" for a miss whose entry was written."""
+    html = panel.header.description
+    state = html.split('data-state="')[1].split('"')[0]
+    return state + (",stored" if 'data-stored="true"' in html else "")
+
+
+def click(panel: StatusPanel, button: str) -> None:
+    """Press one of the header's buttons, as the frontend does: it selects the button's index."""
+    panel.header.index = list(panel.header.options).index(button)
+
+
+def open_details(panel: StatusPanel) -> str:
+    click(panel, "details")
+    return panel.details.value
 
 
 def test_panel_replaces_the_stderr_line(shell: Shell, panels: list[StatusPanel]) -> None:
@@ -42,24 +55,26 @@ def test_panel_replaces_the_stderr_line(shell: Shell, panels: list[StatusPanel])
     assert badge(panels[-1]) == "miss,stored" and "nbcache:" not in captured.stderr
     assert captured.outputs[-1].data["text/plain"].startswith("nbcache: miss (new cell)")
     shell.cached("y = 1")
-    assert badge(panels[-1]) == "hit" and panels[-1].summary.value.startswith("restored")
+    assert badge(panels[-1]) == "hit" and panels[-1].summary.startswith("restored")
 
 
 def test_recompute_runs_the_cell_again_with_force(shell: Shell, panels: list[StatusPanel]) -> None:
     shell.ns["x"] = 2
     shell.cached("y = x + 1")
     shell.ns["y"] = None
-    panels[-1].recompute_button.click()
+    click(panels[-1], "recompute")
     assert shell.runs == 2 and shell.ns["y"] == 3
-    assert badge(panels[-1]) == "miss,stored" and panels[-1].summary.value.startswith("forced with -f")
+    assert badge(panels[-1]) == "miss,stored" and panels[-1].summary.startswith("forced with -f")
 
 
 def test_clear_this_entry_makes_the_next_run_a_miss(shell: Shell, panels: list[StatusPanel]) -> None:
     shell.cached("y = 1")
+    open_details(panels[-1])
     panels[-1].clear_button.click()
     assert badge(panels[-1]) == "cleared" and shell.ip._nbcache_magics.store().entries() == []
     shell.cached("y = 1")
     assert shell.runs == 2 and badge(panels[-1]) == "miss,stored"
+    assert panels[-1].summary.startswith("entry cleared")  # not "new cell"
 
 
 def test_details_show_key_inputs_what_changed_and_outputs(shell: Shell, panels: list[StatusPanel]) -> None:
@@ -68,8 +83,7 @@ def test_details_show_key_inputs_what_changed_and_outputs(shell: Shell, panels: 
     shell.ns["x"] = 2
     shell.cached("y = [x + k] * 100")
     panel = panels[-1]
-    panel.toggle.value = True
-    details = panel.details.value
+    details = open_details(panel)
     assert panel.details_box.layout.display == "" and panel.status is not None
     assert panel.status.key[:16] in details
     assert "<td style='padding:0 8px'>x</td>" in details and "changed" in details
@@ -154,12 +168,13 @@ def test_progress_fraction_advances_and_never_claims_completion() -> None:
 def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> None:
     panel = StatusPanel(shell.ip._nbcache_magics.store())
     panel.progress_delay_s = 0.0  # as if the save had already taken more than a second
-    moved = threading.Event()
-    panel.progress.observe(lambda _: moved.set(), names="value")
+    shown = threading.Event()
+    panel._show_progress = lambda fraction, show=panel._show_progress: (show(fraction), shown.set())  # type: ignore
     panel.saving(10**9)
-    assert moved.wait(30) and panel.progress.layout.display == ""
+    assert shown.wait(30) and panel.progress in panel.root.children
     panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
-    assert panel.progress.layout.display == "none" and panel._ticker is None
+    assert panel.progress is None and panel._ticker is None
+    assert len(panel.root.children) == 2  # the bar is gone: the style sheet and the header alone
 
 
 def test_output_sizes_are_cheap_estimates() -> None:
@@ -213,3 +228,119 @@ def test_the_panel_shows_waiting_before_the_result(shell: Shell, panels: list[St
     monkeypatch.setattr(StatusPanel, "begin", lambda self, state, reason="": states.append(state))
     shell.cached("y = 1")
     assert states[:1] == ["waiting"] and badge(panels[-1]) == "miss,stored"
+
+
+def test_recompute_is_offered_without_opening_details(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.cached("y = 1")
+    assert list(panels[-1].header.options) == ["recompute", "details"] and panels[-1].details_box is None
+
+
+def test_a_long_reason_is_the_tooltip_and_never_the_badge(shell: Shell, panels: list[StatusPanel]) -> None:
+    import threading as th
+
+    shell.ns["lock"] = th.Lock()
+    shell.cached("with lock:\n    total = 1")
+    header = panels[-1].header
+    assert badge(panels[-1]) == "not cached" and ">not cached</span>" in header.description
+    assert header.tooltip.startswith("input lock cannot be hashed") and "--ignore lock" in header.tooltip
+
+
+def test_details_leave_out_builtins_and_empty_sections(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.ns["x"] = 1
+    shell.cached("y = len(str(x))\nprint(y)")
+    details = open_details(panels[-1])
+    assert "<td style='padding:0 8px'>x</td>" in details
+    assert "print" not in details and "len" not in details and "builtin" not in details
+    assert "(none)" not in details and "Files" not in details
+
+
+def test_details_of_a_not_cached_cell_give_the_reason_not_empty_inputs(shell: Shell,
+                                                                      panels: list[StatusPanel]) -> None:
+    import threading as th
+
+    shell.ns["lock"] = th.Lock()
+    shell.cached("with lock:\n    total = 1")
+    details = open_details(panels[-1])
+    assert "input lock cannot be hashed" in details and "Inputs" not in details
+    assert panels[-1].clear_button.layout.display == "none"
+
+
+def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[StatusPanel]) -> None:
+    shell.cached("raise ValueError('no')")
+    assert badge(panels[-1]) == "failed"
+    details = open_details(panels[-1])
+    assert "nothing was stored" in details and panels[-1].clear_button.layout.display == "none"
+
+
+def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[bool] = []
+    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update: shown.append(update))
+    shell.cached("y = 1")
+    shell.cached("y = 1")
+    assert badge(panels[-1]) == "hit" and shown[-2:] == [False, True]  # shown, then its final line
+    assert panels[-1].details_box is None and panels[-1].out is None and panels[-1].progress is None
+
+
+def test_sizes_agree_between_miss_hit_and_the_store(shell: Shell) -> None:
+    import re
+
+    _, miss = shell.cached("y = list(range(1000))")
+    _, hit = shell.cached("y = list(range(1000))")
+    (entry,) = shell.ip._nbcache_magics.store().entries()
+    stored = re.search(r"stored (\S+ \S+) in", miss.stderr).group(1)
+    restored = re.search(r"restored, (\S+ \S+)\) in", hit.stderr).group(1)
+    assert stored == restored == nbcache.ui.panel.human_size(entry.size) and "KiB" in stored
+
+
+def test_sizes_are_binary_units() -> None:
+    from nbcache.units import human_size
+
+    assert [human_size(n) for n in (999, 1024, 1536, 10 * 2**30)] == ["999 B", "1.0 KiB", "1.5 KiB", "10.0 GiB"]
+
+
+def test_the_sidebar_forgets_a_clear_message_at_the_next_cell(shell: Shell) -> None:
+    browser = sidebar.open_browser(shell.ip, shell.ip._nbcache_magics.store(), inline=True)
+    shell.cached("y = 1")
+    browser._on_clear_all()
+    browser.confirm.children[1].click()
+    assert browser.message.value == "removed 1 entry"
+    shell.cached("y = 2")
+    assert browser.message.value == "" and browser.totals.value.startswith("1 entry")
+
+
+def test_sidebar_groups_are_named_by_what_the_cell_binds(shell: Shell) -> None:
+    shell.run("%%cache\nimport math\nroot = math.sqrt(2)")
+    browser = _browser(shell)
+    heading = browser.listing.children[0].value
+    assert "<b>math, root</b>" in heading and "import math" in heading
+    browser.search.value = "root"
+    assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 1
+
+
+@pytest.mark.parametrize("viewed", [True, False])
+def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """JupyterLab shows the sidecar (a view appears); Notebook 7 has none, so the browser moves into the cell."""
+    monkeypatch.setattr(sidebar.SidebarWatch, "wait_s", 0.5)
+    browser = sidebar.open_browser(shell.ip, shell.ip._nbcache_magics.store(), inline=False)
+    if viewed:
+        browser.root._view_count = 1  # what the frontend reports once the sidebar has drawn it
+    assert browser.watch is not None and browser.watch.done.wait(30)
+    assert browser.watch.moved is not viewed and browser.sidecar is not None
+    inline = browser.inline.outputs
+    assert bool(inline) is not viewed and browser in sidebar._OPEN
+    if not viewed:
+        assert inline[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == browser.root.model_id
+    browser.close()
+
+
+def test_panels_survive_closing_every_widget(shell: Shell, panels: list[StatusPanel]) -> None:
+    import ipywidgets
+
+    shell.cached("y = 1")
+    ipywidgets.Widget.close_all()  # the shared style sheet, layouts and styles go too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # no fallback to the text line
+        shell.cached("y = 1")
+    assert badge(panels[-1]) == "hit" and all(c.comm is not None for c in panels[-1].root.children)

@@ -1,0 +1,91 @@
+"""Cheap cells in a real kernel (nbclient): a ``%%cache`` hit or miss, status panel included, against the plain cell.
+
+One kernel runs a notebook of cheap cells twice over, each cell once plain and once under ``%%cache`` right after
+it (so a busy machine slows both alike): the first pass's cached cells miss (run and store), the second's hit.
+Each cell's time is the kernel's own, from its "busy" message to its execute reply (header timestamps), so the
+client's speed is left out while every widget message the panel sends is counted. The figures are per-cell
+medians of each pass.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .common import row
+
+# Cheap cells as notebooks have them: a small computation, a print, a value shown.
+_BODIES = (
+    "a_{i} = [j * {i} for j in range(100)]\nlen(a_{i})",
+    "b_{i} = {{'n': {i}, 'sq': {i} ** 2}}\nprint(b_{i})",
+    "c_{i} = sum(range({i} * 10))\nc_{i}",
+    "d_{i} = '-'.join(str(k) for k in range(20))\nd_{i}[:5]",
+)
+
+
+def _cells(count: int) -> list[str]:
+    return [_BODIES[i % len(_BODIES)].format(i=i) for i in range(count)]
+
+
+def _seconds(cell: Any) -> float:
+    timing = cell["metadata"]["execution"]
+    busy = datetime.fromisoformat(timing["iopub.status.busy"].replace("Z", "+00:00"))
+    reply = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    return (reply - busy).total_seconds()
+
+
+def _check_all_hit(cells: list[Any]) -> None:
+    """A figure for hits must be made of hits: each second-pass cached cell's status line says so."""
+    for cell in cells:
+        text = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in cell.outputs)
+        if "nbcache: hit" not in text:
+            raise RuntimeError(f"benchmark cell did not hit: {cell.source!r}: {text[:200]!r}")
+
+
+def passes(count: int, folder: Path, setup: str = "") -> dict[str, list[float]]:
+    """Per-cell kernel seconds of each pass ("plain", "miss", "hit") over ``count`` cheap cells.
+
+    ``setup``: lines run after loading nbcache (``%config CacheMagics.panel = False`` to leave the panel out).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    pairs = [source for body in _cells(count) for source in (body, f"%%cache\n{body}")]
+    sources = [f"%load_ext nbcache\n{setup}", *pairs, *pairs]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    old = os.environ.get("NBCACHE_DIR")
+    os.environ["NBCACHE_DIR"] = str(folder / "store")
+    try:
+        NotebookClient(nb, kernel_name="python3", timeout=300, record_timing=True,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("NBCACHE_DIR", None)
+        else:
+            os.environ["NBCACHE_DIR"] = old
+    _check_all_hit(nb.cells[2 + 2 * count::2])
+    times = [_seconds(cell) for cell in nb.cells[1:]]
+    cached = times[1::2]
+    return {"plain": times[0::2], "miss": cached[:count], "hit": cached[count:]}
+
+
+def overheads(times: dict[str, list[float]]) -> dict[str, float]:
+    """Median extra seconds a hit and a miss cost over the plain cell."""
+    plain = statistics.median(times["plain"])
+    return {kind: statistics.median(times[kind]) - plain for kind in ("hit", "miss")}
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="nbcache-bench-kernel-") as folder:
+        times = passes(8 if quick else 120, Path(folder))
+    return [
+        row("kernel", "cheap cell, hit (panel included)", times["hit"], "the plain cell", times["plain"],
+            "<= +2 ms", lambda s, b: s - b <= 0.002),
+        row("kernel", "cheap cell, miss incl. save (panel included)", times["miss"], "the plain cell",
+            times["plain"], "<= +3 ms + save", None),
+    ]
