@@ -5,7 +5,7 @@ manifests, signatures or pickles. Everything above it (checking, signing, evicti
 against this protocol. A backend never trusts what it returns: the store verifies every byte it reads.
 
 Extension point: any class with these four methods (and ``location``) is a backend; ``FolderBackend`` here is the
-local one, the fsspec backend lives beside the tiered store in ``remote.py``.
+local one, ``FsspecBackend`` in ``fsspec_backend.py`` the one for object storage.
 """
 
 from __future__ import annotations
