@@ -96,6 +96,15 @@ def _folder_of(name: str) -> str:
     return name.rsplit("/", 1)[0]
 
 
+# Another process holding the index's lock is a reason to wait, never to rebuild or leave it.
+_BUSY_TRIES = 100
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 class Index:
     def __init__(self, root: Path, read_entry: ReadEntry, read_stats: ReadStats) -> None:
         self.root = root
@@ -135,12 +144,23 @@ class Index:
         if self._db is not None:
             return self._db
         where = str(self.root / FILE_NAME)
-        try:
-            if not (self.root.is_dir() and self._path_safe()):
-                raise sqlite3.OperationalError("no usable index file")
-            self._db = self._open(where)
-        except sqlite3.DatabaseError:
-            self._db = self._rebuilt(where)
+        for attempt in range(_BUSY_TRIES):
+            try:
+                if not (self.root.is_dir() and self._path_safe()):
+                    raise sqlite3.OperationalError("no usable index file")
+                self._db = self._open(where)
+            except sqlite3.DatabaseError as exc:
+                # Locked by another process (several opening a new store at once) is no damage: deleting the
+                # file would leave each process with an index of its own, blind to the others' claims.
+                if _busy(exc):
+                    if attempt + 1 < _BUSY_TRIES:
+                        time.sleep(0.05)
+                        continue
+                    self._db = self._open(":memory:")
+                else:
+                    self._db = self._rebuilt(where)
+            break
+        assert self._db is not None
         return self._db
 
     def _rebuilt(self, where: str) -> sqlite3.Connection:
@@ -160,13 +180,7 @@ class Index:
             if self._depth:  # inside ``exclusive``: part of its transaction
                 yield self._connect()
                 return
-            db = self._connect()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # a read-only file: fall back to memory for this process
-                self._db = self._open(":memory:")
-                db = self._db
-                db.execute("BEGIN IMMEDIATE")
+            db = self._begin()
             self._depth += 1
             try:
                 yield db
@@ -176,6 +190,23 @@ class Index:
             finally:
                 self._depth -= 1
             db.execute("COMMIT")
+
+    def _begin(self) -> sqlite3.Connection:
+        """A write transaction on the index: waits while others write; a read-only file falls back to memory for
+        this process (a busy one never does: the others' claims would no longer be seen)."""
+        for attempt in range(_BUSY_TRIES):
+            db = self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return db
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    self._db = self._open(":memory:")
+                elif attempt + 1 == _BUSY_TRIES:
+                    raise
+                else:
+                    time.sleep(0.05)
+        raise sqlite3.OperationalError("the index stayed busy")
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -53,6 +53,8 @@ _BLOB = re.compile(r"^[0-9a-f]{64}$")
 _STALE_TMP_S = 3600.0
 # An unreferenced blob younger than this may belong to an entry another kernel is writing right now.
 _ORPHAN_GRACE_S = 60.0
+# A read that finds its entry changed under it reads again, this many times in all, before calling it a miss.
+_READ_TRIES = 5
 # How often saves sweep what crashed writers left: soon after the grace, so crashes do not pile up.
 _SWEEP_EVERY_S = 2 * _ORPHAN_GRACE_S
 
@@ -118,6 +120,16 @@ def _inode(path: Path) -> int | None:
         return os.lstat(path).st_ino
     except OSError:
         return None
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """Which file a name holds now. Not the inode alone: a manifest removed and saved again at once may get the
+    freed inode number back, and a reader must still see that the file changed under it."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns, st.st_size
 
 
 def _warn(message: str) -> None:
@@ -375,8 +387,8 @@ class Store:
             return None
         if path is None:
             return None
-        for _ in range(2):  # once more if the entry was replaced while being read
-            manifest, before = None, _inode(path)
+        for _ in range(_READ_TRIES):  # again while other kernels replace or evict the entry under this read
+            manifest, before = None, _file_identity(path)
             try:
                 manifest = self._read_manifest(path)
                 if manifest is None:
@@ -384,7 +396,7 @@ class Store:
                 payload = self._payload(manifest, resolve)
                 return payload, self._info(manifest)
             except EntryDamaged as damage:
-                if _inode(path) != before:  # evicted or saved again by another kernel while being read
+                if _file_identity(path) != before:  # evicted or saved again by another kernel while being read
                     continue
                 self._damaged(key, manifest, damage)
                 return None

@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,14 @@ def objects(bucket: str) -> list[str]:
 
     listing = boto3.client("s3").list_objects_v2(Bucket=bucket)
     return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+# A team key as a store accepts one: at least 32 bytes.
+TEAM_KEY = b"team key, at least 32 bytes long!"
+
+
+def team_store(bucket: str, tmp_path: Path, name: str, secret: bytes = TEAM_KEY) -> Any:
+    """A teammate's store on the bucket, with a local cache of its own under ``tmp_path / name``."""
+    from nbcache.store.remote import TieredStore
+
+    return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)

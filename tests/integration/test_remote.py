@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import fsspec
 import numpy as np
 import pytest
 
 from nbcache.cli import main
 from nbcache.errors import CacheWarning
-from nbcache.store.remote import TieredStore
-from tests.integration.s3server import moto_server
+from tests.integration.s3server import TEAM_KEY, objects
+from tests.integration.s3server import team_store as _user
 from tests.support import Shell, run_in_new_process
-
-# A team key as a store accepts one: at least 32 bytes.
-TEAM_KEY = b"team key, at least 32 bytes long!"
-
 
 KEY = "ab" * 16
 PAYLOAD = {"outputs": {"arr": np.arange(100_000), "label": "team result"}, "value": None, "events": []}
@@ -31,41 +25,15 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    """A fresh bucket per test; credentials and endpoint through the standard AWS variables."""
-    for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(var, value)
-    name = request.node.name.lower().replace("_", "-")[:50].strip("-")
-    boto3.client("s3").create_bucket(Bucket=name)
-    fsspec.filesystem("s3").invalidate_cache()
-    return name
-
-
-def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = TEAM_KEY) -> TieredStore:
-    return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
-
-
-def _objects(bucket: str) -> list[str]:
-    listing = boto3.client("s3").list_objects_v2(Bucket=bucket)
-    return sorted(o["Key"] for o in listing.get("Contents", []))
-
 
 def test_two_users_with_the_team_key_share_entries(bucket: str, tmp_path: Path) -> None:
     alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
     alice.save(KEY, PAYLOAD, {"cell": "arr = ..."})
-    assert len(_objects(bucket)) == 3  # the manifest, the pickle, the array's buffer
+    assert len(objects(bucket)) == 3  # the manifest, the pickle, the array's buffer
     payload, info = bob.load(KEY)
     assert np.array_equal(payload["outputs"]["arr"], np.arange(100_000)) and info.cell == "arr = ..."
     assert [e.key for e in bob.entries()] == [KEY]
-    for key in _objects(bucket):  # the bucket empties: bob's next hit needs nothing from it
+    for key in objects(bucket):  # the bucket empties: bob's next hit needs nothing from it
         boto3.client("s3").delete_object(Bucket=bucket, Key=key)
     assert bob.load(KEY)[0]["outputs"]["label"] == "team result"
 
@@ -75,20 +43,20 @@ def test_a_user_with_another_key_is_refused(bucket: str, tmp_path: Path) -> None
     mallory = _user(bucket, tmp_path, "mallory", secret=b"other key")
     with pytest.warns(CacheWarning, match="another key"):
         assert mallory.load(KEY) is None
-    assert len(_objects(bucket)) == 3  # refused, not deleted: it is the team's entry
+    assert len(objects(bucket)) == 3  # refused, not deleted: it is the team's entry
 
 
 def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_path: Path) -> None:
     alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
     alice.save(KEY, PAYLOAD, {})
     s3 = boto3.client("s3")
-    blob = max(_objects(bucket), key=lambda k: s3.head_object(Bucket=bucket, Key=k)["ContentLength"])
+    blob = max(objects(bucket), key=lambda k: s3.head_object(Bucket=bucket, Key=k)["ContentLength"])
     data = bytearray(s3.get_object(Bucket=bucket, Key=blob)["Body"].read())
     data[100] ^= 0xFF
     s3.put_object(Bucket=bucket, Key=blob, Body=bytes(data))
     with pytest.warns(CacheWarning, match="does not match"):
         assert bob.load(KEY) is None
-    assert f"{bucket}/{blob}" not in [f"{bucket}/{k}" for k in _objects(bucket)]  # the bad blob is gone
+    assert f"{bucket}/{blob}" not in [f"{bucket}/{k}" for k in objects(bucket)]  # the bad blob is gone
     bob.save(KEY, PAYLOAD, {})  # bob's re-run stores it again, whole
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -102,7 +70,7 @@ def test_clear_on_the_url_empties_the_bucket(bucket: str, tmp_path: Path, capsys
     assert main(["--dir", f"s3://{bucket}/cache", "ls"]) == 0
     assert "1 entry" in capsys.readouterr().out
     assert main(["--dir", f"s3://{bucket}/cache", "clear", "--all"]) == 0
-    assert _objects(bucket) == []
+    assert objects(bucket) == []
 
 
 CELL_SCRIPT = """

@@ -18,12 +18,9 @@ import pytest
 from IPython.core.error import UsageError
 
 from nbcache.cli import main
-from nbcache.store.remote import TieredStore
-from tests.integration.s3server import BrokenEndpoint, moto_server, new_bucket, objects, use_endpoint
+from tests.integration.s3server import TEAM_KEY, BrokenEndpoint, moto_server, objects, use_endpoint
+from tests.integration.s3server import team_store as _user
 from tests.support import Shell
-
-# A team key as a store accepts one: at least 32 bytes.
-TEAM_KEY = b"team key, at least 32 bytes long!"
 
 MINE, THEIRS = "ab" * 16, "ac" * 16
 PAYLOAD = {"outputs": {"arr": np.arange(50_000), "label": "team result"}, "value": None, "events": []}
@@ -36,21 +33,6 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("NBCACHE_KEY", TEAM_KEY.decode())
 
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    use_endpoint(monkeypatch, endpoint)
-    return new_bucket(request.node.name)
-
-
-def _user(bucket: str, tmp_path: Path, name: str, secret: bytes = TEAM_KEY) -> TieredStore:
-    return TieredStore(f"s3://{bucket}/cache", local_root=tmp_path / name, secret=secret)
 
 
 def _messages(caught: list[warnings.WarningMessage]) -> str:
