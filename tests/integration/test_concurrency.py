@@ -11,6 +11,8 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+
+import pytest
 from typing import IO
 
 WORKER = """
