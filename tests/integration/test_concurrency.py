@@ -11,9 +11,9 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
-from typing import IO
 
 WORKER = """
 import json, random, sys, warnings
