@@ -90,7 +90,7 @@ def test_run_twice_then_edit_the_last_cell_then_a_middle_one(tmp_path: Path, mon
 
     code, cells = _run(demo, store, out, capsys, "--min-seconds", "0")
     assert code == 0 and _runs(marker) == []  # every cell restored
-    assert {c["state"] for c in cells} == {"hit"}, cells  # %load_ext too: a magic that reads nothing runs again on a hit
+    assert {c["state"] for c in cells} == {"hit"}, cells  # %load_ext too: a magic reading nothing runs again
     assert _outputs(nbformat.read(out, as_version=4)) == _outputs(plain)
 
     last = max(every)
