@@ -28,9 +28,9 @@ from nbcache.keys import settings
 from nbcache.keys.cellkey import (
     Inputs,
     cell_key,
-    code_inputs,
     expand_deps,
     hash_inputs,
+    key_inputs,
     rehash,
     source_digest,
 )
@@ -167,11 +167,10 @@ class CachedCell:
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
         inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
-        with settings.cell_import_path(tree):
-            key_inputs = {**inputs.hashes, **code_inputs(tree, files, inputs.values)}
-        key = cell_key(normalised, key_inputs)
+        inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
+        key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
-        return Prepared(raw, source, tree, analysis, inputs, key_inputs, normalised, key, ident)
+        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident)
 
     def _run_prepared(self, cell: Prepared) -> Any:
         __tracebackhide__ = True  # noqa: F841

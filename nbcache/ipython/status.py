@@ -20,8 +20,7 @@ from typing import Any
 from nbcache.analysis.names import CellAnalysis, analyse_tree, is_ipython_name
 from nbcache.errors import UnhashableInput, UnhashableValue
 from nbcache.ipython.tracker import CellRecord, Outcome
-from nbcache.keys import settings
-from nbcache.keys.cellkey import ABSENT, cell_key, code_inputs, expand_deps, normalise
+from nbcache.keys.cellkey import ABSENT, cell_key, expand_deps, key_inputs, normalise
 from nbcache.keys.reasons import describe_changes
 from nbcache.keys.values import hash_value_reads
 
@@ -136,23 +135,22 @@ class StatusBoard:
             name = upstream[0]
             return f"input {name} will change: it comes from stale cell {stale_names[name]}"
         values = {n: hashes.ns[n] for n in parsed.analysis.inputs if n in hashes.ns and n not in record.ignore}
-        try:  # the key as the cell flow computes it (cell/run.py, CachedCell._prepare)
+        try:
             variables = hashes.inputs(parsed.analysis.inputs, record.ignore)
-            with settings.cell_import_path(parsed.tree):
-                key_inputs = {**variables, **code_inputs(parsed.tree, expand_deps(record.deps), values)}
+            inputs = key_inputs(parsed.tree, variables, values, expand_deps(record.deps))
         except (UnhashableValue, UnhashableInput) as exc:
             return f"an input cannot be hashed: {exc.description}"
         except FileNotFoundError as exc:
             return f"--deps {exc.args[0]!r} matches no file"
-        if cell_key(parsed.normalised, key_inputs) in stored:
+        if cell_key(parsed.normalised, inputs) in stored:
             return ""
-        return _miss_reason(record, key_inputs, hashes.ns)
+        return _miss_reason(record, inputs, hashes.ns)
 
 
-def _miss_reason(record: CellRecord, key_inputs: dict[str, str], namespace: dict[str, Any]) -> str:
+def _miss_reason(record: CellRecord, inputs: dict[str, str], namespace: dict[str, Any]) -> str:
     old = record.inputs
-    changed = sorted(n for n in key_inputs.keys() | old.keys() if key_inputs.get(n) != old.get(n))
-    gone = [n for n in changed if key_inputs.get(n) == ABSENT]
+    changed = sorted(n for n in inputs.keys() | old.keys() if inputs.get(n) != old.get(n))
+    gone = [n for n in changed if inputs.get(n) == ABSENT]
     if gone:
         return f"input {gone[0]} is no longer defined"
     if changed:

@@ -20,7 +20,7 @@ from nbcache.errors import UnhashableInput, UnhashableValue
 from nbcache.keys import modules
 from nbcache.keys.files import FOLDER_LIMIT, FolderTooLarge
 from nbcache.keys.inputs import file_input, folder_input, module_input
-from nbcache.keys.settings import setting_inputs
+from nbcache.keys.settings import cell_import_path, setting_inputs
 from nbcache.keys.values import hash_file, hash_value, hash_value_reads, is_user_module, path_digest
 
 # Increment on cache-breaking changes (key recipe, payload layout).
@@ -186,6 +186,14 @@ def code_inputs(tree: ast.Module, deps: Iterable[str], values: dict[str, Any] | 
                               "file's; reload it (importlib.reload, %autoreload) or restart the kernel") from None
     return {**hash_deps(_named_paths(tree)), **hash_deps(deps), **imports,
             **_loaded_module_inputs(tree), **setting_inputs(tree, (values or {}).values())}
+
+
+def key_inputs(tree: ast.Module, variables: dict[str, str], values: dict[str, Any],
+               deps: Iterable[str]) -> dict[str, str]:
+    """Every input of a cell's key: its variables' hashes, then code, files and settings, found with the folders
+    the cell adds to sys.path in place. The cell flow and %cache_status both key through here, so they agree."""
+    with cell_import_path(tree):
+        return {**variables, **code_inputs(tree, deps, values)}
 
 
 def cell_key(normalised: str, inputs: dict[str, str]) -> str:
