@@ -19,14 +19,15 @@ KERNELS = Path(__file__).resolve().parents[2] / "jupyter-config" / "kernels"
 CONF = """
 extensions = ["myst_nb"]
 nb_execution_mode = "force"                       # execute on every build; nbcache restores unchanged cells
-nb_kernel_rgx_aliases = {"python3": "nbcache-build"}
+nb_kernel_rgx_aliases = {"python3": "nbcache-build-test"}
 nb_execution_raise_on_error = True
 """
 
 
 def _install_kernel(min_seconds: str = "0") -> None:
-    """The shipped build kernel, with every cell stored (the test's cells are cheap)."""
-    target = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "nbcache-build"
+    """The shipped build kernel, with every cell stored (the test's cells are cheap). Under a name of its own: in
+    a virtualenv Jupyter prefers the environment's kernels to the user's, and pip installed the shipped one there."""
+    target = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "nbcache-build-test"
     shutil.copytree(KERNELS / "nbcache-build", target)
     spec = json.loads((target / "kernel.json").read_text())
     spec["argv"].append(f"--CacheMagics.auto_min_seconds={min_seconds}")
@@ -80,7 +81,7 @@ def test_nbconvert_execute_rebuild_after_editing_the_last_cell(tmp_path: Path) -
 
     def convert() -> nbformat.NotebookNode:
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-                        "--ExecutePreprocessor.kernel_name=nbcache-build", str(path)],
+                        "--ExecutePreprocessor.kernel_name=nbcache-build-test", str(path)],
                        check=True, capture_output=True, timeout=300, env=dict(os.environ))
         return nbformat.read(path, as_version=4)
 
