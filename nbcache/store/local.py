@@ -562,9 +562,6 @@ class Store:
         a session, and by every listing), since a miss must stay cheap however many entries there are."""
         return next(iter(self._listed(cell_ident, sync=False)), None)
 
-    def total_size(self) -> int:
-        return sum(e.size for e in self.entries())
-
     def usage(self, entries: Iterable[EntryInfo] | None = None) -> int:
         """Bytes the entries' blobs take, each blob counted once however many entries share it."""
         blobs = {b for e in (self.entries() if entries is None else entries) for b in e.blobs}
