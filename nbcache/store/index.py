@@ -110,8 +110,14 @@ class Index:
         self.root = root
         self._read_entry, self._read_stats = read_entry, read_stats
         self._db: sqlite3.Connection | None = None
+        # The inode of the index file the connection has open; None for one in memory, which no other process
+        # sees: its claims are private, so removals under it must not trust claims (see ``shared``).
+        self._ino: int | None = None
         self._lock = threading.RLock()  # hit statistics are written from a background thread
         self._depth = 0
+        # This process's claims, written again into a new index file if the connection moves to one.
+        self._held: dict[str, list[str]] = {}
+        self._await_root = False  # in memory only because the store folder did not exist yet
 
     # ---- the connection: the file in the store, else (read-only, damaged beyond repair) one in memory
     def _open(self, where: str) -> sqlite3.Connection:
@@ -140,39 +146,78 @@ class Index:
         except FileNotFoundError:
             return True
 
+    @property
+    def shared(self) -> bool:
+        """Whether the index is the store's file, which every process uses; False for a private one in memory."""
+        self._connect()
+        return self._ino is not None
+
+    def _stale(self) -> bool:
+        """Whether the connection should move: from memory to the file once the store folder exists (a process
+        that started before any save made it), or to the file now at the index's name (another process rebuilt a
+        damaged index, and the old file is gone). Checked only between transactions: a stat, no reading."""
+        if self._db is None:
+            return True
+        if self._depth:
+            return False
+        if self._ino is None:
+            return self._await_root and self.root.is_dir()
+        try:
+            return os.lstat(self.root / FILE_NAME).st_ino != self._ino
+        except OSError:
+            return True
+
+    def _use(self, db: sqlite3.Connection, ino: int | None = None, await_root: bool = False) -> sqlite3.Connection:
+        self._db, self._ino, self._await_root = db, ino, await_root
+        if ino is not None:
+            self._carry_claims(db)
+        return db
+
     def _connect(self) -> sqlite3.Connection:
-        if self._db is not None:
+        if self._db is not None and not self._stale():
             return self._db
+        if self._db is not None:
+            self._db.close()
         where = str(self.root / FILE_NAME)
         for attempt in range(_BUSY_TRIES):
             try:
-                if not (self.root.is_dir() and self._path_safe()):
+                if not self.root.is_dir():  # no store yet: nothing to index; the file comes with the folder
+                    return self._use(self._open(":memory:"), await_root=True)
+                if not self._path_safe():
                     raise sqlite3.OperationalError("no usable index file")
-                self._db = self._open(where)
+                db = self._open(where)
+                return self._use(db, os.lstat(where).st_ino)
             except sqlite3.DatabaseError as exc:
                 # Locked by another process (several opening a new store at once) is no damage: deleting the
                 # file would leave each process with an index of its own, blind to the others' claims.
-                if _busy(exc):
-                    if attempt + 1 < _BUSY_TRIES:
-                        time.sleep(0.05)
-                        continue
-                    self._db = self._open(":memory:")
-                else:
-                    self._db = self._rebuilt(where)
-            break
-        assert self._db is not None
-        return self._db
+                if not _busy(exc):
+                    return self._rebuilt(where)
+                if attempt + 1 < _BUSY_TRIES:
+                    time.sleep(0.05)
+            except OSError:  # the file vanished between opening and looking at it: try again
+                continue
+        return self._use(self._open(":memory:"))
 
     def _rebuilt(self, where: str) -> sqlite3.Connection:
-        """A damaged index is deleted and rebuilt; where that fails too (read-only store), one in memory."""
+        """A damaged index is deleted and rebuilt; where that fails too (read-only store), one in memory.
+        Processes still using the deleted file see that its name now holds another and move (``_stale``)."""
         try:
             if self._path_safe():
                 for suffix in ("", "-wal", "-shm"):
                     Path(where + suffix).unlink(missing_ok=True)
-                return self._open(where)
+                db = self._open(where)
+                return self._use(db, os.lstat(where).st_ino)
         except (OSError, sqlite3.DatabaseError):
             pass
-        return self._open(":memory:")
+        return self._use(self._open(":memory:"))
+
+    def _carry_claims(self, db: sqlite3.Connection) -> None:
+        """Claims this process made into a connection it left are made again in the one it moved to."""
+        held = [(owner, name) for owner, names in self._held.items() for name in names]
+        if held:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO pending VALUES (?, ?)", held)
+            db.execute("COMMIT")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -201,7 +246,7 @@ class Index:
                 return db
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
-                    self._db = self._open(":memory:")
+                    self._use(self._open(":memory:"))
                 elif attempt + 1 == _BUSY_TRIES:
                     raise
                 else:
@@ -219,7 +264,7 @@ class Index:
         with self._lock:
             if self._db is not None:
                 self._db.close()
-                self._db = None
+                self._db, self._ino = None, None
 
     # ---- keeping up with the files
     def sync(self, stats: bool = True) -> None:
@@ -382,9 +427,11 @@ class Index:
     def claim(self, owner: str, name: str) -> None:
         with self._tx() as db:
             db.execute("INSERT INTO pending VALUES (?, ?)", (owner, name))
+            self._held.setdefault(owner, []).append(name)
 
     def release(self, owner: str) -> None:
         with self._tx() as db:
+            self._held.pop(owner, None)
             db.execute("DELETE FROM pending WHERE owner=?", (owner,))
 
     def claims(self) -> dict[str, list[str]]:

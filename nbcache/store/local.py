@@ -607,6 +607,8 @@ class Store:
 
     def _remove_unclaimed(self, blobs: set[str], grace: float) -> None:
         """Remove those of ``blobs`` no manifest names and no save in progress claims (older than ``grace``)."""
+        if not self._index.shared:  # an index of this process only shows none of the others' claims
+            grace = max(grace, _ORPHAN_GRACE_S)
         with self._index.exclusive():
             claimed = {n.removeprefix("blobs/") for names in self._index.claims().values() for n in names}
             self._remove_blobs(sorted(blobs - self._index.referenced() - claimed), grace)

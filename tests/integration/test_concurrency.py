@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import IO
 
-import pytest
-
 WORKER = """
 import json, random, sys, warnings
 import numpy as np
@@ -167,11 +165,6 @@ print('{"hits": 0, "misses": 0, "errors": 0}')
 """
 
 
-# Known open defect (issue 13, item 5): about one run in three, an entry's blob is swept by an eviction while a
-# manifest naming it exists, so a later read warns "its data is missing" and the cell runs (a miss, never wrong
-# data). Every removal came through Store._evict_rows -> _remove_unclaimed, with the blob neither claimed nor
-# referenced in the index at that moment; the path has not been found yet. Not strict, so it is reported either way.
-@pytest.mark.xfail(strict=False, reason="known race: an eviction can sweep a blob a concurrent save still names")
 def test_clears_and_prunes_while_others_save_never_break_an_entry(tmp_path: Path) -> None:
     """Every sweep spares the blobs of an entry being written: a clear between a save's blobs and its manifest
     would otherwise leave an entry whose data is missing (a warning, counted as an error)."""

@@ -256,6 +256,38 @@ def test_a_clear_during_a_save_does_not_break_the_entry(tmp_path: Path, monkeypa
     assert int(_quiet(writer, A).sum()) == sum(range(10**5))
 
 
+def _claimed_blob(writer: Store) -> Path:
+    """A save in progress: its data blob written and claimed, its manifest not yet."""
+    name = writer._put_blob(np.arange(10**4).tobytes(), writer._claimer(files.new_owner()))[0]
+    return writer.root / "blobs" / name
+
+
+def test_an_eviction_by_a_process_that_started_before_the_store_existed_spares_a_save_in_progress(
+        tmp_path: Path) -> None:
+    """A process whose first look at the store found no folder used to keep an index in memory for good, blind to
+    every other process's claims, so its evictions removed blobs of entries being written (a missing-data warning
+    and a miss for the writer). Its index moves to the store's file once the folder exists."""
+    clearer = Store(tmp_path / "s", secret=KEY)
+    clearer.sweep()  # the index opened while there is no store folder yet
+    blob = _claimed_blob(Store(tmp_path / "s", secret=KEY))
+    clearer._remove_unclaimed({blob.name}, grace=0.0)  # what evicting an entry sharing this blob does
+    assert blob.exists()
+
+
+def test_claims_move_with_a_process_to_an_index_another_process_rebuilt(tmp_path: Path) -> None:
+    writer = Store(tmp_path / "s", secret=KEY)
+    blob = _claimed_blob(writer)
+    index = writer.root / "index.sqlite3"
+    for suffix in ("-wal", "-shm", ""):  # damaged: another process deletes it and starts a new one
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    index.write_bytes(b"not a database" * 100)
+    other = Store(tmp_path / "s", secret=KEY)
+    other.entries()  # rebuilds the index; the writer's claim is not in it yet
+    writer._index.claims()  # the writer's next use of the index: it moves to the new file, with its claims
+    other._remove_unclaimed({blob.name}, grace=0.0)
+    assert blob.exists()
+
+
 # ---- 6. one bad file harms one entry only
 
 @pytest.mark.parametrize("poison", ["nan-stats", "deep-manifest", "deep-manifest-other-name"])
