@@ -80,18 +80,21 @@ class FsspecBackend:
         self.fs.pipe_file(tmp, bytes(data))
         self.fs.mv(tmp, path)
 
-    def listing(self, folder: str) -> dict[str, float | None]:
-        """Names directly in ``folder`` (files only, no temporary ones) with their modification times."""
+    def _ls(self, folder: str) -> list[tuple[str, dict[str, Any]]]:
         try:
             infos = self.fs.ls(self._path(folder), detail=True)
         except FileNotFoundError:
-            return {}
-        found = {}
-        for info in infos:
-            base = str(info["name"]).rstrip("/").rpartition("/")[2]
-            if info.get("type") == "file" and not base.startswith(TMP_PREFIX):
-                found[f"{folder}/{base}"] = _modified(info)
-        return found
+            return []
+        return [(str(info["name"]).rstrip("/").rpartition("/")[2], info) for info in infos]
+
+    def listing(self, folder: str) -> dict[str, float | None]:
+        """Names directly in ``folder`` (files only, no temporary ones) with their modification times."""
+        return {f"{folder}/{base}": _modified(info) for base, info in self._ls(folder)
+                if info.get("type") == "file" and not base.startswith(TMP_PREFIX)}
+
+    def folders(self, folder: str) -> list[str]:
+        """Names of the folders directly in ``folder`` (on an object store: the common prefixes)."""
+        return sorted(f"{folder}/{base}" for base, info in self._ls(folder) if info.get("type") == "directory")
 
     def names(self, folder: str) -> list[str]:
         return sorted(self.listing(folder))

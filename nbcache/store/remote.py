@@ -1,11 +1,13 @@
 """A store on any fsspec URL (``s3://bucket/prefix``, ``gs://...``): a local ``Store`` in front of a remote backend.
 
 A composition, not a subclass: the local store is a read-through, write-through cache and the remote is bytes
-under names (``fsspec_backend.FsspecBackend``), in the same layout as a local store (``entries/<key>.json``,
-``blobs/<digest>``). A save writes locally, then uploads the blobs and the manifest last (an object PUT is atomic,
-so teammates see a whole entry or none); a load of an entry not held locally downloads its manifest, which the
-local store verifies, then each blob, checked against its hash before it is written locally. Nothing from the
-remote is trusted: the local load checks every signature and hash again before anything is unpickled.
+under names (``fsspec_backend.FsspecBackend``), in the same layout as a local store (``entries/<kid>/<key>.json``,
+one folder per signing key so that two keys never overwrite each other's entry of the same cell, and
+``blobs/<digest>``, shared). A save writes locally, then uploads the blobs and the manifest last (an object PUT is
+atomic, so teammates see a whole entry or none); an upload that fails is retried by a later save
+(``uploads.PendingUploads``). A load of an entry not held locally downloads its manifest, which the local store
+verifies, then each blob, checked against its hash before it is written locally. Nothing from the remote is
+trusted: the local load checks every signature and hash again before anything is unpickled.
 
 The remote never costs the user their cell: every request is bounded (``$NBCACHE_REMOTE_TIMEOUT``), a remote that
 failed is skipped for a while (``$NBCACHE_REMOTE_RETRY``, a circuit breaker), and the cell gets its result with a
@@ -31,10 +33,12 @@ from nbcache.store.blobs import digest
 from nbcache.store.fsspec_backend import FsspecBackend, Timeouts
 from nbcache.store.local import EntryInfo, Store, blob_refs
 from nbcache.store.locks import KeyLock
+from nbcache.store.uploads import PendingUploads
 
 T = TypeVar("T")
 
-_ENTRY = re.compile(r"^entries/([0-9a-f]{16,128})\.json$")
+# A manifest: in its key's folder, or (written before keys had folders) directly in entries/.
+_ENTRY = re.compile(r"^entries/(?:([0-9a-f]{16})/)?([0-9a-f]{16,128})\.json$")
 _BLOB = re.compile(r"^blobs/([0-9a-f]{16,128})$")
 # An unreferenced blob younger than this may belong to an entry a teammate is uploading right now (blobs go first,
 # the manifest last, and a large entry takes minutes); older ones are orphans of crashed uploads.
@@ -45,8 +49,17 @@ def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=3)
 
 
-def _entry(key: str) -> str:
+def _legacy_entry(key: str) -> str:
     return f"entries/{key}.json"
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A manifest on the remote: its object name, its key, and whether it lies in this store's key folder."""
+
+    name: str
+    key: str
+    mine: bool
 
 
 def _blob(name: str) -> str:
@@ -102,6 +115,7 @@ class TieredStore:
         self.remote = FsspecBackend(url, Timeouts(self._timeout_s, self._timeout_s))
         self.breaker = Breaker(config.remote_retry())
         self.grace_s = REMOTE_GRACE_S
+        self.pending = PendingUploads(self.local.root)
 
     @property
     def size_limit(self) -> int | None:
@@ -131,10 +145,30 @@ class TieredStore:
         self.breaker.reset()
         return result
 
-    def _remote_keys(self, explicit: bool = False) -> list[str]:
-        """Keys of the manifests on the remote; objects named otherwise are not nbcache's and are ignored."""
-        names = self._call(self.remote.names, "entries", explicit=explicit)
-        return [m.group(1) for m in map(_ENTRY.match, names) if m]
+    def _entry(self, key: str) -> str:
+        return f"entries/{self.local.kid}/{key}.json"
+
+    def _manifests(self, everyone: bool = False, explicit: bool = False) -> list[RemoteEntry]:
+        """The manifests on the remote in this key's folder and where older versions kept them (``everyone``: in
+        every key's folder too); objects named otherwise are not nbcache's and are ignored."""
+        mine = f"entries/{self.local.kid}"
+        folders = ["entries", mine]
+        if everyone:
+            folders += [f for f in self._call(self.remote.folders, "entries", explicit=explicit) if f != mine]
+        found = []
+        for folder in folders:
+            for name in self._call(self.remote.names, folder, explicit=explicit):
+                match = _ENTRY.match(name)
+                if match:
+                    found.append(RemoteEntry(name, match.group(2), match.group(1) == self.local.kid))
+        return found
+
+    def _get_manifest(self, key: str, explicit: bool = False) -> bytes:
+        """This key's manifest of ``key``, or one written before keys had folders; FileNotFoundError if neither."""
+        try:
+            return self._call(self.remote.get, self._entry(key), explicit=explicit)
+        except FileNotFoundError:
+            return self._call(self.remote.get, _legacy_entry(key), explicit=explicit)
 
     # ---- writing: locally first, then blobs and the manifest last to the remote
     def _push(self, key: str) -> None:
@@ -142,7 +176,7 @@ class TieredStore:
         for name, data in blobs:
             if not self._call(self.remote.exists, _blob(name)):
                 self._call(self.remote.put, _blob(name), data)
-        self._call(self.remote.put, _entry(key), raw)
+        self._call(self.remote.put, self._entry(key), raw)
 
     def save(self, key: str, payload: Any, meta: dict[str, Any],
              refs: dict[int, Any] | None = None) -> int:
@@ -150,8 +184,23 @@ class TieredStore:
         try:
             self._push(key)
         except (RemoteUnavailable, EntryDamaged, OSError) as exc:  # the entry still serves this machine
-            _warn(f"nbcache: stored locally but not in {self.url}: {exc}")
+            self.pending.add(key)
+            _warn(f"nbcache: stored locally but not in {self.url} (a later save uploads it): {exc}")
+            return size
+        self.pending.done(key)
+        self._push_pending()
         return size
+
+    def _push_pending(self) -> None:
+        """Upload the entries earlier saves could not, now that the remote answers; stop at the first failure."""
+        for key in self.pending.keys():
+            try:
+                self._push(key)
+            except (FileNotFoundError, EntryDamaged):  # no longer held here (cleared, evicted, damaged)
+                pass
+            except (RemoteUnavailable, OSError):
+                return
+            self.pending.done(key)
 
     # ---- reading: download what is not held locally, then read it as a local entry
     def _fetch_blob(self, name: str, size: int) -> bytes:
@@ -167,8 +216,7 @@ class TieredStore:
         return data
 
     def _adopt(self, key: str, explicit: bool = False) -> None:
-        raw = self._call(self.remote.get, _entry(key), explicit=explicit)
-        self.local.adopt(key, raw, self._fetch_blob)
+        self.local.adopt(key, self._get_manifest(key, explicit), self._fetch_blob)
 
     def _fetch(self, key: str) -> None:
         """Make the entry local if the remote has a sound one; otherwise one warning, and the cell runs."""
@@ -195,21 +243,21 @@ class TieredStore:
         self.local.record_hit(key, saved_s)
 
     # ---- listing: remote entries too, read through the local cache
-    def _remote_info(self, key: str) -> EntryInfo | None:
+    def _remote_info(self, entry: RemoteEntry) -> EntryInfo | None:
         """A remote entry's listing from its manifest alone (None if damaged, foreign or gone); blobs stay remote."""
         try:
-            manifest = self.local.verified(self._call(self.remote.get, _entry(key)))
+            manifest = self.local.verified(self._call(self.remote.get, entry.name))
         except (FileNotFoundError, EntryDamaged):
             return None
-        return self.local.info(manifest) if manifest is not None and manifest.get("key") == key else None
+        return self.local.info(manifest) if manifest is not None and manifest.get("key") == entry.key else None
 
     def entries(self) -> list[EntryInfo]:
         found = {e.key: e for e in self.local.entries()}
         try:
-            for key in set(self._remote_keys()) - found.keys():
-                info = self._remote_info(key)
+            for entry in self._manifests():
+                info = None if entry.key in found else self._remote_info(entry)
                 if info is not None:
-                    found[key] = info
+                    found[entry.key] = info
         except RemoteUnavailable as exc:
             _warn(f"nbcache: could not list {self.url} ({exc}); showing the local cache only")
         return sorted(found.values(), key=lambda e: e.created, reverse=True)
@@ -232,7 +280,7 @@ class TieredStore:
         """Download every remote entry not held here, then check signatures and hashes as for a local store."""
         problems = []
         try:
-            for key in self._remote_keys(explicit=True):
+            for key in {e.key for e in self._manifests(explicit=True)}:
                 if self.local.holds(key):
                     continue
                 try:
@@ -250,26 +298,29 @@ class TieredStore:
         """Evict from the local cache only: the remote is the team's."""
         return self.local.prune(max_size, keep, grace)
 
-    def _ours(self, key: str) -> bool:
-        """Whether the remote entry verifies with this store's key: a prefix never removes another key's entries."""
+    def _ours(self, entry: RemoteEntry) -> bool:
+        """Whether this store's key may remove the entry: in its key's folder, or written before keys had folders
+        and verifying with its key. A prefix never removes another key's entries."""
+        if entry.mine:
+            return True
+        if entry.name != _legacy_entry(entry.key):
+            return False
         try:
-            raw = self._call(self.remote.get, _entry(key), explicit=True)
-            return self.local.verified(raw) is not None
+            return self.local.verified(self._call(self.remote.get, entry.name, explicit=True)) is not None
         except (FileNotFoundError, EntryDamaged):
             return False
 
-    def _remove_remote(self, keys: Iterable[str]) -> set[str]:
-        """Remove these entries from the remote, then the blobs nothing names any more; return the keys it held."""
-        held = set(self._remote_keys(explicit=True)) & set(keys)
-        doomed = self._referenced(held)
-        for key in held:
-            self._call(self.remote.delete, _entry(key), explicit=True)
+    def _remove_remote(self, entries: list[RemoteEntry]) -> set[str]:
+        """Remove these manifests from the remote, then the blobs nothing names any more; return their keys."""
+        doomed = self._referenced(entries)
+        for entry in entries:
+            self._call(self.remote.delete, entry.name, explicit=True)
         self._sweep_remote(doomed)
-        return held
+        return {entry.key for entry in entries}
 
     def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
         keys = set(keys)
-        remote = self._remove_remote(keys)
+        remote = self._remove_remote([e for e in self._manifests(explicit=True) if e.key in keys and self._ours(e)])
         local = set(self.local.keys()) & keys
         self.local.remove_keys(local, grace)
         return len(remote | local)
@@ -277,22 +328,22 @@ class TieredStore:
     def remove(self, key_prefix: str) -> int:
         if not re.fullmatch(r"[0-9a-f]+", key_prefix):
             return 0  # a prefix that is not hex matches no key
-        remote = [k for k in self._remote_keys(explicit=True) if k.startswith(key_prefix) and self._ours(k)]
+        remote = [e.key for e in self._manifests(explicit=True) if e.key.startswith(key_prefix)]
         return self.remove_keys([*remote, *(k for k in self.local.keys() if k.startswith(key_prefix))])
 
     def clear(self) -> int:
-        """Every entry, here and on the remote; objects nbcache did not name stay."""
-        remote = self._remove_remote(self._remote_keys(explicit=True))
+        """Every entry of every key, here and on the remote; objects nbcache did not name stay."""
+        remote = self._remove_remote(self._manifests(everyone=True, explicit=True))
         local = set(self.local.keys())
         self.local.clear()
         return len(remote | local)
 
-    def _referenced(self, keys: Iterable[str]) -> set[str]:
-        """Blobs the remote manifests of ``keys`` name, whichever key signed them (unsigned reading: only names)."""
+    def _referenced(self, entries: Iterable[RemoteEntry]) -> set[str]:
+        """Blobs these remote manifests name, whichever key signed them (unsigned reading: only names)."""
         referenced: set[str] = set()
-        for key in keys:
+        for entry in entries:
             try:
-                manifest = json.loads(self._call(self.remote.get, _entry(key), explicit=True))
+                manifest = json.loads(self._call(self.remote.get, entry.name, explicit=True))
                 referenced |= {name for name, _ in blob_refs(manifest)}
             except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # unreadable: it protects no blob
@@ -300,7 +351,7 @@ class TieredStore:
 
     def _sweep_remote(self, doomed: set[str]) -> None:
         """Remove blobs no remaining manifest names: those of entries just removed at once, others once old."""
-        kept = self._referenced(self._remote_keys(explicit=True))
+        kept = self._referenced(self._manifests(everyone=True, explicit=True))
         now = time.time()
         for name, modified in self._call(self.remote.listing, "blobs", explicit=True).items():
             match = _BLOB.match(name)

@@ -39,11 +39,32 @@ def test_two_users_with_the_team_key_share_entries(bucket: str, tmp_path: Path) 
 
 
 def test_a_user_with_another_key_is_refused(bucket: str, tmp_path: Path) -> None:
-    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
+    alice = _user(bucket, tmp_path, "alice")
+    alice.save(KEY, PAYLOAD, {})
     mallory = _user(bucket, tmp_path, "mallory", secret=b"other key")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mallory.load(KEY) is None  # another key's folder: not hers to read, a plain miss
+    s3 = boto3.client("s3")  # alice's manifest planted in mallory's key folder is refused, not deleted
+    planted = f"cache/entries/{mallory.local.kid}/{KEY}.json"
+    s3.copy_object(Bucket=bucket, Key=planted, CopySource={"Bucket": bucket,
+                                                           "Key": f"cache/entries/{alice.local.kid}/{KEY}.json"})
     with pytest.warns(CacheWarning, match="another key"):
         assert mallory.load(KEY) is None
-    assert len(objects(bucket)) == 3  # refused, not deleted: it is the team's entry
+    assert len(objects(bucket)) == 4
+
+
+def test_two_keys_saving_the_same_cell_keep_an_entry_each(bucket: str, tmp_path: Path) -> None:
+    """With one manifest name per cell, the second key's save replaced the first's, whose next run missed, ran and
+    replaced it back: each overwrote the other on every run. Now each key has its own, and both hit."""
+    alice, ci = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "ci", secret=b"ci key")
+    alice.save(KEY, PAYLOAD, {})
+    ci.save(KEY, PAYLOAD, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for user, secret in (("alice-2", TEAM_KEY), ("ci-2", b"ci key")):
+            fresh = _user(bucket, tmp_path, user, secret)
+            assert fresh.load(KEY)[0]["outputs"]["label"] == "team result"
 
 
 def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_path: Path) -> None:
@@ -131,3 +152,17 @@ def test_listing_a_remote_store_downloads_no_blobs(bucket: str, tmp_path: Path) 
     assert [e.cell for e in bob.entries()] == ["arr = ..."]
     assert not (tmp_path / "bob" / "blobs").exists()
     assert bob.verify() == [] and len(list((tmp_path / "bob" / "blobs").iterdir())) == 2
+
+
+def test_entries_written_before_keys_had_folders_still_serve_and_clear(bucket: str, tmp_path: Path) -> None:
+    alice = _user(bucket, tmp_path, "alice")
+    alice.save(KEY, PAYLOAD, {})
+    s3 = boto3.client("s3")
+    new = f"cache/entries/{alice.local.kid}/{KEY}.json"
+    s3.copy_object(Bucket=bucket, Key=f"cache/entries/{KEY}.json", CopySource={"Bucket": bucket, "Key": new})
+    s3.delete_object(Bucket=bucket, Key=new)
+    bob = _user(bucket, tmp_path, "bob")
+    assert [e.key for e in bob.entries()] == [KEY]
+    assert bob.load(KEY)[0]["outputs"]["label"] == "team result"
+    assert _user(bucket, tmp_path, "carol").remove(KEY[:4]) == 1
+    assert objects(bucket) == []

@@ -18,6 +18,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from nbcache.cli import main
+from nbcache.errors import CacheWarning
 from tests.integration.s3server import TEAM_KEY, BrokenEndpoint, moto_server, objects, use_endpoint
 from tests.integration.s3server import team_store as _user
 from tests.support import Shell
@@ -149,3 +150,26 @@ def test_wrong_credentials_make_clear_a_message_and_keep_the_local_copy(shell: S
     del shell.ns["y"]
     shell.cached("y = 42")
     assert shell.ns["y"] == 42 and shell.runs == 1  # the local copy is still there: nothing was removed
+
+
+# ---- an entry saved while the remote was down reaches the team with a later save, also after a restart
+def test_an_entry_saved_while_the_remote_was_down_is_uploaded_by_a_later_save(bucket: str, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = _user(bucket, tmp_path, "alice")
+
+    def down(*args: object) -> None:
+        raise ConnectionError("endpoint unreachable")
+
+    with monkeypatch.context() as patch, pytest.warns(CacheWarning, match="not in .*a later save uploads it"):
+        patch.setattr(alice.remote, "put", down)
+        alice.save(MINE, PAYLOAD, {})
+    assert objects(bucket) == []
+    monkeypatch.setenv("NBCACHE_REMOTE_RETRY", "0")
+    restarted = _user(bucket, tmp_path, "alice")  # a new kernel on the same machine, the remote back
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restarted.save(THEIRS, OTHER, {})
+        bob = _user(bucket, tmp_path, "bob")
+        assert bob.load(MINE)[0]["outputs"]["label"] == "team result"
+        assert bob.load(THEIRS)[0]["outputs"]["label"] == "their result"
+    assert restarted.pending.keys() == []
