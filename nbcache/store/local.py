@@ -29,7 +29,6 @@ import stat
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, ForeignEntry, StoreError
 from nbcache.store import files, serialize
 from nbcache.store.blobs import TMP_PREFIX, Identity, read_verified, write_atomic, write_hashed
+from nbcache.store.entry import EntryInfo, EntryMeta
 from nbcache.store.index import KID, EntryRow, Index, Listed, StatsRow
 from nbcache.store.locks import KeyLock
 from nbcache.store.signing import KeyRefused, load_secret
@@ -57,22 +57,6 @@ _ORPHAN_GRACE_S = 60.0
 _READ_TRIES = 5
 # How often saves sweep what crashed writers left: soon after the grace, so crashes do not pile up.
 _SWEEP_EVERY_S = 2 * _ORPHAN_GRACE_S
-
-
-@dataclass(frozen=True)
-class EntryInfo:
-    key: str
-    cell: str
-    cell_id: str | None
-    created: float
-    last_used: float
-    hits: int
-    size: int
-    compute_s: float
-    saved_s: float
-    outputs: tuple[str, ...]
-    meta: dict[str, Any] = field(default_factory=dict)
-    blobs: tuple[tuple[str, int], ...] = ()
 
 
 def _check_key(key: str) -> str:
@@ -231,13 +215,13 @@ class Store:
         self._folder("entries", self.kid, create=True)
         write_atomic(self._manifest_path(key), encoded)
 
-    def _manifest_for(self, key: str, engine: str, blobs: list[list], meta: dict[str, Any]) -> dict[str, Any]:
+    def _manifest_for(self, key: str, engine: str, blobs: list[list], meta: EntryMeta) -> dict[str, Any]:
         manifest = {"format": FORMAT_VERSION, "key": key, "engine": engine, "data": blobs[0], "buffers": blobs[1:],
-                    "size": sum(size for _, size in blobs), "created": time.time(), "meta": meta}
+                    "size": sum(size for _, size in blobs), "created": time.time(), "meta": meta.to_json()}
         manifest["sig"] = self._sign(manifest)
         return manifest
 
-    def save(self, key: str, payload: Any, meta: dict[str, Any],
+    def save(self, key: str, payload: Any, meta: EntryMeta,
              refs: dict[int, Any] | None = None) -> int:
         """Store an entry; return its size (its blobs' bytes, as ``EntryInfo.size``, hits and listings count it).
 
@@ -454,9 +438,9 @@ class Store:
             return EntryRow(name, key, "", False, 0.0, 0, "", "", ())
         kid = parts[1] if len(parts) == 3 else ""
         ok = self._trusted(raw, manifest, key, kid)
-        meta: dict[str, Any] = manifest["meta"] if isinstance(manifest.get("meta"), dict) else {}
+        meta = EntryMeta.from_json(manifest.get("meta"))
         return EntryRow(name, key, self.kid if ok and not kid else kid, ok, _finite(manifest.get("created")),
-                        int(_finite(manifest.get("size"))), str(meta.get("cell_ident", "")),
+                        int(_finite(manifest.get("size"))), meta.cell_ident,
                         raw.decode("utf-8", "replace") if ok else "", _safe_refs(manifest))
 
     def _trusted(self, raw: bytes, manifest: dict[str, Any], key: str, kid: str) -> bool:
@@ -500,13 +484,12 @@ class Store:
 
     def _info(self, manifest: dict[str, Any], stats: dict[str, float] | None = None,
               blobs: tuple[tuple[str, int], ...] | None = None) -> EntryInfo:
-        key, meta = manifest["key"], manifest.get("meta", {})
+        key = manifest["key"]
         stats = self._stats(key) if stats is None else stats
         return EntryInfo(
-            key=key, cell=str(meta.get("cell", "")), cell_id=meta.get("cell_id"),
-            created=float(manifest["created"]), last_used=stats["last_used"] or float(manifest["created"]),
-            hits=int(stats["hits"]), size=int(manifest["size"]), compute_s=float(meta.get("compute_s", 0.0)),
-            saved_s=stats["saved_s"], outputs=tuple(meta.get("outputs", ())), meta=meta,
+            key=key, created=float(manifest["created"]), last_used=stats["last_used"] or float(manifest["created"]),
+            hits=int(stats["hits"]), size=int(manifest["size"]), saved_s=stats["saved_s"],
+            meta=EntryMeta.from_json(manifest.get("meta")),
             blobs=tuple(blob_refs(manifest)) if blobs is None else blobs,
         )
 

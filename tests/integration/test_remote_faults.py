@@ -18,6 +18,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from nbcache.cli import main
+from nbcache.store.entry import EntryMeta
 from tests.integration.s3server import TEAM_KEY, BrokenEndpoint, moto_server, objects, use_endpoint
 from tests.integration.s3server import team_store as _user
 from tests.support import Shell
@@ -73,7 +74,7 @@ def test_a_bad_remote_timeout_is_a_usage_error_naming_it(shell: Shell, monkeypat
 # ---- item 5: the count a clear reports is what it removed; sweeps keep blobs of entries being uploaded
 def test_clearing_a_prefix_on_s3_reports_what_it_removed(bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture) -> None:
-    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, {})
+    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, EntryMeta())
     monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / "bob"))  # bob never loaded it: remote only for him
     assert main(["--dir", f"s3://{bucket}/cache", "clear", MINE[:2]]) == 0
     assert "removed 1 entry" in capsys.readouterr().out
@@ -82,13 +83,13 @@ def test_clearing_a_prefix_on_s3_reports_what_it_removed(bucket: str, tmp_path: 
 
 def test_a_sweep_on_s3_keeps_the_blobs_of_an_entry_being_uploaded(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
-    alice.save(MINE, PAYLOAD, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
     uploading = f"cache/blobs/{'cd' * 32}"  # bob's upload: blobs first, his manifest is on its way
     boto3.client("s3").put_object(Bucket=bucket, Key=uploading, Body=b"bob's pickle")
     assert alice.remove(MINE[:4]) == 1
     assert objects(bucket) == [uploading]  # alice's blobs went, bob's young one stays
     alice.grace_s = 0.0  # once old, an unreferenced blob is an orphan of a crashed upload
-    alice.save(MINE, PAYLOAD, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
     alice.remove(MINE)
     assert objects(bucket) == []
 
@@ -97,8 +98,8 @@ def test_a_sweep_on_s3_keeps_the_blobs_of_an_entry_being_uploaded(bucket: str, t
 def test_two_keys_on_one_bucket_do_not_remove_each_others_entries(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
     ci = _user(bucket, tmp_path, "ci", secret=b"ci key")
-    alice.save(MINE, PAYLOAD, {})
-    ci.save(THEIRS, OTHER, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
+    ci.save(THEIRS, OTHER, EntryMeta())
     alice.grace_s = 0.0  # even with no grace at all
     assert alice.remove("a") == 1  # "a" matches both keys; only alice's own entry is hers to remove
     assert alice.remove_keys([MINE]) == 0
@@ -113,7 +114,7 @@ def test_foreign_objects_in_the_bucket_are_left_alone(bucket: str, tmp_path: Pat
     foreign = ["cache/README.md", "cache/blobs/notes.txt", "cache/entries/notes.json", "cache/entries/x/y.json"]
     for key in foreign:
         s3.put_object(Bucket=bucket, Key=key, Body=b"not nbcache's")
-    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, {})
+    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, EntryMeta())
     monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / "bob"))
     url = f"s3://{bucket}/cache"
     assert main(["--dir", url, "verify"]) == 0

@@ -1,0 +1,99 @@
+"""What the store knows of an entry besides its payload: the metadata its manifest holds, and its listing.
+
+The metadata is JSON in the signed manifest, written by the cell that ran (``cell/run.py``) and read by the hit path,
+the miss reasons, the panel and the listings. Entries written by older releases hold fewer fields (those of format 1
+only ``cell``, ``cell_ident``, ``outputs`` and ``compute_s``), and a newer release may add some:
+``EntryMeta.from_json`` gives a missing field its default and ignores one it does not know, so both still load.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list | tuple) else ()
+
+
+def _table(value: Any) -> dict[str, str]:
+    """A JSON object of names to text (digests, type names); entries of another shape are left out."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) and value >= 0 else 0.0
+
+
+@dataclass(frozen=True)
+class EntryMeta:
+    """What the run that stored an entry recorded about it (the manifest's ``meta``)."""
+
+    cell: str = ""  # the cell's first non-blank line, for listings
+    cell_ident: str = ""  # the frontend's cell id, else "src:<digest>": which entries belong to one cell
+    source: str = ""  # digest of the normalised source, so a miss can say "source changed"
+    inputs: Mapping[str, str] = field(default_factory=dict)  # what the key hashed: name -> digest
+    outputs: Mapping[str, str] = field(default_factory=dict)  # names the run bound -> their type's name
+    deletions: tuple[str, ...] = ()  # names the run deleted: a hit deletes them too
+    mutated: tuple[str, ...] = ()  # inputs the run changed in place
+    compute_s: float = 0.0  # how long the run took
+    reason: str = ""  # why it ran (the miss reason)
+    nondeterministic: str | None = None  # why its result is frozen, if the cell is non-deterministic
+    random_state: Mapping[str, str] = field(default_factory=dict)  # generators it drew from -> their state's digest
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's ``meta`` object, in the field order releases before this record wrote."""
+        return {"cell": self.cell, "cell_ident": self.cell_ident, "source": self.source, "inputs": dict(self.inputs),
+                "outputs": dict(self.outputs), "deletions": list(self.deletions), "mutated": list(self.mutated),
+                "compute_s": self.compute_s, "reason": self.reason, "nondeterministic": self.nondeterministic,
+                "random_state": dict(self.random_state)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> EntryMeta:
+        """The record of a manifest's ``meta`` of any release: missing or malformed fields get their defaults."""
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            cell=_text(data.get("cell")), cell_ident=_text(data.get("cell_ident")), source=_text(data.get("source")),
+            inputs=_table(data.get("inputs")), outputs=_table(data.get("outputs")),
+            deletions=_names(data.get("deletions")), mutated=_names(data.get("mutated")),
+            compute_s=_seconds(data.get("compute_s")), reason=_text(data.get("reason")),
+            nondeterministic=_text(data.get("nondeterministic")) or None,
+            random_state=_table(data.get("random_state")),
+        )
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """An entry as listings show it: its manifest's facts and metadata, and this machine's usage counters."""
+
+    key: str
+    created: float
+    last_used: float
+    hits: int
+    size: int
+    saved_s: float
+    meta: EntryMeta = field(default_factory=EntryMeta)
+    blobs: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def cell(self) -> str:
+        return self.meta.cell
+
+    @property
+    def compute_s(self) -> float:
+        return self.meta.compute_s
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(self.meta.outputs)
