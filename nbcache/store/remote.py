@@ -30,8 +30,9 @@ from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, StoreError
 from nbcache.store.blobs import digest
 from nbcache.store.entry import EntryInfo, EntryMeta
 from nbcache.store.fsspec_backend import FsspecBackend, Timeouts
-from nbcache.store.local import Store, blob_refs
+from nbcache.store.local import Store
 from nbcache.store.locks import KeyLock
+from nbcache.store.manifest import blob_refs
 
 T = TypeVar("T")
 

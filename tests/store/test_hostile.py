@@ -291,8 +291,8 @@ def test_a_named_pipe_never_hangs(tmp_path: Path, no_hang: None, capsys: pytest.
     store = Store(tmp_path / "store")
     store.save(A, _payload(np.arange(10**5)), EntryMeta())
     manifest = json.loads(store._manifest_path(A).read_text())
-    path = {"manifest": store._manifest_path(A), "blob": store._blob_path(manifest["buffers"][0][0]),
-            "stats": store._stats_path(A), "index": store.root / "index.sqlite3"}[where]
+    path = {"manifest": store._manifest_path(A), "blob": store.layout.blob_path(manifest["buffers"][0][0]),
+            "stats": store.layout.stats_path(A), "index": store.root / "index.sqlite3"}[where]
     path.parent.mkdir(exist_ok=True)
     files.remove(path)
     os.mkfifo(path)
@@ -319,8 +319,8 @@ def test_a_folder_where_a_file_belongs_is_repaired(tmp_path: Path, where: str) -
     store.save(A, _payload(np.arange(10**5)), EntryMeta())
     store.record_hit(A, 1.0)
     manifest = json.loads(store._manifest_path(A).read_text())
-    path = {"manifest": store._manifest_path(A), "blob": store._blob_path(manifest["data"][0]),
-            "stats": store._stats_path(A)}[where]
+    path = {"manifest": store._manifest_path(A), "blob": store.layout.blob_path(manifest["data"][0]),
+            "stats": store.layout.stats_path(A)}[where]
     files.remove(path)
     (path / "inside").mkdir(parents=True)
     with warnings.catch_warnings():
