@@ -21,7 +21,7 @@ from nbcache.store import files
 from nbcache.store.backend import TMP_PREFIX
 from nbcache.store.index import EntryRow, Index, Listed
 from nbcache.store.layout import Layout
-from nbcache.store.manifest import BLOB as _BLOB
+from nbcache.store.manifest import BLOB
 from nbcache.store.signing import KeyRefused
 
 # A temporary file of a writer on another host (whose life cannot be checked) is left this long.
@@ -33,7 +33,8 @@ _NAMED_FOLDERS = ((("entries",), ".json"), (("stats",), ".json"))
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message, CacheWarning, stacklevel=3)
+    # Said where the Store's caller called it (Store -> Removal -> here), as when this code was the Store's own.
+    warnings.warn(message, CacheWarning, stacklevel=4)
 
 
 def _inode(path: Path) -> int | None:
@@ -195,8 +196,8 @@ class Removal:
             keep = self._index.referenced() | {n for o, names in claims.items() if o not in dead for n in names}
             for name in {n for owner in dead for n in claims.get(owner, [])}:
                 parts = name.split("/")
-                ours = len(parts) == 2 and parts[0] == "blobs" and (_BLOB.match(parts[1])
-                                                                    or parts[1].startswith(TMP_PREFIX))
+                ours = len(parts) == 2 and parts[0] == "blobs" and (BLOB.match(parts[1])
+                                                                   or parts[1].startswith(TMP_PREFIX))
                 if ours and parts[1] not in keep and name not in keep:
                     try:
                         self._remove_named(self.root / name)
