@@ -14,23 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Cheap checks, since every listed entry is read through them: the metadata is signed, so a field of another type
+# comes only from a release that wrote it otherwise, and a default is the safe reading of it. (JSON object keys are
+# always text; the values of a table are only ever compared, so one of another type is a mismatch, not an error.)
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    return value if type(value) is str else ""
 
 
 def _names(value: Any) -> tuple[str, ...]:
-    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list | tuple) else ()
+    return tuple(value) if type(value) is list else ()
 
 
 def _table(value: Any) -> dict[str, str]:
-    """A JSON object of names to text (digests, type names); entries of another shape are left out."""
-    if not isinstance(value, dict):
-        return {}
-    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    return value if type(value) is dict else {}
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is not float and type(value) is not int:
         return 0.0
     return float(value) if math.isfinite(value) and value >= 0 else 0.0
 
@@ -61,16 +61,13 @@ class EntryMeta:
     @classmethod
     def from_json(cls, data: Any) -> EntryMeta:
         """The record of a manifest's ``meta`` of any release: missing or malformed fields get their defaults."""
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             return cls()
-        return cls(
-            cell=_text(data.get("cell")), cell_ident=_text(data.get("cell_ident")), source=_text(data.get("source")),
-            inputs=_table(data.get("inputs")), outputs=_table(data.get("outputs")),
-            deletions=_names(data.get("deletions")), mutated=_names(data.get("mutated")),
-            compute_s=_seconds(data.get("compute_s")), reason=_text(data.get("reason")),
-            nondeterministic=_text(data.get("nondeterministic")) or None,
-            random_state=_table(data.get("random_state")),
-        )
+        get = data.get
+        return cls(_text(get("cell")), _text(get("cell_ident")), _text(get("source")), _table(get("inputs")),
+                   _table(get("outputs")), _names(get("deletions")), _names(get("mutated")),
+                   _seconds(get("compute_s")), _text(get("reason")), _text(get("nondeterministic")) or None,
+                   _table(get("random_state")))
 
 
 @dataclass(frozen=True)

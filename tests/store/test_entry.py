@@ -37,8 +37,9 @@ def test_unknown_fields_are_ignored() -> None:
 
 def test_malformed_fields_get_their_defaults() -> None:
     meta = EntryMeta.from_json({"cell": 3, "outputs": ["y"], "deletions": "tmp", "compute_s": float("nan"),
-                                "inputs": {"x": 1, "f": "d2"}, "nondeterministic": ""})
-    assert meta == EntryMeta(inputs={"f": "d2"})
+                                "inputs": "x", "nondeterministic": "", "random_state": None})
+    assert meta == EntryMeta()
+    assert EntryMeta.from_json({"compute_s": -1}).compute_s == EntryMeta.from_json({"compute_s": True}).compute_s == 0
 
 
 def test_an_entry_with_the_meta_of_an_older_release_still_hits(shell: Shell) -> None:
