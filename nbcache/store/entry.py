@@ -72,25 +72,19 @@ class EntryMeta:
 
 @dataclass(frozen=True)
 class EntryInfo:
-    """An entry as listings show it: its manifest's facts and metadata, and this machine's usage counters."""
+    """An entry as listings show it: its manifest's facts and metadata, and this machine's usage counters.
+
+    Its fields, in this order, are the rows of ``%cache_info --json`` and ``nbcache ls --json``."""
 
     key: str
+    cell: str  # as meta.cell, and the following: the listing's columns
+    cell_id: str | None  # never written by any release (cell_ident holds the frontend's id); kept in the JSON rows
     created: float
     last_used: float
     hits: int
     size: int
+    compute_s: float
     saved_s: float
+    outputs: tuple[str, ...]
     meta: EntryMeta = field(default_factory=EntryMeta)
     blobs: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def cell(self) -> str:
-        return self.meta.cell
-
-    @property
-    def compute_s(self) -> float:
-        return self.meta.compute_s
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        return tuple(self.meta.outputs)

@@ -325,12 +325,12 @@ class Store:
 
     def _info(self, manifest: dict[str, Any], stats: Counters | None = None,
               blobs: tuple[tuple[str, int], ...] | None = None) -> EntryInfo:
-        key = manifest["key"]
+        key, meta = manifest["key"], EntryMeta.from_json(manifest.get("meta"))
         stats = self._stats(key) if stats is None else stats
         return EntryInfo(
-            key=key, created=float(manifest["created"]), last_used=stats.last_used or float(manifest["created"]),
-            hits=int(stats.hits), size=int(manifest["size"]), saved_s=stats.saved_s,
-            meta=EntryMeta.from_json(manifest.get("meta")),
+            key=key, cell=meta.cell, cell_id=None, created=float(manifest["created"]),
+            last_used=stats.last_used or float(manifest["created"]), hits=int(stats.hits), size=int(manifest["size"]),
+            compute_s=meta.compute_s, saved_s=stats.saved_s, outputs=tuple(meta.outputs), meta=meta,
             blobs=tuple(blob_refs(manifest)) if blobs is None else blobs,
         )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from nbcache.store.entry import EntryMeta
+from nbcache.store.local import Store
+from nbcache.ui.listing import entries_json
 from tests.support import Shell
 
 FULL = EntryMeta(cell="y = f(x)", cell_ident="cell-1", source="ab12", inputs={"x": "d1", "f": "d2"},
@@ -59,3 +62,13 @@ def test_an_entry_with_the_meta_of_an_older_release_still_hits(shell: Shell) -> 
     _, again = shell.cached("y = x + 1")
     assert shell.runs == 1 and "hit" in again.stderr and shell.ns["y"] == 21
     assert [e.cell for e in store.entries()] == [entry.cell] and store.entries()[0].outputs == ("y",)
+
+
+def test_the_json_listing_keeps_its_rows(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", secret=b"k")
+    store.save("ab" * 16, {"outputs": {"y": 1}}, FULL)
+    (row,) = json.loads(entries_json(store.entries(), str(store.root), None))["entries"]
+    assert list(row) == ["key", "cell", "cell_id", "created", "last_used", "hits", "size", "compute_s", "saved_s",
+                         "outputs", "meta", "blobs"]
+    assert (row["cell"], row["compute_s"], row["outputs"]) == ("y = f(x)", 1.5, ["y"])
+    assert row["meta"] == json.loads(json.dumps(FULL.to_json()))
