@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
 from .common import row, timings
@@ -33,7 +34,8 @@ def _restore_row(rows: int, work: Path, repeat: int) -> dict[str, Any]:
     frame, pickled = string_frame(rows), work / "frame.pkl"
     store = Store(work / "store", secret=SECRET, size_limit=None)
     namespace = {"frame": frame}
-    store.save(KEY, {"outputs": {"frame": frame}, "value": None, "events": []}, {}, {id(namespace): ("namespace",)})
+    store.save(KEY, {"outputs": {"frame": frame}, "value": None, "events": []}, EntryMeta(),
+               {id(namespace): ("namespace",)})
     frame.to_pickle(pickled)
     del frame
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from nbcache.store.entry import EntryMeta
 from nbcache.store.remote import TieredStore
 from tests.integration.s3server import moto_server
 
@@ -54,7 +55,7 @@ def _objects(url: str) -> tuple[Any, list[str]]:
 
 def _case(url: str, nbytes: int, repeat: int, work: Path) -> dict[str, Any]:
     payload = {"outputs": {"arr": np.arange(nbytes // 8, dtype=np.int64)}, "value": None, "events": []}
-    TieredStore(url, local_root=work / "writer", secret=SECRET, size_limit=None).save(KEY, payload, {})
+    TieredStore(url, local_root=work / "writer", secret=SECRET, size_limit=None).save(KEY, payload, EntryMeta())
     fresh = work / "reader"
     store = TieredStore(url, local_root=fresh, secret=SECRET, size_limit=None)
 

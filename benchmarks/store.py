@@ -24,6 +24,7 @@ import dill
 import numpy as np
 import pandas as pd
 
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
 from .common import row, timings
@@ -81,7 +82,8 @@ def _restores(root: Path, npy: Path, repeat: int) -> dict[str, list[dict[str, fl
 
 def _restore_rows(arr: np.ndarray, work: Path, repeat: int) -> list[dict[str, Any]]:
     root, npy = work / "store", work / "arr.npy"
-    Store(root, secret=SECRET, size_limit=None).save(KEY, {"outputs": {"arr": arr}, "value": None, "events": []}, {})
+    Store(root, secret=SECRET, size_limit=None).save(KEY, {"outputs": {"arr": arr}, "value": None, "events": []},
+                                                     EntryMeta())
     np.save(npy, arr)
     # A restart comes later than this: a blob's check is remembered once its file's clock tick has passed.
     time.sleep(1.1)
@@ -117,7 +119,7 @@ def _save_row(arr: np.ndarray, work: Path, repeat: int) -> dict[str, Any]:
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(repeat):  # interleaved, so a noisy neighbour's burst lands on both sides alike
-        ours += timings(lambda: Store(root, secret=SECRET, size_limit=None).save(KEY, payload, {}), 1, fresh)
+        ours += timings(lambda: Store(root, secret=SECRET, size_limit=None).save(KEY, payload, EntryMeta()), 1, fresh)
         theirs += timings(lambda: np.save(npy, arr), 1, fresh)
     fresh()
     return row("store save", f"{arr.nbytes / 2**30:.3g} GiB array", ours, "np.save", theirs, "<= 1.5x",
@@ -138,7 +140,7 @@ def _frame_row(rows: int, work: Path, repeat: int) -> dict[str, Any]:
     # A cell's save always carries refs (at least the namespace): measure with one, as a cell pays it.
     namespace = {"df": df}
     refs = {id(namespace): ("namespace",)}
-    ours = timings(lambda: Store(root, secret=SECRET, size_limit=None).save(KEY, payload, {}, refs), repeat,
+    ours = timings(lambda: Store(root, secret=SECRET, size_limit=None).save(KEY, payload, EntryMeta(), refs), repeat,
                    lambda: shutil.rmtree(root, ignore_errors=True))
     theirs = timings(lambda: dill.dumps(df), repeat)
     return row("store save", f"DataFrame {rows:,} rows, 2 str columns", ours, "dill.dumps (memory only)", theirs,
@@ -165,7 +167,7 @@ def _small_payload(i: int) -> dict[str, Any]:
 def _filled(root: Path, n: int) -> Store:
     store = Store(root, secret=SECRET, size_limit=None)
     for i in range(n):
-        store.save(f"{i:064x}", _small_payload(i), {"cell_ident": f"cell-{i % 500}", "cell": f"x = {i}"})
+        store.save(f"{i:064x}", _small_payload(i), EntryMeta(cell_ident=f"cell-{i % 500}", cell=f"x = {i}"))
     return store
 
 
@@ -201,12 +203,12 @@ def _scale_rows(n: int, repeat: int, work: Path) -> list[dict[str, Any]]:
     def miss(root: Path) -> None:  # a miss asks for the cell's last entry (the reason), then saves
         store = stores[root]
         store.latest_for_cell("cell-new")
-        store.save(fresh.key(), _small_payload(0), {"cell_ident": "cell-new"})
+        store.save(fresh.key(), _small_payload(0), EntryMeta(cell_ident="cell-new"))
 
     def evicting_save(root: Path) -> None:
         store = stores[root]
         store.size_limit = max(store._index.usage() - 1, 0)  # just over: the save evicts
-        store.save(fresh.key(), _small_payload(0), {"cell_ident": "cell-new"})
+        store.save(fresh.key(), _small_payload(0), EntryMeta(cell_ident="cell-new"))
         store.size_limit = None
 
     stores = {root: Store(root, secret=SECRET, size_limit=None) for root in (big, small)}
@@ -235,12 +237,13 @@ _CRASH = """
 import os, sys
 import numpy as np
 from nbcache.store import local
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 def die(*args, **kwargs):
     os._exit(3)
 local.write_atomic = die  # killed after its blobs, before its manifest
 Store(sys.argv[1], secret={secret!r}, size_limit=None).save(sys.argv[2], {{"outputs": {{"x": np.full(int(sys.argv[3]),
-    int(sys.argv[4]), dtype=np.uint8)}}}}, {{}})
+    int(sys.argv[4]), dtype=np.uint8)}}}}, EntryMeta())
 """
 
 
@@ -250,14 +253,15 @@ def _growth_row(work: Path, entry: int, crashes: int) -> dict[str, Any]:
     root, limit = work / "crashes", 4 * entry
     store = Store(root, secret=SECRET, size_limit=limit)
     for i in range(6):
-        store.save(f"{i:064x}", {"outputs": {"x": np.full(entry, i, dtype=np.uint8)}}, {})
+        store.save(f"{i:064x}", {"outputs": {"x": np.full(entry, i, dtype=np.uint8)}}, EntryMeta())
     script = textwrap.dedent(_CRASH.format(secret=SECRET))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for i in range(crashes):
         subprocess.run([sys.executable, "-c", script, str(root), f"c{i:063x}", str(entry), str(100 + i)], env=env,
                        check=False)
     grown = sum(p.stat().st_size for p in (root / "blobs").iterdir())
-    Store(root, secret=SECRET, size_limit=limit).save(f"{99:064x}", {"outputs": {"x": np.ones(entry, np.uint8)}}, {})
+    Store(root, secret=SECRET, size_limit=limit).save(f"{99:064x}", {"outputs": {"x": np.ones(entry, np.uint8)}},
+                                                      EntryMeta())
     after = sum(p.stat().st_size for p in (root / "blobs").iterdir())
     bound = float(limit + entry)
     # Bytes, not seconds: the folder after the next save against the limit plus one entry.

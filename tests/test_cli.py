@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nbcache.cli import main
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 from tests.support import Shell
 
@@ -32,7 +33,7 @@ def test_clear_without_a_target_is_refused(capsys: pytest.CaptureFixture[str]) -
 def _filled_store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "store", size_limit=None)
     for i, nbytes in enumerate((10, 2 * 10**6, 3 * 10**6)):
-        store.save(f"{i:x}" * 32, {"outputs": {"x": np.zeros(nbytes, dtype=np.uint8)}}, {"cell": f"cell {i}"})
+        store.save(f"{i:x}" * 32, {"outputs": {"x": np.zeros(nbytes, dtype=np.uint8)}}, EntryMeta(cell=f"cell {i}"))
     return store
 
 

@@ -14,7 +14,7 @@ import ast
 import dis
 import sys
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from nbcache.keys.values import hash_value
@@ -170,9 +170,9 @@ def drawn_states(before: dict[str, Any], after: dict[str, Any], tree: ast.AST,
             if k in after and k not in seeded and _state_digest(after[k]) != _state_digest(v)}
 
 
-def state_problem(meta: dict) -> str | None:
-    """Why an entry cannot be used now: a generator it drew from is in another state than when it ran."""
-    drawn = meta.get("random_state") or {}
+def state_problem(drawn: Mapping[str, str]) -> str | None:
+    """Why an entry cannot be used now: a generator it drew from (``drawn``: name -> digest of the state it started
+    from) is in another state than when it ran."""
     if not drawn:
         return None
     now = rng_states()

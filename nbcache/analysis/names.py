@@ -1,10 +1,13 @@
-"""Static analysis of a cell: which names it reads, binds, deletes and may mutate.
+"""Static analysis of a cell: which names it reads, binds and deletes.
 
 The cell has already been through ``shell.transform_cell``, so it is plain Python in which magics appear as
 ``get_ipython().run_line_magic(...)`` calls. The analysis is flow-sensitive at the top level: a name is an input
 when some path may read it before the cell has *definitely* bound it. Bindings inside a branch, a loop, a ``with``
 (its context manager may suppress an exception) or a ``try`` only count as "maybe bound", so a later read stays an
 input. Over-reporting inputs costs a needless miss; under-reporting would be a stale hit, which is never acceptable.
+
+What a run changes in place (``lst.append(1)``, ``model.fit()``) is not guessed here: the cell run rehashes its
+inputs afterwards and sees it (``cell/run.py``), as it sees the names a run really bound.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ class CellAnalysis:
     inputs: frozenset[str]
     outputs: frozenset[str]
     deletions: frozenset[str]
-    mutations: frozenset[str]
     # Why the cell's inputs cannot be known statically (eval, globals(), an unknown magic...), else None.
     dynamic: str | None = None
     uses_await: bool = False
@@ -216,17 +218,9 @@ class _State:
     inputs: set[str] = field(default_factory=set)
     outputs: set[str] = field(default_factory=set)
     deletions: set[str] = field(default_factory=set)
-    mutations: set[str] = field(default_factory=set)
     dynamic: list[str] = field(default_factory=list)
     uses_await: bool = False
     magics: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _root_name(node: ast.expr) -> str | None:
-    """``a`` for ``a.b[1].c``: the variable whose object an attribute or item operation touches."""
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
 
 
 def _is_get_ipython_call(node: ast.expr) -> bool:
@@ -282,11 +276,6 @@ class _CellVisitor(ast.NodeVisitor):
         self.s.bound.add(name)
         self.s.outputs.add(name)
 
-    def mutate(self, node: ast.expr) -> None:
-        root = _root_name(node)
-        if root is not None:
-            self.s.mutations.add(root)
-
     # ---- branches: bindings inside only "maybe" happen
     def branch(self, stmts: Iterable[ast.AST], start: set[str] | None = None) -> set[str]:
         saved = self.s.bound
@@ -321,7 +310,6 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(target.slice)  # `globals()[k] = v` only writes: the runtime diff sees the new name
         elif isinstance(target, (ast.Attribute, ast.Subscript)):
             self.visit(target)  # reads the object and the index
-            self.mutate(target)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 self._store_target(elt)
@@ -351,8 +339,6 @@ class _CellVisitor(ast.NodeVisitor):
                 self.s.dynamic.append(f"{func.id}()")
         if isinstance(func, ast.Attribute) and _is_get_ipython_call(func.value):
             self._ipython_call(func.attr, node)
-        elif isinstance(func, ast.Attribute):
-            self.mutate(func.value)  # a method call may change its object in place
         self.generic_visit(node)
 
     def _ipython_call(self, method: str, call: ast.Call) -> None:
@@ -418,7 +404,6 @@ class _CellVisitor(ast.NodeVisitor):
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
             self.read(node.target.id)
-            self.s.mutations.add(node.target.id)  # `x += [1]` changes a list in place
             self.bind(node.target.id)
         else:
             self._store_target(node.target)
@@ -430,14 +415,6 @@ class _CellVisitor(ast.NodeVisitor):
             self._store_target(node.target)
         elif not isinstance(node.target, ast.Name):
             self.visit(node.target)
-
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            if isinstance(target, (ast.Attribute, ast.Subscript)):
-                self.visit(target)
-                self.mutate(target)
-            else:
-                self.visit(target)
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
@@ -540,7 +517,6 @@ def _finish(state: _State) -> CellAnalysis:
         inputs=inputs,
         outputs=clean(state.outputs - {"*"}) | ({"*"} & state.outputs),
         deletions=clean(state.deletions),
-        mutations=clean(state.mutations),
         dynamic=dynamic,
         uses_await=state.uses_await,
         magics=tuple(state.magics),

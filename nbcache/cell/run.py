@@ -36,6 +36,7 @@ from nbcache.keys.cellkey import (
 )
 from nbcache.keys.reasons import describe_changes
 from nbcache.store import background, clearing
+from nbcache.store.entry import EntryMeta
 from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
@@ -121,8 +122,8 @@ def _execution_results(shell: Any) -> list[dict]:
     return [vars(r) for r in unique.values()] + ([hidden] if isinstance(hidden, dict) else [])
 
 
-def _frozen_note(meta: dict) -> str:
-    reason = meta.get("nondeterministic")
+def _frozen_note(meta: EntryMeta) -> str:
+    reason = meta.nondeterministic
     return f"non-deterministic: result frozen ({reason})" if reason else ""
 
 
@@ -200,16 +201,16 @@ class CachedCell:
             return None
         payload, info = loaded
         payload = Payload.of(payload)
-        if not payload.mutated and info.meta.get("mutated"):  # older entries: mutated inputs were still bound
-            mutated = {n: payload.outputs[n] for n in info.meta["mutated"] if n in payload.outputs}
+        if not payload.mutated and info.meta.mutated:  # older entries: mutated inputs were still bound
+            mutated = {n: payload.outputs[n] for n in info.meta.mutated if n in payload.outputs}
             payload = replace(payload, mutated=mutated)
         return payload, info
 
-    def _restore_problem(self, cell: Prepared, payload: Payload, meta: dict) -> str | None:
+    def _restore_problem(self, cell: Prepared, payload: Payload, meta: EntryMeta) -> str | None:
         # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
         # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
         slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
-        random_state = determinism.state_problem(meta)
+        random_state = determinism.state_problem(meta.random_state)
         if random_state:
             return random_state
         for name, restored in payload.mutated.items():
@@ -239,7 +240,7 @@ class CachedCell:
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
         self.reporter.begin(CellState.RESTORING)
         outputs = self._apply_mutations(payload)
-        for name in info.meta.get("deletions", []):
+        for name in info.meta.deletions:
             self.ns.pop(name, None)
         self.ns.update(outputs)
         settings.replay(payload.changes, self.shell)
@@ -276,9 +277,9 @@ class CachedCell:
             previous = None
         if previous is None:
             return "entry cleared" if clearing.was_cleared(cell.ident) else "new cell"
-        if previous.meta.get("source") != source_digest(cell.normalised):
+        if previous.meta.source != source_digest(cell.normalised):
             return "source changed"
-        old = previous.meta.get("inputs", {})
+        old = previous.meta.inputs
         changed = sorted(n for n in cell.key_inputs.keys() | old.keys() if cell.key_inputs.get(n) != old.get(n))
         if not changed:
             return "entry not in the store"
@@ -310,8 +311,7 @@ class CachedCell:
                run: tuple[set[str], set[str], list[str], float], randomness: dict[str, Any]) -> None:
         """Save the entry once the cell's outputs are complete, and say how the miss went."""
         outputs, deletions, mutated, compute_s = run
-        meta = self._meta(cell, outputs, deletions, mutated, compute_s)
-        meta.update(reason=reason, **randomness)
+        meta = replace(self._meta(cell, outputs, deletions, mutated, compute_s), reason=reason, **randomness)
         if compute_s < self.options.min_seconds:
             stored, save_s, note = None, 0.0, TOO_CHEAP
         elif recorded.widgets:  # a hit could not show them: the cell runs each time instead
@@ -329,18 +329,18 @@ class CachedCell:
         return execute.run(self.shell, cell.tree, cell.source, cell.raw)
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
-              compute_s: float) -> dict[str, Any]:
+              compute_s: float) -> EntryMeta:
         first_line = next((line for line in cell.raw.splitlines() if line.strip()), "")
-        return {
-            "cell": first_line[:200],
-            "cell_ident": cell.ident,
-            "source": source_digest(cell.normalised),
-            "inputs": cell.key_inputs,
-            "outputs": {n: type(self.ns[n]).__qualname__ for n in sorted(outputs)},
-            "deletions": sorted(deletions),
-            "mutated": sorted(mutated),
-            "compute_s": compute_s,
-        }
+        return EntryMeta(
+            cell=first_line[:200],
+            cell_ident=cell.ident,
+            source=source_digest(cell.normalised),
+            inputs=cell.key_inputs,
+            outputs={n: type(self.ns[n]).__qualname__ for n in sorted(outputs)},
+            deletions=tuple(sorted(deletions)),
+            mutated=tuple(sorted(mutated)),
+            compute_s=compute_s,
+        )
 
     def _references(self, cell: Prepared, outputs: set[str], mutated: dict[str, Any]) -> dict[int, tuple]:
         """Objects to store by reference: the namespace, and what lies inside inputs the run left unchanged."""
@@ -348,7 +348,8 @@ class CachedCell:
                      if name not in outputs and name not in mutated and self.ns.get(name, _MISSING) is value}
         return references.input_references(unchanged, self.ns)
 
-    def _save(self, key: str, payload: Payload, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: Payload, meta: EntryMeta,
+              refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
             stored = self.store.save(key, payload, meta, refs)

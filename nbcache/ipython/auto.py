@@ -26,6 +26,7 @@ from nbcache.cell.run import CachedCell, CellOptions, Prepared
 from nbcache.errors import CacheWarning, UnhashableInput
 from nbcache.ipython.tracker import CellRecord, Outcome, current_count, record_from_status
 from nbcache.keys.cellkey import normalise
+from nbcache.store.entry import EntryMeta
 from nbcache.ui.report import CellStatus, Reporter
 
 # The break-even rule (README, "Auto mode"): a cell is worth storing when its run costs more than a hit plus its
@@ -147,7 +148,8 @@ class AutoCell(CachedCell):
         # Consecutive writes to one stream are replayed as one, as the kernel batches a live run's prints.
         return super()._hit(cell, replace(payload, events=coalesce(payload.events)), info)
 
-    def _save(self, key: str, payload: Payload, meta: dict, refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: Payload, meta: EntryMeta,
+              refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         if self._ambiguous:
             return None, 0.0, f"it may or may not rebind {self._ambiguous[0]}"
         with warnings.catch_warnings(record=True):  # quiet: the reason is in %cache_status instead

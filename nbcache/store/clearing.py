@@ -49,7 +49,7 @@ def _remember_cells(store: EntryStore, request: ClearRequest, age: float | None,
         entries = [e for e in store.entries() if e.key.startswith(tuple(request.keys))]
     else:
         entries = store.select(age, size)
-    _cleared_cells.update(e.meta["cell_ident"] for e in entries if e.meta.get("cell_ident"))
+    _cleared_cells.update(e.meta.cell_ident for e in entries if e.meta.cell_ident)
 
 
 def clear(store: EntryStore, request: ClearRequest) -> int:

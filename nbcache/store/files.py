@@ -6,7 +6,7 @@ Everything nbcache reads or writes in a store goes through here, so four rules h
   writes and deletes nothing through a link to outside the store;
 - a file is opened with ``O_NOFOLLOW | O_NONBLOCK`` and used only if it is a regular file, so a named pipe, a
   device or a directory where a file belongs is damage (a miss), never a hang;
-- only names nbcache gives are ever removed (the callers pass those names; see ``local.py``);
+- only names nbcache gives are ever removed (the callers pass those names; see ``layout.py``);
 - temporary files carry their writer's process id and host, so a sweep removes those of a dead writer at once.
 """
 

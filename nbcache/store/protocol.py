@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from nbcache.store.local import EntryInfo
+from nbcache.store.entry import EntryInfo, EntryMeta
 from nbcache.store.locks import KeyLock
 
 
 class EntryStore(Protocol):
     size_limit: int | None
 
-    def save(self, key: str, payload: dict[str, Any], meta: dict[str, Any],
+    def save(self, key: str, payload: dict[str, Any], meta: EntryMeta,
              refs: dict[int, Any] | None = None) -> int: ...
 
     def load(self, key: str,

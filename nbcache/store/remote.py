@@ -30,9 +30,11 @@ from nbcache import config
 from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, StoreError
 from nbcache.store.blobs import digest
+from nbcache.store.entry import EntryInfo, EntryMeta
 from nbcache.store.fsspec_backend import FsspecBackend, Timeouts
-from nbcache.store.local import EntryInfo, Store, blob_refs
+from nbcache.store.local import Store
 from nbcache.store.locks import KeyLock
+from nbcache.store.manifest import blob_refs
 from nbcache.store.uploads import PendingUploads
 
 T = TypeVar("T")
@@ -178,7 +180,7 @@ class TieredStore:
                 self._call(self.remote.put, _blob(name), data)
         self._call(self.remote.put, self._entry(key), raw)
 
-    def save(self, key: str, payload: Any, meta: dict[str, Any],
+    def save(self, key: str, payload: Any, meta: EntryMeta,
              refs: dict[int, Any] | None = None) -> int:
         size = self.local.save(key, payload, meta, refs)
         try:

@@ -32,7 +32,7 @@ def _is_builtin(digest: str) -> bool:
 def _previous_entry(store: Any, status: CellStatus) -> Any:
     """This cell's newest other entry, to say what changed since then; None if it has none."""
     for entry in store.entries():
-        if entry.meta.get("cell_ident") == status.cell_ident and entry.key != status.key:
+        if entry.meta.cell_ident == status.cell_ident and entry.key != status.key:
             return entry
     return None
 
@@ -45,7 +45,7 @@ def _compared_with(previous: Any) -> str:
 
 
 def _keyed(status: CellStatus, previous: Any) -> str:
-    before: dict[str, str] | None = dict(previous.meta.get("inputs", {})) if previous is not None else None
+    before: dict[str, str] | None = dict(previous.meta.inputs) if previous is not None else None
 
     def change(name: str, digest: str) -> str:
         if before is None:

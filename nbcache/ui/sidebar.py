@@ -43,7 +43,7 @@ def _ago(timestamp: float) -> str:
 
 def _label(entry: Any) -> str:
     """A cell's heading: what it binds, then its first line (often an import, so second)."""
-    outputs = sorted(entry.meta.get("outputs", {}) or entry.outputs)
+    outputs = sorted(entry.outputs)
     binds = ", ".join(outputs[:4]) + (f" +{len(outputs) - 4}" if len(outputs) > 4 else "")
     first = html.escape(entry.cell[:80] or "(empty cell)")
     code = f"<code style='opacity:0.7'>{first}</code>"
@@ -55,10 +55,10 @@ def _groups(entries: Sequence[Any], query: str) -> dict[str, list[Any]]:
     query = query.strip().lower()
     groups: dict[str, list[Any]] = {}
     for entry in entries:
-        names = " ".join(entry.meta.get("outputs", {}) or entry.outputs).lower()
+        names = " ".join(entry.outputs).lower()
         if query and query not in entry.cell.lower() and query not in names and not entry.key.startswith(query):
             continue
-        ident = entry.meta.get("cell_ident") or entry.key
+        ident = entry.meta.cell_ident or entry.key
         groups.setdefault(ident, []).append(entry)
     return groups
 

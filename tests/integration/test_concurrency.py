@@ -17,6 +17,7 @@ WORKER = """
 import json, random, sys, warnings
 import numpy as np
 from nbcache.errors import CacheWarning
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
 warnings.simplefilter("error", CacheWarning)  # any warning is a failure of this test
@@ -35,7 +36,7 @@ for _ in range(40):
     try:
         loaded = store.load(key)
         if loaded is None:
-            store.save(key, {"outputs": expected(i)}, {"cell": f"cell {i}"})
+            store.save(key, {"outputs": expected(i)}, EntryMeta(cell=f"cell {i}"))
             counts["misses"] += 1
         else:
             out = loaded[0]["outputs"]

@@ -11,6 +11,7 @@ import pytest
 
 from nbcache.cli import main
 from nbcache.errors import CacheWarning
+from nbcache.store.entry import EntryMeta
 from tests.integration.s3server import TEAM_KEY, objects
 from tests.integration.s3server import team_store as _user
 from tests.support import Shell, run_in_new_process
@@ -28,7 +29,7 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_two_users_with_the_team_key_share_entries(bucket: str, tmp_path: Path) -> None:
     alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
-    alice.save(KEY, PAYLOAD, {"cell": "arr = ..."})
+    alice.save(KEY, PAYLOAD, EntryMeta(cell="arr = ..."))
     assert len(objects(bucket)) == 3  # the manifest, the pickle, the array's buffer
     payload, info = bob.load(KEY)
     assert np.array_equal(payload["outputs"]["arr"], np.arange(100_000)) and info.cell == "arr = ..."
@@ -40,7 +41,7 @@ def test_two_users_with_the_team_key_share_entries(bucket: str, tmp_path: Path) 
 
 def test_a_user_with_another_key_is_refused(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
-    alice.save(KEY, PAYLOAD, {})
+    alice.save(KEY, PAYLOAD, EntryMeta())
     mallory = _user(bucket, tmp_path, "mallory", secret=b"other key")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -58,8 +59,8 @@ def test_two_keys_saving_the_same_cell_keep_an_entry_each(bucket: str, tmp_path:
     """With one manifest name per cell, the second key's save replaced the first's, whose next run missed, ran and
     replaced it back: each overwrote the other on every run. Now each key has its own, and both hit."""
     alice, ci = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "ci", secret=b"ci key")
-    alice.save(KEY, PAYLOAD, {})
-    ci.save(KEY, PAYLOAD, {})
+    alice.save(KEY, PAYLOAD, EntryMeta())
+    ci.save(KEY, PAYLOAD, EntryMeta())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for user, secret in (("alice-2", TEAM_KEY), ("ci-2", b"ci key")):
@@ -69,7 +70,7 @@ def test_two_keys_saving_the_same_cell_keep_an_entry_each(bucket: str, tmp_path:
 
 def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_path: Path) -> None:
     alice, bob = _user(bucket, tmp_path, "alice"), _user(bucket, tmp_path, "bob")
-    alice.save(KEY, PAYLOAD, {})
+    alice.save(KEY, PAYLOAD, EntryMeta())
     s3 = boto3.client("s3")
     blob = max(objects(bucket), key=lambda k: s3.head_object(Bucket=bucket, Key=k)["ContentLength"])
     data = bytearray(s3.get_object(Bucket=bucket, Key=blob)["Body"].read())
@@ -78,7 +79,7 @@ def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_
     with pytest.warns(CacheWarning, match="does not match"):
         assert bob.load(KEY) is None
     assert f"{bucket}/{blob}" not in [f"{bucket}/{k}" for k in objects(bucket)]  # the bad blob is gone
-    bob.save(KEY, PAYLOAD, {})  # bob's re-run stores it again, whole
+    bob.save(KEY, PAYLOAD, EntryMeta())  # bob's re-run stores it again, whole
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.array_equal(_user(bucket, tmp_path, "carol").load(KEY)[0]["outputs"]["arr"], np.arange(100_000))
@@ -87,7 +88,7 @@ def test_a_blob_tampered_in_the_bucket_is_refused_and_repaired(bucket: str, tmp_
 def test_clear_on_the_url_empties_the_bucket(bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBCACHE_KEY", TEAM_KEY.decode())
-    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {})
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, EntryMeta())
     assert main(["--dir", f"s3://{bucket}/cache", "ls"]) == 0
     assert "1 entry" in capsys.readouterr().out
     assert main(["--dir", f"s3://{bucket}/cache", "clear", "--all"]) == 0
@@ -147,7 +148,7 @@ def test_an_unreachable_remote_still_runs_the_cell(shell: Shell, monkeypatch: py
 
 
 def test_listing_a_remote_store_downloads_no_blobs(bucket: str, tmp_path: Path) -> None:
-    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, {"cell": "arr = ..."})
+    _user(bucket, tmp_path, "alice").save(KEY, PAYLOAD, EntryMeta(cell="arr = ..."))
     bob = _user(bucket, tmp_path, "bob")
     assert [e.cell for e in bob.entries()] == ["arr = ..."]
     assert not (tmp_path / "bob" / "blobs").exists()
@@ -156,7 +157,7 @@ def test_listing_a_remote_store_downloads_no_blobs(bucket: str, tmp_path: Path) 
 
 def test_entries_written_before_keys_had_folders_still_serve_and_clear(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
-    alice.save(KEY, PAYLOAD, {})
+    alice.save(KEY, PAYLOAD, EntryMeta())
     s3 = boto3.client("s3")
     new = f"cache/entries/{alice.local.kid}/{KEY}.json"
     s3.copy_object(Bucket=bucket, Key=f"cache/entries/{KEY}.json", CopySource={"Bucket": bucket, "Key": new})

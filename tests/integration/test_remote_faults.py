@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 
 from nbcache.cli import main
 from nbcache.errors import CacheWarning
+from nbcache.store.entry import EntryMeta
 from tests.integration.s3server import TEAM_KEY, BrokenEndpoint, moto_server, objects, use_endpoint
 from tests.integration.s3server import team_store as _user
 from tests.support import Shell
@@ -74,7 +75,7 @@ def test_a_bad_remote_timeout_is_a_usage_error_naming_it(shell: Shell, monkeypat
 # ---- item 5: the count a clear reports is what it removed; sweeps keep blobs of entries being uploaded
 def test_clearing_a_prefix_on_s3_reports_what_it_removed(bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture) -> None:
-    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, {})
+    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, EntryMeta())
     monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / "bob"))  # bob never loaded it: remote only for him
     assert main(["--dir", f"s3://{bucket}/cache", "clear", MINE[:2]]) == 0
     assert "removed 1 entry" in capsys.readouterr().out
@@ -83,13 +84,13 @@ def test_clearing_a_prefix_on_s3_reports_what_it_removed(bucket: str, tmp_path: 
 
 def test_a_sweep_on_s3_keeps_the_blobs_of_an_entry_being_uploaded(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
-    alice.save(MINE, PAYLOAD, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
     uploading = f"cache/blobs/{'cd' * 32}"  # bob's upload: blobs first, his manifest is on its way
     boto3.client("s3").put_object(Bucket=bucket, Key=uploading, Body=b"bob's pickle")
     assert alice.remove(MINE[:4]) == 1
     assert objects(bucket) == [uploading]  # alice's blobs went, bob's young one stays
     alice.grace_s = 0.0  # once old, an unreferenced blob is an orphan of a crashed upload
-    alice.save(MINE, PAYLOAD, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
     alice.remove(MINE)
     assert objects(bucket) == []
 
@@ -98,8 +99,8 @@ def test_a_sweep_on_s3_keeps_the_blobs_of_an_entry_being_uploaded(bucket: str, t
 def test_two_keys_on_one_bucket_do_not_remove_each_others_entries(bucket: str, tmp_path: Path) -> None:
     alice = _user(bucket, tmp_path, "alice")
     ci = _user(bucket, tmp_path, "ci", secret=b"ci key")
-    alice.save(MINE, PAYLOAD, {})
-    ci.save(THEIRS, OTHER, {})
+    alice.save(MINE, PAYLOAD, EntryMeta())
+    ci.save(THEIRS, OTHER, EntryMeta())
     alice.grace_s = 0.0  # even with no grace at all
     assert alice.remove("a") == 1  # "a" matches both keys; only alice's own entry is hers to remove
     assert alice.remove_keys([MINE]) == 0
@@ -114,7 +115,7 @@ def test_foreign_objects_in_the_bucket_are_left_alone(bucket: str, tmp_path: Pat
     foreign = ["cache/README.md", "cache/blobs/notes.txt", "cache/entries/notes.json", "cache/entries/x/y.json"]
     for key in foreign:
         s3.put_object(Bucket=bucket, Key=key, Body=b"not nbcache's")
-    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, {})
+    _user(bucket, tmp_path, "alice").save(MINE, PAYLOAD, EntryMeta())
     monkeypatch.setenv("NBCACHE_LOCAL_DIR", str(tmp_path / "bob"))
     url = f"s3://{bucket}/cache"
     assert main(["--dir", url, "verify"]) == 0
@@ -162,13 +163,13 @@ def test_an_entry_saved_while_the_remote_was_down_is_uploaded_by_a_later_save(bu
 
     with monkeypatch.context() as patch, pytest.warns(CacheWarning, match="not in .*a later save uploads it"):
         patch.setattr(alice.remote, "put", down)
-        alice.save(MINE, PAYLOAD, {})
+        alice.save(MINE, PAYLOAD, EntryMeta())
     assert objects(bucket) == []
     monkeypatch.setenv("NBCACHE_REMOTE_RETRY", "0")
     restarted = _user(bucket, tmp_path, "alice")  # a new kernel on the same machine, the remote back
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        restarted.save(THEIRS, OTHER, {})
+        restarted.save(THEIRS, OTHER, EntryMeta())
         bob = _user(bucket, tmp_path, "bob")
         assert bob.load(MINE)[0]["outputs"]["label"] == "team result"
         assert bob.load(THEIRS)[0]["outputs"]["label"] == "their result"

@@ -30,7 +30,7 @@ def test_helper_body_edited(shell: Shell) -> None:
     shell.run("def featurize(v):\n    return v + 1")
     reason = _stable_then_changed(shell, CALL, "def featurize(v):\n    return v + 2")
     assert shell.ns["result"] == 5 and "miss (function featurize changed)" in reason
-    reasons = {e.meta.get("reason") for e in shell.ip._nbcache_magics.store().entries()}
+    reasons = {e.meta.reason for e in shell.ip._nbcache_magics.store().entries()}
     assert reasons == {"new cell", "function featurize changed"}  # kept with each entry
 
 

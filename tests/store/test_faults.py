@@ -19,6 +19,7 @@ import pytest
 
 from nbcache.errors import CacheWarning
 from nbcache.store import blobs as blobfile
+from nbcache.store.entry import EntryMeta
 from nbcache.store.index import FILE_NAME as INDEX_FILE
 from nbcache.store.local import Store
 from tests.support import Shell
@@ -144,7 +145,7 @@ def test_a_read_only_store_still_serves_hits(shell: Shell, monkeypatch: pytest.M
 
 def test_an_entry_signed_with_another_key_is_refused_and_left_alone(tmp_path: Path) -> None:
     mine, theirs = Store(tmp_path / "s", secret=b"mine"), Store(tmp_path / "s", secret=b"theirs")
-    theirs.save("ab" * 16, {"outputs": {"x": 1}}, {})
+    theirs.save("ab" * 16, {"outputs": {"x": 1}}, EntryMeta())
     path, _ = _manifest(tmp_path / "s")
     path.rename(mine._manifest_path("ab" * 16).parent.parent / path.name)  # where entries lay before key folders
     with pytest.warns(CacheWarning, match="another key"):
@@ -155,7 +156,7 @@ def test_an_entry_signed_with_another_key_is_refused_and_left_alone(tmp_path: Pa
 @pytest.mark.parametrize("field", ["meta", "buffers"])
 def test_a_tampered_manifest_is_refused(tmp_path: Path, field: str) -> None:
     store = Store(tmp_path / "s", secret=b"k")
-    store.save("ab" * 16, {"outputs": {"x": np.arange(10**5)}}, {"cell": "x = 1"})
+    store.save("ab" * 16, {"outputs": {"x": np.arange(10**5)}}, EntryMeta(cell="x = 1"))
     path, manifest = _manifest(store.root)
     if field == "meta":
         manifest["meta"]["cell"] = "x = 2"
@@ -170,7 +171,7 @@ def test_a_tampered_manifest_is_refused(tmp_path: Path, field: str) -> None:
 
 def test_a_tampered_blob_is_refused_before_unpickling(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", secret=b"k")
-    store.save("ab" * 16, {"outputs": {"x": [1, 2]}}, {})
+    store.save("ab" * 16, {"outputs": {"x": [1, 2]}}, EntryMeta())
     _, manifest = _manifest(store.root)
     evil = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
     (store.root / "blobs" / manifest["data"][0]).write_bytes(evil)
@@ -185,6 +186,7 @@ CRASH_CHILD = """
 import os, sys
 import numpy as np
 from nbcache.store import blobs as blobfile
+from nbcache.store.entry import EntryMeta
 from nbcache.store.index import FILE_NAME as INDEX_FILE
 from nbcache.store.local import Store
 
@@ -227,7 +229,7 @@ if how == "mid-write":
 else:
     blobfile.os.replace = crashing_replace
 store = Store(sys.argv[3], secret=b"k", size_limit=int(sys.argv[4]))
-store.save("cd" * 16, {"outputs": {"a": np.arange(10**5), "b": np.ones(10**5), "s": "new"}}, {})
+store.save("cd" * 16, {"outputs": {"a": np.arange(10**5), "b": np.ones(10**5), "s": "new"}}, EntryMeta())
 print("COMPLETED")
 """
 
@@ -266,7 +268,7 @@ def test_a_crash_at_any_step_of_a_save_leaves_a_whole_entry_or_none(tmp_path: Pa
     for point in range(1, 10):
         root = tmp_path / f"{how}-{point}"
         # An older entry shares the array "a" with the new one; with a small limit the save evicts it.
-        Store(root, secret=b"k").save("ab" * 16, {"outputs": {"a": np.arange(10**5)}}, {})
+        Store(root, secret=b"k").save("ab" * 16, {"outputs": {"a": np.arange(10**5)}}, EntryMeta())
         completed = _crash_save(root, point, how, 10**6 if evicting else 10**9)
         _check_whole_or_nothing(root)
         if completed:
@@ -277,7 +279,7 @@ def test_a_crash_at_any_step_of_a_save_leaves_a_whole_entry_or_none(tmp_path: Pa
 
 def test_a_manifest_copied_to_another_key_is_refused(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", secret=b"k")
-    store.save("ab" * 16, {"outputs": {"x": "for ab"}}, {})
+    store.save("ab" * 16, {"outputs": {"x": "for ab"}}, EntryMeta())
     path, _ = _manifest(store.root)
     path.rename(path.with_name(f"{'cd' * 16}.json"))  # validly signed, but for another cell's key
     with pytest.warns(CacheWarning, match="another key"):
@@ -287,11 +289,11 @@ def test_a_manifest_copied_to_another_key_is_refused(tmp_path: Path) -> None:
 
 def test_the_first_save_of_a_session_sweeps_what_a_crash_left(tmp_path: Path) -> None:
     root = tmp_path / "s"
-    Store(root, secret=b"k").save("ab" * 16, {"outputs": {"x": 1}}, {})
+    Store(root, secret=b"k").save("ab" * 16, {"outputs": {"x": 1}}, EntryMeta())
     leftovers = [root / "blobs" / f"{blobfile.TMP_PREFIX}blob.dead", root / "blobs" / ("0" * 64)]
     for path in leftovers:  # a crashed writer's temporary file and a blob no manifest names, both old
         path.write_bytes(b"x")
         os.utime(path, (0, 0))
-    Store(root, secret=b"k").save("cd" * 16, {"outputs": {"x": 2}}, {})
+    Store(root, secret=b"k").save("cd" * 16, {"outputs": {"x": 2}}, EntryMeta())
     assert not any(p.exists() for p in leftovers)
     assert Store(root, secret=b"k").load("ab" * 16)[0]["outputs"] == {"x": 1}

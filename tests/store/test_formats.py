@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbcache.store.local import FORMAT_VERSION, Store
+from nbcache.store.local import Store
+from nbcache.store.manifest import FORMAT_VERSION
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Each folder was written by that format's release, signed with NBCACHE_KEY = nbcache-test-format-<n>.

@@ -29,6 +29,7 @@ from nbcache.errors import CacheWarning, StoreError
 from nbcache.store import blobs as blobfile
 from nbcache.store import files
 from nbcache.store.clearing import ClearRequest, clear
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 from nbcache.store.signing import KeyRefused
 from tests.support import Shell
@@ -89,7 +90,7 @@ def test_a_linked_store_folder_is_never_written_or_swept_through(tmp_path: Path,
     _age_everything(outside)
     store = Store(root, secret=KEY)
     try:
-        store.save(A, _payload(1), {})
+        store.save(A, _payload(1), EntryMeta())
         store.record_hit(A, 1.0)
     except StoreError:
         pass  # refusing to write through the link is right
@@ -102,7 +103,7 @@ def test_a_linked_store_folder_is_never_written_or_swept_through(tmp_path: Path,
 
 def test_sweeps_remove_only_names_nbcache_gives(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", secret=KEY)
-    store.save(A, _payload(1), {})
+    store.save(A, _payload(1), EntryMeta())
     store.record_hit(A, 1.0)
     strangers = [store.root / "blobs" / "README", store.root / "stats" / "notes.json", store.root / "entries" / "x"]
     for path in strangers:
@@ -118,7 +119,7 @@ def test_sweeps_remove_only_names_nbcache_gives(tmp_path: Path) -> None:
 def test_a_pickle_rewritten_between_check_and_load_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(tmp_path / "s", secret=KEY)
     big = [f"row {i}" for i in range(200_000)]  # a pickle stream of over 1 MiB, no out-of-band buffer
-    store.save(A, _payload(big), {})
+    store.save(A, _payload(big), EntryMeta())
     [data] = [p for p in (store.root / "blobs").iterdir() if p.stat().st_size >= blobfile.MAP_MIN]
     evil = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
     real_digest = blobfile.digest
@@ -137,7 +138,7 @@ def test_a_pickle_rewritten_between_check_and_load_never_runs(tmp_path: Path, mo
 
 def test_a_blob_others_can_write_is_copied_so_edits_do_not_reach_the_restored_array(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", secret=KEY)
-    store.save(A, _payload(np.arange(2**20)), {})
+    store.save(A, _payload(np.arange(2**20)), EntryMeta())
     [buffer] = [p for p in (store.root / "blobs").iterdir() if p.stat().st_size >= blobfile.MAP_MIN]
     buffer.chmod(0o666)  # a store others may write: its blobs are copied, never mapped
     arr = _quiet(store, A)
@@ -150,7 +151,7 @@ def test_a_blob_others_can_write_is_copied_so_edits_do_not_reach_the_restored_ar
 def test_blobs_are_written_read_only_and_a_mapped_buffer_is_hashed_once_per_file_identity(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blobfile, "_SETTLE_NS", -10**12)  # no waiting for the file's clock tick to pass
-    Store(tmp_path / "s", secret=KEY).save(A, _payload(np.arange(2**20)), {})
+    Store(tmp_path / "s", secret=KEY).save(A, _payload(np.arange(2**20)), EntryMeta())
     [buffer] = [p for p in (tmp_path / "s" / "blobs").iterdir() if p.stat().st_size >= blobfile.MAP_MIN]
     assert not buffer.stat().st_mode & 0o222
     hashed: list[int] = []
@@ -178,9 +179,9 @@ def test_an_empty_or_short_key_is_refused_and_a_forged_entry_never_runs(
     else:
         key_file.write_text(content)
     if content != "/dev/null":
-        Store(tmp_path / "store", secret=content.encode()).save(A, _payload("forged"), {})  # who knows the key
+        Store(tmp_path / "store", secret=content.encode()).save(A, _payload("forged"), EntryMeta())  # who knows the key
     with pytest.raises(KeyRefused, match="at least 32|not a regular file"):
-        Store(tmp_path / "store").save(B, _payload(1), {})
+        Store(tmp_path / "store").save(B, _payload(1), EntryMeta())
     with pytest.warns(CacheWarning, match="at least 32|not a regular file"):
         assert Store(tmp_path / "store").load(A) is None
     with warnings.catch_warnings(record=True) as caught:
@@ -189,23 +190,23 @@ def test_an_empty_or_short_key_is_refused_and_a_forged_entry_never_runs(
     assert shell.runs == 1 and shell.ns["x"] == 1 and any("not stored" in str(w.message) for w in caught)
     monkeypatch.setenv("NBCACHE_KEY", "team")
     with pytest.raises(KeyRefused, match="NBCACHE_KEY"):
-        Store(tmp_path / "store").save(A, _payload(1), {})
+        Store(tmp_path / "store").save(A, _payload(1), EntryMeta())
 
 
 def test_a_key_others_can_read_warns_and_a_new_key_is_private(tmp_path: Path) -> None:
     key_file = tmp_path / "conf" / "nbcache" / "secret.key"
     os.environ["NBCACHE_SECRET_FILE"] = str(key_file)
-    Store(tmp_path / "s").save(A, _payload(1), {})
+    Store(tmp_path / "s").save(A, _payload(1), EntryMeta())
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     key_file.chmod(0o644)
     with pytest.warns(CacheWarning, match="can be read by others"):
-        Store(tmp_path / "s").save(B, _payload(2), {})
+        Store(tmp_path / "s").save(B, _payload(2), EntryMeta())
 
 
 def test_a_folder_as_key_file_is_a_message_in_ls_info_and_verify(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    Store(tmp_path / "store", secret=KEY).save(A, _payload(1), {})
+    Store(tmp_path / "store", secret=KEY).save(A, _payload(1), EntryMeta())
     (tmp_path / "secret.key").mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -219,13 +220,13 @@ def test_a_folder_as_key_file_is_a_message_in_ls_info_and_verify(tmp_path: Path,
 
 def test_two_keys_share_a_store_without_overwriting_or_sweeping_each_other(tmp_path: Path) -> None:
     alice, bob = Store(tmp_path / "s", secret=b"a" * 32), Store(tmp_path / "s", secret=b"b" * 32)
-    alice.save(A, _payload("alice's"), {})
-    alice.save(B, _payload(np.arange(10**5)), {})
-    bob.save(A, _payload("bob's"), {})  # the same cell under the other key
+    alice.save(A, _payload("alice's"), EntryMeta())
+    alice.save(B, _payload(np.arange(10**5)), EntryMeta())
+    bob.save(A, _payload("bob's"), EntryMeta())  # the same cell under the other key
     _age_everything(tmp_path / "s")
     bob.remove("ab")
     bob.prune(10**9)
-    bob.save("ef" * 16, _payload(3), {})  # the first save of a session sweeps
+    bob.save("ef" * 16, _payload(3), EntryMeta())  # the first save of a session sweeps
     bob.sweep(grace=0)
     assert _quiet(alice, A) == "alice's" and int(_quiet(alice, B).sum()) == sum(range(10**5))
     assert _quiet(bob, A) is None and _quiet(bob, "ef" * 16) == 3
@@ -238,7 +239,7 @@ def test_two_keys_share_a_store_without_overwriting_or_sweeping_each_other(tmp_p
 def test_a_clear_during_a_save_does_not_break_the_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         how: str) -> None:
     writer, other = Store(tmp_path / "s", secret=KEY), Store(tmp_path / "s", secret=KEY)
-    other.save(B, _payload("old"), {})
+    other.save(B, _payload("old"), EntryMeta())
     real_put = Store._put_manifest
 
     def clear_between_blobs_and_manifest(self: Store, key: str, encoded: bytes) -> None:
@@ -251,7 +252,7 @@ def test_a_clear_during_a_save_does_not_break_the_entry(tmp_path: Path, monkeypa
         real_put(self, key, encoded)
 
     monkeypatch.setattr(Store, "_put_manifest", clear_between_blobs_and_manifest)
-    writer.save(A, _payload(np.arange(10**5)), {})
+    writer.save(A, _payload(np.arange(10**5)), EntryMeta())
     monkeypatch.undo()
     assert int(_quiet(writer, A).sum()) == sum(range(10**5))
 
@@ -270,7 +271,7 @@ def test_an_eviction_by_a_process_that_started_before_the_store_existed_spares_a
     clearer = Store(tmp_path / "s", secret=KEY)
     clearer.sweep()  # the index opened while there is no store folder yet
     blob = _claimed_blob(Store(tmp_path / "s", secret=KEY))
-    clearer._remove_unclaimed({blob.name}, grace=0.0)  # what evicting an entry sharing this blob does
+    clearer._removal._remove_unclaimed({blob.name}, grace=0.0)  # what evicting an entry sharing this blob does
     assert blob.exists()
 
 
@@ -284,7 +285,7 @@ def test_claims_move_with_a_process_to_an_index_another_process_rebuilt(tmp_path
     other = Store(tmp_path / "s", secret=KEY)
     other.entries()  # rebuilds the index; the writer's claim is not in it yet
     writer._index.claims()  # the writer's next use of the index: it moves to the new file, with its claims
-    other._remove_unclaimed({blob.name}, grace=0.0)
+    other._removal._remove_unclaimed({blob.name}, grace=0.0)
     assert blob.exists()
 
 
@@ -294,8 +295,8 @@ def test_claims_move_with_a_process_to_an_index_another_process_rebuilt(tmp_path
 def test_one_poisoned_file_leaves_the_rest_of_the_store_working(
         shell: Shell, tmp_path: Path, capsys: pytest.CaptureFixture[str], poison: str) -> None:
     store = Store(tmp_path / "store")
-    store.save(A, _payload(1), {})
-    store.save(B, _payload(2), {})
+    store.save(A, _payload(1), EntryMeta())
+    store.save(B, _payload(2), EntryMeta())
     if poison == "nan-stats":
         (store.root / "stats").mkdir(exist_ok=True)
         (store.root / "stats" / f"{A}.json").write_text('{"hits": NaN, "last_used": NaN, "saved_s": Infinity}')
@@ -304,9 +305,9 @@ def test_one_poisoned_file_leaves_the_rest_of_the_store_working(
         (store._manifest_path(A).parent / name).write_text("[" * 100_000 + "]" * 100_000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        store.save("ef" * 16, _payload(3), {})
+        store.save("ef" * 16, _payload(3), EntryMeta())
         store.size_limit = 1
-        store.save("0f" * 16, _payload(4), {})  # evicts all but itself
+        store.save("0f" * 16, _payload(4), EntryMeta())  # evicts all but itself
         _, info = shell.run("%cache_info")
     assert [str(w.message) for w in caught if issubclass(w.category, CacheWarning)] == []
     assert [e.key for e in store.entries()] == ["0f" * 16] and "1 entry" in info.stdout
@@ -320,10 +321,10 @@ def test_one_poisoned_file_leaves_the_rest_of_the_store_working(
 def test_a_named_pipe_never_hangs(tmp_path: Path, no_hang: None, capsys: pytest.CaptureFixture[str],
                                   where: str) -> None:
     store = Store(tmp_path / "store")
-    store.save(A, _payload(np.arange(10**5)), {})
+    store.save(A, _payload(np.arange(10**5)), EntryMeta())
     manifest = json.loads(store._manifest_path(A).read_text())
-    path = {"manifest": store._manifest_path(A), "blob": store._blob_path(manifest["buffers"][0][0]),
-            "stats": store._stats_path(A), "index": store.root / "index.sqlite3"}[where]
+    path = {"manifest": store._manifest_path(A), "blob": store.layout.blob_path(manifest["buffers"][0][0]),
+            "stats": store.layout.stats_path(A), "index": store.root / "index.sqlite3"}[where]
     path.parent.mkdir(exist_ok=True)
     files.remove(path)
     os.mkfifo(path)
@@ -337,7 +338,7 @@ def test_a_named_pipe_never_hangs(tmp_path: Path, no_hang: None, capsys: pytest.
         lock.release()
         fresh.entries()
         assert cli.main(["ls"]) == 0 and cli.main(["verify"]) in (0, 1) and cli.main(["info"]) == 0
-        fresh.save(A, _payload(np.arange(10**5)), {})  # repaired
+        fresh.save(A, _payload(np.arange(10**5)), EntryMeta())  # repaired
     assert int(_quiet(Store(tmp_path / "store"), A).sum()) == sum(range(10**5))
     capsys.readouterr()
 
@@ -347,17 +348,17 @@ def test_a_named_pipe_never_hangs(tmp_path: Path, no_hang: None, capsys: pytest.
 @pytest.mark.parametrize("where", ["manifest", "blob", "stats"])
 def test_a_folder_where_a_file_belongs_is_repaired(tmp_path: Path, where: str) -> None:
     store = Store(tmp_path / "s", secret=KEY)
-    store.save(A, _payload(np.arange(10**5)), {})
+    store.save(A, _payload(np.arange(10**5)), EntryMeta())
     store.record_hit(A, 1.0)
     manifest = json.loads(store._manifest_path(A).read_text())
-    path = {"manifest": store._manifest_path(A), "blob": store._blob_path(manifest["data"][0]),
-            "stats": store._stats_path(A)}[where]
+    path = {"manifest": store._manifest_path(A), "blob": store.layout.blob_path(manifest["data"][0]),
+            "stats": store.layout.stats_path(A)}[where]
     files.remove(path)
     (path / "inside").mkdir(parents=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         store.load(A)
-        store.save(A, _payload(np.arange(10**5)), {})
+        store.save(A, _payload(np.arange(10**5)), EntryMeta())
         store.record_hit(A, 1.0)
     assert int(_quiet(store, A).sum()) == sum(range(10**5)) and store.entries()[0].hits >= 1
     (path.parent / ("1" * 64 if where == "blob" else f"{'9' * 32}.json")).mkdir()
@@ -424,7 +425,7 @@ def test_clearing_a_read_only_store_warns(shell: Shell, monkeypatch: pytest.Monk
 def test_the_store_is_correct_whatever_happened_to_its_index(tmp_path: Path, how: str) -> None:
     store = Store(tmp_path / "s", secret=KEY)
     for i, key in enumerate((A, B, "ef" * 16)):
-        store.save(key, _payload(np.full(10**5, i)), {"cell_ident": f"cell{i}"})
+        store.save(key, _payload(np.full(10**5, i)), EntryMeta(cell_ident=f"cell{i}"))
     index = store.root / "index.sqlite3"
     if how == "stale":  # files changed behind the index's back, as an old nbcache or a kill -9 would
         store._index.close()
@@ -435,7 +436,7 @@ def test_the_store_is_correct_whatever_happened_to_its_index(tmp_path: Path, how
             Path(f"{index}{suffix}").unlink(missing_ok=True)
         index.write_bytes(backup)
         Path(store._manifest_path("ef" * 16)).unlink()
-        Store(tmp_path / "t", secret=KEY).save("0f" * 16, _payload(9), {"cell_ident": "cell9"})
+        Store(tmp_path / "t", secret=KEY).save("0f" * 16, _payload(9), EntryMeta(cell_ident="cell9"))
         os.replace(Store(tmp_path / "t", secret=KEY)._manifest_path("0f" * 16), store._manifest_path("0f" * 16))
         for blob in (tmp_path / "t" / "blobs").iterdir():
             os.replace(blob, store.root / "blobs" / blob.name)
@@ -459,19 +460,20 @@ def test_the_store_is_correct_whatever_happened_to_its_index(tmp_path: Path, how
 
 def test_blobs_of_evicted_entries_and_temporary_files_of_dead_writers_go_at_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "s", secret=KEY, size_limit=None)
-    store.save(A, _payload(np.arange(10**6)), {})
+    store.save(A, _payload(np.arange(10**6)), EntryMeta())
     _age_everything(store.root)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     leftover = store.root / "blobs" / files.temporary_name("blob").replace(str(os.getpid()), dead.stdout.strip(), 1)
     leftover.write_bytes(b"x" * 10**6)  # a writer killed a moment ago
     fresh = Store(tmp_path / "s", secret=KEY, size_limit=10**6)
-    fresh.save(B, _payload(np.arange(10**5)), {})  # evicts A
+    fresh.save(B, _payload(np.arange(10**5)), EntryMeta())  # evicts A
     on_disk = sum(p.stat().st_size for p in (tmp_path / "s" / "blobs").iterdir())
     assert not leftover.exists() and on_disk < 10**6
 
 
 CRASH = textwrap.dedent("""
     import os, sys, numpy as np
+    from nbcache.store.entry import EntryMeta
     from nbcache.store.local import Store
     from nbcache.store import blobs
     real = blobs.write_atomic
@@ -479,7 +481,8 @@ CRASH = textwrap.dedent("""
     blobs.write_atomic = die
     import nbcache.store.local as local
     local.write_atomic = die  # killed after its blobs, before its manifest
-    Store(sys.argv[1], secret=b"k" * 32, size_limit=None).save(sys.argv[2], {"outputs": {"x": np.full(10**6, 7)}}, {})
+    Store(sys.argv[1], secret=b"k" * 32, size_limit=None).save(sys.argv[2], {"outputs": {"x": np.full(10**6, 7)}},
+                                                               EntryMeta())
 """)
 
 
@@ -487,9 +490,9 @@ def test_after_crashes_the_next_save_brings_the_store_within_its_limit_plus_one_
     root, limit = tmp_path / "s", 4 * 8 * 10**6
     store = Store(root, secret=KEY, size_limit=limit)
     for i in range(6):
-        store.save(f"{i:02x}" * 16, {"outputs": {"x": np.full(10**6, i)}}, {})
+        store.save(f"{i:02x}" * 16, {"outputs": {"x": np.full(10**6, i)}}, EntryMeta())
     for i in range(3):
         subprocess.run([sys.executable, "-c", CRASH, str(root), f"{i + 10:02x}" * 16], check=False)
-    Store(root, secret=KEY, size_limit=limit).save("ff" * 16, {"outputs": {"x": np.full(10**6, 99)}}, {})
+    Store(root, secret=KEY, size_limit=limit).save("ff" * 16, {"outputs": {"x": np.full(10**6, 99)}}, EntryMeta())
     on_disk = sum(p.stat().st_size for p in (root / "blobs").iterdir())
     assert on_disk <= limit + 8 * 10**6 + 10**4

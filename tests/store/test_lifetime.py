@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 from nbcache.units import parse_age, parse_size
 from tests.support import Shell
@@ -18,7 +19,7 @@ MB = 1000**2
 
 
 def _save(store: Store, key: str, nbytes: int) -> None:
-    store.save(key, {"outputs": {"x": np.full(nbytes, ord(key[0]), dtype=np.uint8)}}, {})
+    store.save(key, {"outputs": {"x": np.full(nbytes, ord(key[0]), dtype=np.uint8)}}, EntryMeta())
 
 
 def _age(store: Store, key: str, seconds: float) -> None:
@@ -78,7 +79,7 @@ def test_size_limit_setting_evicts_after_save(shell: Shell) -> None:
     shell.cached("a = np.ones(10**6, dtype=np.uint8)")
     shell.cached("b = np.zeros(10**6, dtype=np.uint8)")
     entries = shell.ip._nbcache_magics.store().entries()
-    assert len(entries) == 1 and "b" in entries[0].meta["outputs"]
+    assert len(entries) == 1 and "b" in entries[0].meta.outputs
 
 
 def test_size_limit_from_the_environment(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +98,7 @@ def test_cache_clear_older_than_and_larger_than(shell: Shell) -> None:
     shell.cached("small = 1")
     shell.cached("big = np.ones(2 * 10**6, dtype=np.uint8)")
     store = shell.ip._nbcache_magics.store()
-    keys = {("big" if "big" in e.meta["outputs"] else "small"): e.key for e in store.entries()}
+    keys = {("big" if "big" in e.meta.outputs else "small"): e.key for e in store.entries()}
     for key in keys.values():
         _age(store, key, 8 * 86400)
     _, captured = shell.run("%cache_clear --older-than 7d --larger-than 1MB")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nbcache.store import serialize
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
 
@@ -20,7 +21,7 @@ def _memory_of(arr: np.ndarray) -> object:
 
 
 def _roundtrip(store: Store, outputs: dict) -> dict:
-    store.save("ab" * 16, {"outputs": outputs, "value": None, "events": []}, {})
+    store.save("ab" * 16, {"outputs": outputs, "value": None, "events": []}, EntryMeta())
     loaded = store.load("ab" * 16)
     assert loaded is not None
     return loaded[0]["outputs"]
@@ -58,14 +59,14 @@ def test_shared_objects_stay_shared(tmp_path: Path) -> None:
 def test_the_same_array_in_two_entries_is_stored_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     for key in ("aa" * 16, "bb" * 16):
-        store.save(key, {"outputs": {"x": np.ones(2**17)}}, {})
+        store.save(key, {"outputs": {"x": np.ones(2**17)}}, EntryMeta())
     sizes = sorted(p.stat().st_size for p in (tmp_path / "s" / "blobs").iterdir())
     assert sizes.count(2**20) == 1
 
 
 def test_input_references_resolve_to_the_live_object(tmp_path: Path) -> None:
     store, live = Store(tmp_path / "s"), np.arange(10**5)
-    store.save("ab" * 16, {"outputs": {"view": [live]}}, {}, refs={id(live): "x"})
+    store.save("ab" * 16, {"outputs": {"view": [live]}}, EntryMeta(), refs={id(live): "x"})
     payload, _ = store.load("ab" * 16, resolve={"x": live}.__getitem__)
     assert payload["outputs"]["view"][0] is live
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nbcache.store import serialize
+from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
 N = 5000  # above the size from which the joined form is used
@@ -79,7 +80,7 @@ def test_a_large_string_column_goes_through_the_store_out_of_band(tmp_path: Path
     ser = serialize.dumps({"outputs": {"df": frame}}, {id(object()): ("namespace",)})
     assert sum(b.nbytes for b in ser.buffers) > N * 20 * 20  # the text left the pickle as a buffer
     store = Store(tmp_path / "s")
-    store.save("cd" * 16, {"outputs": {"df": frame}, "value": None, "events": []}, {})
+    store.save("cd" * 16, {"outputs": {"df": frame}, "value": None, "events": []}, EntryMeta())
     loaded = store.load("cd" * 16)
     assert loaded is not None
     pd.testing.assert_frame_equal(loaded[0]["outputs"]["df"], frame)
