@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
 from nbcache.analysis import determinism
@@ -21,7 +20,7 @@ from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
-from nbcache.cell.parsed import parse_cell
+from nbcache.cell.parsed import hides_value, parse_cell
 from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys import settings
@@ -146,7 +145,7 @@ class CachedCell:
         self.started = time.perf_counter()
         value = self._run(raw)
         # A trailing ';' hides the value, as it would without %%cache (IPython only sees the magic call).
-        return None if DisplayHook.semicolon_at_end_of_expression(raw) else value
+        return None if hides_value(raw) else value
 
     def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
@@ -249,8 +248,7 @@ class CachedCell:
         saved = info.compute_s - elapsed
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload))
-        # Last: the statistics thread would otherwise compete for the interpreter with the line and the panel.
-        background.submit(self.store.record_hit, cell.key, saved)
+        background.record_hit(self.store, cell.key, saved)  # counted in memory, written in a batch
         return payload.value
 
     # ---- miss

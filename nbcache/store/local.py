@@ -36,7 +36,7 @@ from typing import Any
 
 from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, ForeignEntry, StoreError
-from nbcache.store import files, serialize
+from nbcache.store import background, files, recent, serialize
 from nbcache.store.blobs import TMP_PREFIX, Identity, read_verified, write_atomic, write_hashed
 from nbcache.store.index import KID, EntryRow, Index, Listed, StatsRow
 from nbcache.store.locks import KeyLock
@@ -55,6 +55,8 @@ _STALE_TMP_S = 3600.0
 _ORPHAN_GRACE_S = 60.0
 # A read that finds its entry changed under it reads again, this many times in all, before calling it a miss.
 _READ_TRIES = 5
+# What ``load`` reports as an entry's usage: a hit does not read the stats file (listings do).
+_UNREAD_STATS = {"hits": 0.0, "last_used": 0.0, "saved_s": 0.0}
 # How often saves sweep what crashed writers left: soon after the grace, so crashes do not pile up.
 _SWEEP_EVERY_S = 2 * _ORPHAN_GRACE_S
 
@@ -122,16 +124,6 @@ def _inode(path: Path) -> int | None:
         return None
 
 
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
-    """Which file a name holds now. Not the inode alone: a manifest removed and saved again at once may get the
-    freed inode number back, and a reader must still see that the file changed under it."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_ctime_ns, st.st_size
-
-
 def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=3)
 
@@ -175,6 +167,7 @@ class Store:
         self.size_limit = size_limit
         self._last_sweep = -_SWEEP_EVERY_S  # the first save of a session sweeps
         self._verifier = _Verifier(self)
+        self._recent = recent.RecentReads()
         self._synced = False
         self._kid: tuple[bytes, str] | None = None
 
@@ -342,7 +335,11 @@ class Store:
             raise EntryDamaged("its manifest names blobs nbcache does not write")
         return manifest
 
-    def _read_manifest(self, path: Path) -> dict[str, Any] | None:
+    def _read_manifest(self, path: Path, read_from: Identity | None = None) -> dict[str, Any] | None:
+        """The verified manifest; from memory while ``path`` still holds ``read_from``, the file it came from."""
+        known = self._recent.manifest(path, read_from)
+        if known is not None:
+            return known
         try:
             raw = files.read_small(path)
         except FileNotFoundError:  # evicted or cleared by another kernel a moment ago: simply absent
@@ -352,15 +349,30 @@ class Store:
         manifest = self._verified(raw)
         if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
             raise EntryDamaged("its manifest belongs to another key")
+        if manifest is not None and read_from is not None:  # the same file before and after the read: remember it
+            self._recent.remember_manifest(path, read_from if recent.identity(path) == read_from else None, manifest)
         return manifest
 
     def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False) -> list[Any]:
         verified = None if recheck else self._verifier
         try:
-            return [read_verified(self._blob_path(blob), blob, size, verified, pickle_stream=i == 0)
+            return [self._pickle_stream(blob, size) if i == 0 and not recheck
+                    else read_verified(self._blob_path(blob), blob, size, verified, pickle_stream=i == 0)
                     for i, (blob, size) in enumerate(blob_refs(manifest))]
         except (BlobDamaged, ValueError) as exc:
             raise EntryDamaged(str(exc)) from None
+
+    def _pickle_stream(self, blob: str, size: int) -> Any:
+        """An entry's pickle, read and hashed, or as read and hashed before from the very same file (recent.py)."""
+        path = self._blob_path(blob)
+        before = recent.identity(path)
+        known = self._recent.stream(blob, before)
+        if known is not None and len(known) == size:
+            return known
+        data = read_verified(path, blob, size, pickle_stream=True)
+        if size <= recent.STREAM_MAX and recent.identity(path) == before:
+            self._recent.remember_stream(blob, before, bytes(data))
+        return data
 
     def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
         data, *buffers = self._read_blobs(manifest)
@@ -379,7 +391,8 @@ class Store:
         return None
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
-        """The entry's payload and info; None if absent, of another format, or damaged (with one warning)."""
+        """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
+        damaged (with one warning)."""
         try:
             path = self._find_manifest(key)
         except (KeyRefused, OSError) as exc:
@@ -388,15 +401,15 @@ class Store:
         if path is None:
             return None
         for _ in range(_READ_TRIES):  # again while other kernels replace or evict the entry under this read
-            manifest, before = None, _file_identity(path)
+            manifest, before = None, recent.identity(path)
             try:
-                manifest = self._read_manifest(path)
+                manifest = self._read_manifest(path, before)
                 if manifest is None:
                     return None
                 payload = self._payload(manifest, resolve)
-                return payload, self._info(manifest)
+                return payload, self._info(manifest, _UNREAD_STATS)  # a hit needs none: spare it a file read
             except EntryDamaged as damage:
-                if _file_identity(path) != before:  # evicted or saved again by another kernel while being read
+                if recent.identity(path) != before:  # evicted or saved again by another kernel while being read
                     continue
                 self._damaged(key, manifest, damage)
                 return None
@@ -487,12 +500,14 @@ class Store:
     def _stats(self, key: str) -> dict[str, float]:
         return self._stats_file(self._stats_path(key))
 
-    def record_hit(self, key: str, saved_s: float) -> None:
+    def record_hit(self, key: str, saved_s: float, hits: int = 1, last_used: float | None = None) -> None:
+        """Add ``hits`` hits that saved ``saved_s`` in all (``background`` gathers them), the last at ``last_used``."""
         stats = self._stats(key)
-        stats.update(hits=stats["hits"] + 1, last_used=time.time(), saved_s=stats["saved_s"] + max(saved_s, 0.0))
+        stats.update(hits=stats["hits"] + hits, last_used=time.time() if last_used is None else last_used,
+                     saved_s=stats["saved_s"] + max(saved_s, 0.0))
         path = self._stats_path(key)
         try:
-            self._folder("stats", create=True)
+            files.real_dir(self.root, "stats", create=True)  # not the root: a store removed meanwhile stays gone
             write_atomic(path, json.dumps(stats).encode())
             self._index.put_stats(StatsRow(self._name(path), key, **stats), os.lstat(path).st_ino)
         except (OSError, sqlite3.Error):  # statistics are best effort
@@ -555,6 +570,7 @@ class Store:
 
     def entries(self) -> list[EntryInfo]:
         """Every valid entry, newest first; damaged ones are skipped, never raised."""
+        background.wait()  # hits this process counted in memory belong in the listing (and in eviction's order)
         return self._listed()
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
@@ -642,6 +658,7 @@ class Store:
     def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = _ORPHAN_GRACE_S) -> int:
         """Evict least recently used entries (of any key) until the blobs take at most ``max_size`` bytes."""
         kept = set(keep)
+        background.wait()  # the recency of hits counted in memory decides what goes
         try:
             self._index.sync()
             rows = self._index.listed(manifests=False)
