@@ -205,12 +205,14 @@ class CachedCell:
         return payload, info
 
     def _restore_problem(self, cell: Prepared, payload: Payload, meta: dict) -> str | None:
-        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
-        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
-        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         random_state = determinism.state_problem(meta)
         if random_state:
             return random_state
+        if not payload.mutated:  # the common hit: no reference to look for
+            return None
+        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
+        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         for name, restored in payload.mutated.items():
             # No local name for the live object: _hidden_references counts every reference to it.
             if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True):

@@ -191,13 +191,13 @@ class Store:
         return Index(self.root, self._entry_row, self._stats_row)
 
     def _manifest_path(self, key: str) -> Path:
-        return self.root / "entries" / self.kid / f"{_check_key(key)}.json"
+        return self.root.joinpath("entries", self.kid, f"{_check_key(key)}.json")  # one join: this runs every hit
 
     def _legacy_manifest_path(self, key: str) -> Path:
         return self.root / "entries" / f"{_check_key(key)}.json"
 
     def _blob_path(self, blob: str) -> Path:
-        return self.root / "blobs" / _check_key(blob)
+        return self.root.joinpath("blobs", _check_key(blob))
 
     def _stats_path(self, key: str) -> Path:
         return self.root / "stats" / f"{_check_key(key)}.json"
@@ -337,7 +337,7 @@ class Store:
 
     def _read_manifest(self, path: Path, read_from: Identity | None = None) -> dict[str, Any] | None:
         """The verified manifest; from memory while ``path`` still holds ``read_from``, the file it came from."""
-        known = self._recent.manifest(path, read_from)
+        known = self._recent.manifest(path.stem, read_from)
         if known is not None:
             return known
         try:
@@ -350,7 +350,8 @@ class Store:
         if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
             raise EntryDamaged("its manifest belongs to another key")
         if manifest is not None and read_from is not None:  # the same file before and after the read: remember it
-            self._recent.remember_manifest(path, read_from if recent.identity(path) == read_from else None, manifest)
+            same = read_from if recent.identity(path) == read_from else None
+            self._recent.remember_manifest(path.stem, path, same, manifest)
         return manifest
 
     def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False) -> list[Any]:
@@ -364,14 +365,14 @@ class Store:
 
     def _pickle_stream(self, blob: str, size: int) -> Any:
         """An entry's pickle, read and hashed, or as read and hashed before from the very same file (recent.py)."""
-        path = self._blob_path(blob)
-        before = recent.identity(path)
-        known = self._recent.stream(blob, before)
+        known = self._recent.stream(blob)
         if known is not None and len(known) == size:
             return known
+        path = self._blob_path(blob)
+        before = recent.identity(path)
         data = read_verified(path, blob, size, pickle_stream=True)
         if size <= recent.STREAM_MAX and recent.identity(path) == before:
-            self._recent.remember_stream(blob, before, bytes(data))
+            self._recent.remember_stream(blob, path, before, bytes(data))
         return data
 
     def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
@@ -385,23 +386,34 @@ class Store:
 
     def _find_manifest(self, key: str) -> Path | None:
         """This key's manifest, in its key folder or where entries were kept before; None if neither."""
-        for path in (self._manifest_path(key), self._legacy_manifest_path(key)):
+        for where in (self._manifest_path, self._legacy_manifest_path):  # the legacy name only if needed
+            path = where(key)
             if os.path.lexists(path):
                 return path
         return None
+
+    def _locate(self, key: str) -> tuple[Path | None, Identity | None]:
+        """The key's manifest file and its identity now: where it was read from last if still there (one lstat),
+        else found by name."""
+        path = self._recent.manifest_path(key)
+        now = None if path is None else recent.identity(path)
+        if now is None:
+            path = self._find_manifest(key)
+            now = None if path is None else recent.identity(path)
+        return path, now
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
         damaged (with one warning)."""
         try:
-            path = self._find_manifest(key)
+            path, before = self._locate(key)
         except (KeyRefused, OSError) as exc:
             _warn(f"nbcache: cannot read the store {self.root} ({exc}); the cell runs instead")
             return None
         if path is None:
             return None
         for _ in range(_READ_TRIES):  # again while other kernels replace or evict the entry under this read
-            manifest, before = None, recent.identity(path)
+            manifest = None
             try:
                 manifest = self._read_manifest(path, before)
                 if manifest is None:
@@ -409,7 +421,9 @@ class Store:
                 payload = self._payload(manifest, resolve)
                 return payload, self._info(manifest, _UNREAD_STATS)  # a hit needs none: spare it a file read
             except EntryDamaged as damage:
-                if recent.identity(path) != before:  # evicted or saved again by another kernel while being read
+                now = recent.identity(path)
+                if now != before:  # evicted or saved again by another kernel while being read
+                    before = now
                     continue
                 self._damaged(key, manifest, damage)
                 return None

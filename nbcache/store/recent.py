@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,45 +38,60 @@ def identity(path: Path) -> Identity | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Read:
+    path: Path
+    identity: Identity
+    content: Any  # a verified manifest (a dict, shared: read-only) or a pickle stream (bytes)
+
+
 class RecentReads:
-    """Verified manifests and pickle streams by file identity, least recently used dropped first."""
+    """Verified manifests (by entry key) and pickle streams (by blob hash) with the identity of the file each came
+    from, least recently used dropped first."""
 
     def __init__(self) -> None:
-        self._manifests: OrderedDict[Path, tuple[Identity, dict[str, Any]]] = OrderedDict()
-        self._streams: OrderedDict[str, tuple[Identity, bytes]] = OrderedDict()
+        self._manifests: OrderedDict[str, _Read] = OrderedDict()
+        self._streams: OrderedDict[str, _Read] = OrderedDict()
         self._stream_bytes = 0
 
-    def manifest(self, path: Path, now: Identity | None) -> dict[str, Any] | None:
-        """The manifest verified from ``path`` if the name still holds that file (read-only: shared by hits)."""
-        found = self._manifests.get(path)
-        if found is None or now is None or found[0] != now:
-            return None
-        self._manifests.move_to_end(path)
-        return found[1]
+    def manifest_path(self, key: str) -> Path | None:
+        """Where ``key``'s manifest was read from last (the same Path object: its hash is computed already)."""
+        found = self._manifests.get(key)
+        return None if found is None else found.path
 
-    def remember_manifest(self, path: Path, read_from: Identity | None, manifest: dict[str, Any]) -> None:
-        """``manifest`` was verified from the file of identity ``read_from`` (taken before and after the read)."""
+    def manifest(self, key: str, now: Identity | None) -> dict[str, Any] | None:
+        """The manifest verified before if its name still holds the very file it came from (``now``)."""
+        found = self._manifests.get(key)
+        if found is None or now is None or found.identity != now:
+            return None
+        self._manifests.move_to_end(key)
+        return found.content
+
+    def remember_manifest(self, key: str, path: Path, read_from: Identity | None, manifest: dict[str, Any]) -> None:
+        """``manifest`` was verified from ``path`` while it held the file ``read_from`` (before and after the read);
+        None: it changed meanwhile, remember nothing."""
         if read_from is None or not read_from.settled():
-            self._manifests.pop(path, None)
+            self._manifests.pop(key, None)
             return
-        self._manifests[path] = (read_from, manifest)
-        self._manifests.move_to_end(path)
+        self._manifests[key] = _Read(path, read_from, manifest)
+        self._manifests.move_to_end(key)
         while len(self._manifests) > _MANIFESTS:
             self._manifests.popitem(last=False)
 
-    def stream(self, blob: str, now: Identity | None) -> bytes | None:
+    def stream(self, blob: str) -> bytes | None:
+        """The pickle stream read and hashed before, if its file is still the very one it came from."""
         found = self._streams.get(blob)
-        if found is None or now is None or found[0] != now:
+        if found is None or identity(found.path) != found.identity:
             return None
         self._streams.move_to_end(blob)
-        return found[1]
+        return found.content
 
-    def remember_stream(self, blob: str, read_from: Identity | None, data: bytes) -> None:
-        """``data`` hashed to ``blob`` and came from the file of identity ``read_from``; kept only if small."""
+    def remember_stream(self, blob: str, path: Path, read_from: Identity | None, data: bytes) -> None:
+        """``data`` hashed to ``blob`` and came from ``path`` holding the file ``read_from``; kept only if small."""
         if read_from is None or not read_from.settled() or len(data) > STREAM_MAX:
             return
         old = self._streams.pop(blob, None)
-        self._stream_bytes += len(data) - (len(old[1]) if old else 0)
-        self._streams[blob] = (read_from, data)
+        self._stream_bytes += len(data) - (len(old.content) if old else 0)
+        self._streams[blob] = _Read(path, read_from, data)
         while self._stream_bytes > _STREAMS_TOTAL:
-            self._stream_bytes -= len(self._streams.popitem(last=False)[1][1])
+            self._stream_bytes -= len(self._streams.popitem(last=False)[1].content)
