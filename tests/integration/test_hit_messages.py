@@ -48,3 +48,20 @@ def test_a_hit_opens_its_panel_once_with_the_final_text(client: BlockingKernelCl
     assert "application/vnd.jupyter.widget-view+json" in final["content"]["data"]
     streams = [m["content"]["text"] for m in hit if m["msg_type"] == "stream"]
     assert "".join(streams) == "6\n"
+
+
+def test_a_hit_replays_its_prints_in_as_many_stream_messages_as_the_plain_cell(client: BlockingKernelClient) -> None:
+    """Each flush of a stream is a message and a wait for the kernel's I/O thread: a print is two writes, so a
+    replay that flushed after each write cost a cheap cell more than the rest of the hit."""
+    body = "for i in range(3):\n    print(i)\nimport sys\nprint('warn', file=sys.stderr)\nprint('done')"
+    _messages(client, "%load_ext nbcache")
+
+    def streamed(code: str) -> list[tuple[str, str]]:
+        return [(m["content"]["name"], m["content"]["text"]) for m in _messages(client, code)
+                if m["msg_type"] == "stream" and not m["content"]["text"].startswith("nbcache")]
+
+    plain = streamed(body)
+    streamed(f"%%cache\n{body}")
+    hit = streamed(f"%%cache\n{body}")
+    assert "".join(t for n, t in hit if n == "stdout") == "0\n1\n2\ndone\n"
+    assert len(hit) <= len(plain) + 1, (hit, plain)  # one more at most: where stdout gives way to stderr
