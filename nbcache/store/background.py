@@ -77,7 +77,8 @@ def record_hit(store: HitRecorder, key: str, saved_s: float) -> None:
         hits.last_used = time.time()
         if _flusher is None:
             _start_flusher()
-    _due.set()
+    if not _due.is_set():  # set() takes a lock and wakes the flusher: once per batch is enough
+        _due.set()
 
 
 def wait() -> None:
