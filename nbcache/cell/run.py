@@ -238,7 +238,8 @@ class CachedCell:
         return outputs
 
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
-        self.reporter.begin(CellState.RESTORING)
+        if payload.events:  # output to replay: the reporter may hold its place above it (the panel does)
+            self.reporter.begin(CellState.RESTORING)
         outputs = self._apply_mutations(payload)
         for name in info.meta.get("deletions", []):
             self.ns.pop(name, None)

@@ -65,3 +65,13 @@ def test_a_hit_replays_its_prints_in_as_many_stream_messages_as_the_plain_cell(c
     hit = streamed(f"%%cache\n{body}")
     assert "".join(t for n, t in hit if n == "stdout") == "0\n1\n2\ndone\n"
     assert len(hit) <= len(plain) + 1, (hit, plain)  # one more at most: where stdout gives way to stderr
+
+
+def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: BlockingKernelClient) -> None:
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\ny = x * 2\ny")
+    hit = _messages(client, "%%cache\ny = x * 2\ny")
+    shown = [m["msg_type"] for m in hit if m["msg_type"] in ("display_data", "update_display_data", "execute_result")]
+    assert shown == ["display_data", "execute_result"], shown
+    assert hit[[m["msg_type"] for m in hit].index("display_data")]["content"]["data"]["text/plain"].startswith(
+        "nbcache: hit")
