@@ -150,12 +150,15 @@ def rng_states() -> dict[str, Any]:
 
 
 def _changed(before: Any, after: Any) -> bool:
-    """Did a generator's state change? Equal pickles mean equal states, and pickling Python's 625-int state costs
-    a fiftieth of hashing it value by value (every miss asks); a state that does not pickle is hashed."""
+    """Did a generator's state change? Every miss asks, and hashing Python's 625-int state value by value costs
+    fifty times pickling it: equal pickles mean equal states, so the content hashes decide only when the pickles
+    differ (the state did change, or its pickle is not canonical, like a torch tensor's)."""
     try:
-        return pickle.dumps(before, protocol=5) != pickle.dumps(after, protocol=5)
+        if pickle.dumps(before, protocol=5) == pickle.dumps(after, protocol=5):
+            return False
     except Exception:
-        return hash_value(before) != hash_value(after)
+        pass
+    return hash_value(before) != hash_value(after)
 
 
 def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
