@@ -15,6 +15,8 @@ from blake3 import blake3
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from nbcache.store import background
+
 from .common import row, timings
 
 
@@ -30,6 +32,7 @@ def _shell() -> Iterator[InteractiveShell]:
         try:
             yield ip
         finally:
+            background.wait()  # hit statistics still gathering go to this store before it is removed
             ip.run_line_magic("unload_ext", "nbcache")
             ip.reset(new_session=False)
             if old is None:

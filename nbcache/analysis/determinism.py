@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import pickle
 import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
@@ -148,9 +149,21 @@ def rng_states() -> dict[str, Any]:
     return states
 
 
+def _changed(before: Any, after: Any) -> bool:
+    """Did a generator's state change? Every miss asks, and hashing Python's 625-int state value by value costs
+    fifty times pickling it: equal pickles mean equal states, so the content hashes decide only when the pickles
+    differ (the state did change, or its pickle is not canonical, like a torch tensor's)."""
+    try:
+        if pickle.dumps(before, protocol=5) == pickle.dumps(after, protocol=5):
+            return False
+    except Exception:
+        pass
+    return hash_value(before) != hash_value(after)
+
+
 def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The generators whose state the run changed, with their new state."""
-    return {k: v for k, v in after.items() if k not in before or hash_value(v) != hash_value(before[k])}
+    return {k: v for k, v in after.items() if k not in before or _changed(before[k], v)}
 
 
 def _state_digest(state: Any) -> str:
@@ -166,8 +179,7 @@ def drawn_states(before: dict[str, Any], after: dict[str, Any], tree: ast.AST,
     """The generators loaded before the run that it advanced without seeding them itself, with a digest of the
     state they started from: the entry holds only while they are in that state again."""
     seeded = {_SEED_OF[name] for name, _ in _cell_calls(tree, namespace) if name in _SEED_OF}
-    return {k: _state_digest(v) for k, v in before.items()
-            if k in after and k not in seeded and _state_digest(after[k]) != _state_digest(v)}
+    return {k: _state_digest(v) for k, v in before.items() if k in after and k not in seeded and _changed(v, after[k])}
 
 
 def state_problem(drawn: Mapping[str, str]) -> str | None:

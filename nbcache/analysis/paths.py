@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from functools import lru_cache
 
 # Calls whose path argument is written, created or removed, not read.
 _WRITE_PREFIXES = ("to_", "save", "write", "dump")
@@ -78,10 +79,15 @@ def _looks_like_path(text: str) -> bool:
     return 0 < len(text) <= _MAX_PATH and "\n" not in text and "\0" not in text
 
 
+@lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
+def _path_like_literals(tree: ast.AST) -> tuple[ast.Constant, ...]:
+    return tuple(node for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value))
+
+
 def literal_paths(tree: ast.AST) -> list[str]:
     """String literals in the cell that could be read as paths, write targets left out."""
-    candidates = [node for node in ast.walk(tree)
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)]
+    candidates = _path_like_literals(tree)
     if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
         return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -119,9 +125,7 @@ def _folder_context(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 
 def literal_folders(tree: ast.AST) -> list[str]:
     """Literals naming an existing folder and used as one: the cell lists it or reads files inside it."""
-    candidates = [node for node in ast.walk(tree)
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)
-                  and os.path.isdir(os.path.expanduser(node.value))]
+    candidates = [node for node in _path_like_literals(tree) if os.path.isdir(os.path.expanduser(str(node.value)))]
     if not candidates:  # most cells: no parent map
         return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}

@@ -206,18 +206,32 @@ def _replay_after_cell(shell: Any, events: tuple[Event, ...]) -> None:
     _once_after_cell(shell, done)
 
 
+def _stream_of(event: Event) -> Any:
+    if not isinstance(event, StreamEvent):
+        return None
+    return sys.stdout if event.stream is Stream.STDOUT else sys.stderr
+
+
 def replay(shell: Any, events: tuple[Event, ...]) -> None:
     """Show recorded events again, in their order; those shown after the cell's code, after the cell's value."""
+    # A stream is flushed before anything else is shown (the other stream, a display, what follows the replay), so
+    # stdout, stderr and displays stay interleaved as they were; not after each write: in a kernel every flush
+    # waits for the I/O thread, and a print is two writes.
+    unflushed: Any = None
     for index, event in enumerate(events):
+        stream = _stream_of(event)
+        if unflushed is not None and stream is not unflushed:
+            unflushed.flush()
+        unflushed = stream
         if isinstance(event, CellEndEvent):
             _replay_after_cell(shell, events[index + 1:])
             return
         if isinstance(event, StreamEvent):
-            stream = sys.stdout if event.stream is Stream.STDOUT else sys.stderr
             stream.write(event.text)
-            stream.flush()  # keeps stdout and stderr interleaved as they were
         elif isinstance(event, DisplayEvent):
             kwargs = {"transient": event.transient, "update": event.update} if (event.transient or event.update) else {}
             shell.display_pub.publish(event.data, event.metadata, **kwargs)
         elif isinstance(event, ClearEvent):
             shell.display_pub.clear_output(event.wait)
+    if unflushed is not None:
+        unflushed.flush()

@@ -10,7 +10,10 @@ from __future__ import annotations
 import ast
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from IPython.core.displayhook import DisplayHook
 
 from nbcache.analysis.names import CellAnalysis, analyse_tree
 from nbcache.keys.cellkey import normalise
@@ -52,3 +55,9 @@ def parse_cell(shell: Any, raw: str) -> ParsedCell:
     if len(_cache) > _CAPACITY:
         _cache.popitem(last=False)
     return parsed
+
+
+@lru_cache(maxsize=_CAPACITY)
+def hides_value(raw: str) -> bool:
+    """Does the cell end in ``;``, which hides its value? IPython tokenizes the text to tell: once per text here."""
+    return bool(DisplayHook.semicolon_at_end_of_expression(raw))

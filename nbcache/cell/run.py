@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 
 from nbcache.analysis import determinism
@@ -21,7 +20,7 @@ from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
-from nbcache.cell.parsed import parse_cell
+from nbcache.cell.parsed import hides_value, parse_cell
 from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
 from nbcache.keys import settings
@@ -147,7 +146,7 @@ class CachedCell:
         self.started = time.perf_counter()
         value = self._run(raw)
         # A trailing ';' hides the value, as it would without %%cache (IPython only sees the magic call).
-        return None if DisplayHook.semicolon_at_end_of_expression(raw) else value
+        return None if hides_value(raw) else value
 
     def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
@@ -207,12 +206,14 @@ class CachedCell:
         return payload, info
 
     def _restore_problem(self, cell: Prepared, payload: Payload, meta: EntryMeta) -> str | None:
-        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
-        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
-        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         random_state = determinism.state_problem(meta.random_state)
         if random_state:
             return random_state
+        if not payload.mutated:  # the common hit: no reference to look for
+            return None
+        # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
+        # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
+        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
         for name, restored in payload.mutated.items():
             # No local name for the live object: _hidden_references counts every reference to it.
             if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True):
@@ -238,7 +239,8 @@ class CachedCell:
         return outputs
 
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
-        self.reporter.begin(CellState.RESTORING)
+        if payload.events:  # output to replay: the reporter may hold its place above it (the panel does)
+            self.reporter.begin(CellState.RESTORING)
         outputs = self._apply_mutations(payload)
         for name in info.meta.deletions:
             self.ns.pop(name, None)
@@ -250,8 +252,7 @@ class CachedCell:
         saved = info.compute_s - elapsed
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
         self._status(self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload))
-        # Last: the statistics thread would otherwise compete for the interpreter with the line and the panel.
-        background.submit(self.store.record_hit, cell.key, saved)
+        background.record_hit(self.store, cell.key, saved)  # counted in memory, written in a batch
         return payload.value
 
     # ---- miss

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import warnings
@@ -171,12 +172,9 @@ class CacheMagics(Magics):
         eval/globals()), the cell runs uncached with a one-line note.
         """
         __tracebackhide__ = True  # noqa: F841
-        try:
-            args = parse_argstring(self.cache, line)
-        except ValueError as exc:  # shlex: an unterminated quote
-            raise UsageError(f"%%cache {line}: {exc}") from None
-        _check_names("--ignore", args.ignore)
-        options = CellOptions(args.force, tuple(args.deps), tuple(args.ignore), args.quiet or self.silent)
+        options = _cell_options(line)
+        if self.silent:
+            options = replace(options, quiet=True)
         reporter = self._tracked(self._reporter(options, cell), cell, options)
         return CachedCell(self.shell, self.store(), options, self.cell_id, reporter).run(cell)
 
@@ -304,3 +302,15 @@ class CacheMagics(Magics):
         from nbcache.ui.sidebar import open_browser
 
         open_browser(self.shell, self.store(), args.inline)
+
+
+@functools.lru_cache(maxsize=256)
+def _cell_options(line: str) -> CellOptions:
+    """The options of a ``%%cache`` line, parsed once per distinct line: argparse costs more than a trivial hit.
+    A line in error raises each time (lru_cache keeps no exception)."""
+    try:
+        args = parse_argstring(CacheMagics.cache, line)
+    except ValueError as exc:  # shlex: an unterminated quote
+        raise UsageError(f"%%cache {line}: {exc}") from None
+    _check_names("--ignore", args.ignore)
+    return CellOptions(args.force, tuple(args.deps), tuple(args.ignore), args.quiet)

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from nbcache.errors import UnhashableValue
@@ -190,7 +190,8 @@ def _code_names(code: types.CodeType) -> Iterator[str]:
             yield from _code_names(const)
 
 
-def _observed_names(tree: ast.AST, values: Iterable[Any]) -> set[str]:
+@lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
+def _tree_names(tree: ast.AST) -> frozenset[str]:
     names: set[str] = set()
     for n in ast.walk(tree):
         if isinstance(n, ast.Name):
@@ -199,6 +200,11 @@ def _observed_names(tree: ast.AST, values: Iterable[Any]) -> set[str]:
             names.add(n.attr)
         elif isinstance(n, (ast.Import, ast.ImportFrom)):
             names.update(a.name.split(".")[-1] for a in n.names)
+    return frozenset(names)
+
+
+def _observed_names(tree: ast.AST, values: Iterable[Any]) -> set[str]:
+    names = set(_tree_names(tree))
     for value in values:  # notebook functions: what their code names
         code = getattr(value, "__code__", None)
         if isinstance(code, types.CodeType) and not is_library_file(code.co_filename):
@@ -396,17 +402,22 @@ def _import(name: str) -> types.ModuleType:
 
 
 # ---- imports a cell makes possible itself: `sys.path.insert(0, "src")` then `from feats import build`
-def _added_paths(tree: ast.AST) -> list[str]:
-    """Folders the cell adds to sys.path by a literal (``sys.path.insert(0, "src")``, ``.append("lib")``)."""
+@lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
+def _path_literals_added(tree: ast.AST) -> tuple[str, ...]:
     found = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("insert", "append") and isinstance(node.func.value, ast.Attribute)
                 and node.func.value.attr == "path" and node.args):
             arg = node.args[-1]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and os.path.isdir(arg.value):
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 found.append(arg.value)
-    return found
+    return tuple(found)
+
+
+def _added_paths(tree: ast.AST) -> list[str]:
+    """Folders the cell adds to sys.path by a literal (``sys.path.insert(0, "src")``, ``.append("lib")``)."""
+    return [path for path in _path_literals_added(tree) if os.path.isdir(path)]
 
 
 @contextmanager

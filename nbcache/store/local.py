@@ -36,8 +36,8 @@ from typing import Any
 
 from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, ForeignEntry, StoreError
-from nbcache.store import files, serialize
-from nbcache.store.blobs import read_verified, write_atomic, write_hashed
+from nbcache.store import background, files, recent, serialize
+from nbcache.store.blobs import Identity, read_verified, write_atomic, write_hashed
 from nbcache.store.entry import EntryInfo, EntryMeta
 from nbcache.store.index import KID, EntryRow, Index, Listed, StatsRow
 from nbcache.store.layout import Layout
@@ -50,6 +50,8 @@ from nbcache.store.verified import VerifiedBlobs
 
 # A read that finds its entry changed under it reads again, this many times in all, before calling it a miss.
 _READ_TRIES = 5
+# What ``load`` reports as an entry's usage: a hit does not read the stats file (listings do).
+_UNREAD_STATS = Counters()
 # How often saves sweep what crashed writers left: soon after the grace, so crashes do not pile up.
 _SWEEP_EVERY_S = 2 * ORPHAN_GRACE_S
 
@@ -57,16 +59,6 @@ _SWEEP_EVERY_S = 2 * ORPHAN_GRACE_S
 def key_id(secret: bytes) -> str:
     """The name of a key's folder of manifests: a hash of the key that reveals nothing of it."""
     return hmac.new(secret, b"nbcache key folder", hashlib.sha256).hexdigest()[:16]
-
-
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
-    """Which file a name holds now. Not the inode alone: a manifest removed and saved again at once may get the
-    freed inode number back, and a reader must still see that the file changed under it."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_ctime_ns, st.st_size
 
 
 def _warn(message: str) -> None:
@@ -87,6 +79,7 @@ class Store:
         self.layout = Layout(self.root)
         self._index = Index(self.root, self._entry_row, self._stats_row)  # opens its file on first use only
         self._verifier = VerifiedBlobs(lambda: self.secret, self._index)
+        self._recent = recent.RecentReads()
         self._removal = Removal(self.layout, self._index, lambda: self.kid)
 
     # ---- paths and signing
@@ -187,7 +180,11 @@ class Store:
     def _verified(self, raw: bytes) -> dict[str, Any] | None:
         return verify_manifest(raw, self._sign)
 
-    def _read_manifest(self, path: Path) -> dict[str, Any] | None:
+    def _read_manifest(self, path: Path, read_from: Identity | None = None) -> dict[str, Any] | None:
+        """The verified manifest; from memory while ``path`` still holds ``read_from``, the file it came from."""
+        known = self._recent.manifest(path.stem, read_from)
+        if known is not None:
+            return known
         try:
             raw = files.read_small(path)
         except FileNotFoundError:  # evicted or cleared by another kernel a moment ago: simply absent
@@ -197,15 +194,31 @@ class Store:
         manifest = self._verified(raw)
         if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
             raise EntryDamaged("its manifest belongs to another key")
+        if manifest is not None and read_from is not None:  # the same file before and after the read: remember it
+            same = read_from if recent.identity(path) == read_from else None
+            self._recent.remember_manifest(path.stem, path, same, manifest)
         return manifest
 
     def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False) -> list[Any]:
         verified = None if recheck else self._verifier
         try:
-            return [read_verified(self.layout.blob_path(blob), blob, size, verified, pickle_stream=i == 0)
+            return [self._pickle_stream(blob, size) if i == 0 and not recheck
+                    else read_verified(self.layout.blob_path(blob), blob, size, verified, pickle_stream=i == 0)
                     for i, (blob, size) in enumerate(blob_refs(manifest))]
         except (BlobDamaged, ValueError) as exc:
             raise EntryDamaged(str(exc)) from None
+
+    def _pickle_stream(self, blob: str, size: int) -> Any:
+        """An entry's pickle, read and hashed, or as read and hashed before from the very same file (recent.py)."""
+        known = self._recent.stream(blob)
+        if known is not None and len(known) == size:
+            return known
+        path = self.layout.blob_path(blob)
+        before = recent.identity(path)
+        data = read_verified(path, blob, size, pickle_stream=True)
+        if size <= recent.STREAM_MAX and recent.identity(path) == before:
+            self._recent.remember_stream(blob, path, before, bytes(data))
+        return data
 
     def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
         data, *buffers = self._read_blobs(manifest)
@@ -218,30 +231,44 @@ class Store:
 
     def _find_manifest(self, key: str) -> Path | None:
         """This key's manifest, in its key folder or where entries were kept before; None if neither."""
-        for path in (self._manifest_path(key), self.layout.legacy_manifest_path(key)):
+        for where in (self._manifest_path, self.layout.legacy_manifest_path):  # the legacy name only if needed
+            path = where(key)
             if os.path.lexists(path):
                 return path
         return None
 
-    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
-        """The entry's payload and info; None if absent, of another format, or damaged (with one warning)."""
-        try:
+    def _locate(self, key: str) -> tuple[Path | None, Identity | None]:
+        """The key's manifest file and its identity now: where it was read from last if still there (one lstat),
+        else found by name."""
+        path = self._recent.manifest_path(key)
+        now = None if path is None else recent.identity(path)
+        if now is None:
             path = self._find_manifest(key)
+            now = None if path is None else recent.identity(path)
+        return path, now
+
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+        """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
+        damaged (with one warning)."""
+        try:
+            path, before = self._locate(key)
         except (KeyRefused, OSError) as exc:
             _warn(f"nbcache: cannot read the store {self.root} ({exc}); the cell runs instead")
             return None
         if path is None:
             return None
         for _ in range(_READ_TRIES):  # again while other kernels replace or evict the entry under this read
-            manifest, before = None, _file_identity(path)
+            manifest = None
             try:
-                manifest = self._read_manifest(path)
+                manifest = self._read_manifest(path, before)
                 if manifest is None:
                     return None
                 payload = self._payload(manifest, resolve)
-                return payload, self._info(manifest)
+                return payload, self._info(manifest, _UNREAD_STATS)  # a hit needs none: spare it a file read
             except EntryDamaged as damage:
-                if _file_identity(path) != before:  # evicted or saved again by another kernel while being read
+                now = recent.identity(path)
+                if now != before:  # evicted or saved again by another kernel while being read
+                    before = now
                     continue
                 self._damaged(key, manifest, damage)
                 return None
@@ -312,11 +339,12 @@ class Store:
     def _stats(self, key: str) -> Counters:
         return read_counters(self.layout.stats_path(key))
 
-    def record_hit(self, key: str, saved_s: float) -> None:
-        counters = self._stats(key).after_hit(saved_s)
+    def record_hit(self, key: str, saved_s: float, hits: int = 1, last_used: float | None = None) -> None:
+        """Add ``hits`` hits that saved ``saved_s`` in all (``background`` gathers them), the last at ``last_used``."""
+        counters = self._stats(key).after_hits(saved_s, hits, last_used)
         path = self.layout.stats_path(key)
         try:
-            self.layout.folder("stats", create=True)
+            files.real_dir(self.root, "stats", create=True)  # not the root: a store removed meanwhile stays gone
             write_atomic(path, counters.to_json())
             row = StatsRow(self.layout.name(path), key, counters.hits, counters.last_used, counters.saved_s)
             self._index.put_stats(row, os.lstat(path).st_ino)
@@ -362,6 +390,7 @@ class Store:
 
     def entries(self) -> list[EntryInfo]:
         """Every valid entry, newest first; damaged ones are skipped, never raised."""
+        background.wait()  # hits this process counted in memory belong in the listing (and in eviction's order)
         return self._listed()
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
@@ -391,6 +420,7 @@ class Store:
 
     def prune(self, max_size: int, keep: Iterable[str] = (), grace: float = ORPHAN_GRACE_S) -> int:
         """Evict least recently used entries (of any key) until the blobs take at most ``max_size`` bytes."""
+        background.wait()  # the recency of hits counted in memory decides what goes
         return self._removal.prune(max_size, keep, grace)
 
     def clear(self) -> int:

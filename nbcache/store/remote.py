@@ -241,8 +241,8 @@ class TieredStore:
     def lock(self, key: str) -> KeyLock:
         return self.local.lock(key)
 
-    def record_hit(self, key: str, saved_s: float) -> None:
-        self.local.record_hit(key, saved_s)
+    def record_hit(self, key: str, saved_s: float, hits: int = 1, last_used: float | None = None) -> None:
+        self.local.record_hit(key, saved_s, hits, last_used)
 
     # ---- listing: remote entries too, read through the local cache
     def _remote_info(self, entry: RemoteEntry) -> EntryInfo | None:

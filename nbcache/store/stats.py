@@ -28,8 +28,10 @@ class Counters:
     last_used: float = 0.0  # when it was last restored (0: never)
     saved_s: float = 0.0  # the run time its hits saved, all together
 
-    def after_hit(self, saved_s: float) -> Counters:
-        return Counters(self.hits + 1, time.time(), self.saved_s + max(saved_s, 0.0))
+    def after_hits(self, saved_s: float, hits: int = 1, last_used: float | None = None) -> Counters:
+        """These counters after ``hits`` more hits that saved ``saved_s`` in all, the last at ``last_used``."""
+        return Counters(self.hits + hits, time.time() if last_used is None else last_used,
+                        self.saved_s + max(saved_s, 0.0))
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

@@ -219,8 +219,18 @@ class StatusPanel:
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
+        if state is CellState.RESTORING and self.root is None and not self._recomputing:
+            self._hold_place()
+            return
         self._set(state, reason)
         self._show(f"nbcache: {state.value}" + (f" ({reason})" if reason else ""))
+
+    def _hold_place(self) -> None:
+        """A hit: its facts follow in a moment. A plain display holds the panel's place above the replayed output,
+        and the widgets are built once, with the final text, by ``done`` (no state update, no comm message more)."""
+        self.state = CellState.RESTORING
+        self._shown = True
+        _publish({"text/plain": "nbcache: restoring"}, self._display_id, update=False)
 
     def saving(self, approx_bytes: int) -> None:
         """A save shows (badge "saving" and a bar) only once it has taken ``progress_delay_s``: most are quicker."""

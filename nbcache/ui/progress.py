@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 # A typical speed for dill plus a file write; only used to pace the bar, never reported as a measurement.
 EXPECTED_BYTES_PER_S = 150e6
@@ -22,6 +23,12 @@ def fraction(elapsed_s: float, approx_bytes: int, bytes_per_s: float = EXPECTED_
     return min(elapsed_s / expected_s, _CAP)
 
 
+# Every miss saves: its ticker runs on a thread started once, not on a thread of its own (a start and a join per
+# miss cost a cheap cell about a millisecond in a kernel).
+_THREAD_NAME = "nbcache-save-progress"
+_tickers = ThreadPoolExecutor(max_workers=2, thread_name_prefix=_THREAD_NAME)
+
+
 class SaveTicker:
     """Calls ``show(fraction)`` every ``interval_s`` once ``delay_s`` has passed, until ``stop()``."""
 
@@ -32,17 +39,17 @@ class SaveTicker:
         self._delay = delay_s
         self._interval = interval_s
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nbcache-save-progress", daemon=True)
+        self._running: Future[None] | None = None
 
     def start(self) -> SaveTicker:
         self._started = time.monotonic()
-        self._thread.start()
+        self._running = _tickers.submit(self._run)
         return self
 
     def stop(self) -> None:
         self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        if self._running is not None and not threading.current_thread().name.startswith(_THREAD_NAME):
+            self._running.result()
 
     def _run(self) -> None:
         if self._stopped.wait(self._delay):

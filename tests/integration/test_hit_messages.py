@@ -1,0 +1,77 @@
+"""What a hit sends the frontend in a real kernel: every message costs the kernel time, so a hit's panel opens its
+two widgets once, already holding the hit's final text, and sends no state update after them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import start_new_kernel
+
+pytestmark = pytest.mark.kernel
+
+CELL = "%%cache\ny = x * 2\nprint(y)"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[BlockingKernelClient]:
+    manager, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        yield kc
+    finally:
+        kc.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _messages(kc: BlockingKernelClient, code: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    reply = kc.execute_interactive(code, output_hook=seen.append, timeout=60)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return seen
+
+
+def test_a_hit_opens_its_panel_once_with_the_final_text(client: BlockingKernelClient) -> None:
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, CELL)  # the miss (and the widgets every panel shares)
+    hit = _messages(client, CELL)
+    kinds = Counter(m["msg_type"] for m in hit)
+    assert kinds["comm_open"] == 2 and kinds["comm_msg"] == 0, kinds
+    opened = [m["content"]["data"]["state"] for m in hit if m["msg_type"] == "comm_open"]
+    header = next(state for state in opened if "description" in state and "_options_labels" in state)
+    assert 'data-state="hit"' in header["description"]
+    final = [m for m in hit if m["msg_type"] in ("display_data", "update_display_data")][-1]
+    assert final["content"]["data"]["text/plain"].startswith("nbcache: hit (y restored")
+    assert "application/vnd.jupyter.widget-view+json" in final["content"]["data"]
+    streams = [m["content"]["text"] for m in hit if m["msg_type"] == "stream"]
+    assert "".join(streams) == "6\n"
+
+
+def test_a_hit_replays_its_prints_in_as_many_stream_messages_as_the_plain_cell(client: BlockingKernelClient) -> None:
+    """Each flush of a stream is a message and a wait for the kernel's I/O thread: a print is two writes, so a
+    replay that flushed after each write cost a cheap cell more than the rest of the hit."""
+    body = "for i in range(3):\n    print(i)\nimport sys\nprint('warn', file=sys.stderr)\nprint('done')"
+    _messages(client, "%load_ext nbcache")
+
+    def streamed(code: str) -> list[tuple[str, str]]:
+        return [(m["content"]["name"], m["content"]["text"]) for m in _messages(client, code)
+                if m["msg_type"] == "stream" and not m["content"]["text"].startswith("nbcache")]
+
+    plain = streamed(body)
+    streamed(f"%%cache\n{body}")
+    hit = streamed(f"%%cache\n{body}")
+    assert "".join(t for n, t in hit if n == "stdout") == "0\n1\n2\ndone\n"
+    assert len(hit) <= len(plain) + 1, (hit, plain)  # one more at most: where stdout gives way to stderr
+
+
+def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: BlockingKernelClient) -> None:
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\ny = x * 2\ny")
+    hit = _messages(client, "%%cache\ny = x * 2\ny")
+    shown = [m["msg_type"] for m in hit if m["msg_type"] in ("display_data", "update_display_data", "execute_result")]
+    assert shown == ["display_data", "execute_result"], shown
+    assert hit[[m["msg_type"] for m in hit].index("display_data")]["content"]["data"]["text/plain"].startswith(
+        "nbcache: hit")
