@@ -472,10 +472,41 @@ _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
 }
 
 
+# ---- values whose pickled state is not what a restore gives back: hashed by what can be observed instead
+def _h_masked_array(h: _Hasher, obj: Any) -> None:
+    """A numpy masked array (``GridSearchCV.cv_results_['param_C']``): its data, mask and fill value. The fill
+    value is kept as None until asked for, and a restore sets it, so the value the property gives is hashed."""
+    if h.remember(obj):
+        return
+    h.tag(f"masked:{_typename(obj)}")
+    h.update(obj.data)
+    h.update(obj.mask)
+    fill = obj.fill_value
+    # An object array's default fill value is numpy's str '?' until a restore makes it a plain str.
+    h.update(fill.item() if obj.dtype.hasobject and hasattr(fill, "item") else fill)
+    h.update(obj.dtype)
+    h.update(obj.shape)
+
+
+def _h_bunch(h: _Hasher, obj: dict) -> None:
+    """scikit-learn's ``Bunch`` (what ``load_iris()`` returns) is its items: its ``__setstate__`` drops the
+    instance dict on a restore (only a map of deprecated keys to warnings), so that dict does not count."""
+    if h.remember(obj):
+        return
+    h.tag(f"bunch:{_typename(obj)}:{len(obj)}")
+    for key, value in dict.items(obj):  # no __getitem__: it warns for deprecated keys
+        h.update(key)
+        h.update(value)
+
+
+# By the class's module and name as ``type()`` gives them (numpy's masked array says ``numpy.ma``).
+_OBSERVED = {"numpy.ma.MaskedArray": _h_masked_array, "sklearn.utils._bunch.Bunch": _h_bunch}
+
+
 def _find_handler(obj: Any) -> Callable[[_Hasher, Any], None]:
     """Handlers for subclasses and for optional libraries, found once per type and then cached."""
     cls = type(obj)
-    handler = arrays.handler_for(obj)
+    handler = _OBSERVED.get(f"{cls.__module__}.{cls.__qualname__}") or arrays.handler_for(obj)
     if handler is None:
         handler = _h_reduce
         if isinstance(obj, type):

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pytest
 import scipy.sparse as sparse
 import torch
+from sklearn.utils import Bunch
 
 from nbcache.errors import UnhashableValue
 from nbcache.keys import values
@@ -115,6 +116,12 @@ DISTINCT = {
     "int run length": (list(range(40)), list(range(41))),
     "int run vs short": ([0] * 16, [0] * 15),
     "negative ints": ([-1] * 20, [2**64 - 1] * 20),
+    "masked mask": (np.ma.MaskedArray([1, 2], mask=[0, 1]), np.ma.MaskedArray([1, 2], mask=[1, 0])),
+    "masked data under the mask": (np.ma.MaskedArray([1, 2], mask=[0, 1]), np.ma.MaskedArray([1, 3], mask=[0, 1])),
+    "masked fill value": (np.ma.MaskedArray([1], fill_value=5), np.ma.MaskedArray([1], fill_value=6)),
+    "masked vs plain": (np.ma.MaskedArray([1, 2]), np.array([1, 2])),
+    "Bunch items": (Bunch(a=1), Bunch(a=2)),
+    "Bunch vs dict": (Bunch(a=1), {"a": 1}),
 }
 
 
@@ -350,6 +357,9 @@ ROUND_TRIP = {
     "numpy view": _arr()[:, ::2],
     "tensor view": torch.arange(6.0).reshape(2, 3).T,
     "instance": Point(1.0, 2.0),
+    "masked array, fill value not asked for yet": np.ma.MaskedArray([1, 10], mask=[False, True]),
+    "object masked array": np.ma.MaskedArray(np.array([1, "a"], dtype=object), mask=[True, False]),
+    "scikit-learn Bunch": Bunch(data=np.arange(3), names=["a"]),
 }
 
 
