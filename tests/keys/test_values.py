@@ -404,3 +404,55 @@ def test_a_generator_state_is_hashed_as_one_buffer_not_item_by_item() -> None:
     hasher.raw = lambda data: (fed.append(1), original(data))[1]  # type: ignore[method-assign]
     hasher.update(random.getstate())
     assert len(fed) < 20
+
+
+def _figure(rows: int = 4, cols: int = 4) -> Any:
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    fig, axs = plt.subplots(rows, cols, squeeze=False)
+    for ax in axs.flat:
+        ax.plot(np.arange(10))
+    fig.canvas.draw()
+    return fig, axs
+
+
+def test_sixteen_axes_are_hashed_by_writing_their_figure_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12, item 12: each Axes stands for its figure and its place in it, and the figure is one C pickle."""
+    fig, axs = _figure()
+    writes: list[object] = []
+    dump = values._FigurePickler.dump
+    monkeypatch.setattr(values._FigurePickler, "dump", lambda self, obj: (writes.append(obj), dump(self, obj))[1])
+    hash_value((fig, axs))
+    assert writes == [fig]
+
+
+def test_a_change_anywhere_in_a_figure_changes_the_hash_of_each_of_its_axes() -> None:
+    fig, axs = _figure(2, 2)
+    before = [digest(ax) for ax in axs.flat] + [digest(fig)]
+    axs[1, 1].lines[0].set_color("red")
+    after = [digest(ax) for ax in axs.flat] + [digest(fig)]
+    assert all(b != a for b, a in zip(before, after, strict=True))
+    assert len(set(after)) == len(after)  # each Axes is its place in the figure, not the figure alone
+
+
+def test_a_figure_holding_a_notebook_function_is_hashed_by_its_code(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """A pickle names a function it can import by its name only: a figure holding a notebook's formatter takes
+    the item-by-item walk, so editing the formatter changes the hash."""
+    import types
+
+    import matplotlib.ticker as ticker
+
+    notebook = types.ModuleType("notebook_like")  # importable by name, not a library's file: the user's code
+    notebook.__file__ = str(tmp_path / "notebook_like.py")
+    monkeypatch.setitem(sys.modules, "notebook_like", notebook)
+    results = []
+    for body in ("str(v)", "str(v * 2)"):
+        exec(f"def fmt(v, pos):\n    return {body}", vars(notebook))
+        fig, axs = _figure(1, 1)
+        axs[0, 0].xaxis.set_major_formatter(ticker.FuncFormatter(notebook.fmt))
+        results.append(digest(fig))
+    assert results[0] != results[1]

@@ -97,3 +97,20 @@ def test_a_restored_bunch_and_grid_search_key_the_next_cell_as_the_originals_did
         ("print(search.cv_results_['param_C'], iris.target_names)", False),
     ]
     differential(steps, tmp_path)
+
+
+def test_a_cell_reading_sixteen_axes_hits_and_misses_when_one_of_them_changed(tmp_path: Path) -> None:
+    """Issue 12, item 12: a 16-axes figure is keyed cheaply (one C pickle of the figure for all its Axes), still
+    by its content: a line added to another Axes makes the cell run again."""
+    count = "n = sum(len(a.lines) for a in axs.flat)\nprint(n, axs[0, 0].get_title())"
+    steps = [
+        ("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+         "fig, axs = plt.subplots(4, 4)\nfor a in axs.flat:\n    a.plot(range(3))\nfig.canvas.draw()", False),
+        (count, True),
+        ("axs[3, 3].plot(range(4));", False),
+        (count, True),
+        ("axs[0, 0].set_title('first');", False),
+        (count, True),
+    ]
+    observed = differential(steps, tmp_path)
+    assert [observed[i]["stdout"] for i in (1, 3, 5)] == ["16 \n", "17 \n", "17 first\n"]
