@@ -68,6 +68,7 @@ class _Hasher:
         self.reads: set[str] = set() if reads is None else reads  # namespace globals named instead of hashed
         self.seen: dict[int, int] = {}  # id -> position of first appearance
         self.alive: list[Any] = []  # keeps remembered objects alive so their ids stay unique
+        self.pickled: set[int] = set()  # figures fed whole as a pickle: their Axes need nothing more
 
     def child(self) -> _Hasher:
         """A separate stream (for order-free set members) that shares the namespace and its reads."""
@@ -587,6 +588,7 @@ class _FigurePickler(pickle.Pickler):
         super().__init__(file, protocol=5, buffer_callback=buffers.append)
         self.dispatch_table = _figure_reductions()
         self._user: dict[type, bool] = {}
+        self.libraries: set[str] = set()  # whose functions and classes it names: their versions count
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
@@ -598,6 +600,8 @@ class _FigurePickler(pickle.Pickler):
         if self._user[cls] or (named is not None and _is_user_name(getattr(named, "__module__", None)
                                                                   or getattr(named, "__name__", None))):
             raise _NamesNotebookCode
+        if named is not None:
+            self.libraries.add(str(getattr(named, "__module__", None) or named.__name__).split(".")[0])
         return NotImplemented
 
 
@@ -609,30 +613,35 @@ def _h_figure(h: _Hasher, fig: Any) -> None:
         return
     buffers: list[pickle.PickleBuffer] = []
     file = io.BytesIO()
+    pickler = _FigurePickler(file, buffers)
     try:
-        _FigurePickler(file, buffers).dump(fig)
+        pickler.dump(fig)
     except Exception:
         h.tag(f"figure-walk:{_typename(fig)}")
         _h_reduce_state(h, fig)
         return
-    h.tag(f"figure-pickle:{_typename(fig)}:{module_version('matplotlib')}")
+    h.pickled.add(id(fig))
+    h.tag(f"figure-pickle:{_typename(fig)}")
+    for library in sorted(pickler.libraries):  # a pickle names library code; its version says what that code is
+        h.tag(f"{library}:{module_version(library)}")
     h.raw(file.getbuffer())
     for buffer in buffers:
         h.raw(buffer.raw())
 
 
 def _h_axes(h: _Hasher, ax: Any) -> None:
-    """An Axes as its figure and its place there: hashing each of 16 Axes must not write the figure 16 times."""
+    """An Axes as its figure and its place there, when the figure was fed whole as a pickle: hashing each of 16
+    Axes must not write the figure 16 times. Else (a figure being walked item by item) the Axes is walked too."""
     fig = getattr(ax, "figure", None)
     axes = getattr(fig, "axes", None)
     if h.remember(ax):
         return
-    if not isinstance(axes, list) or not any(a is ax for a in axes):
-        h.tag(f"axes-alone:{_typename(ax)}")
+    place = next((i for i, a in enumerate(axes) if a is ax), None) if isinstance(axes, list) else None
+    h.tag(f"axes:{_typename(ax)}:{place}")
+    if place is not None:
+        h.update(fig)
+    if id(fig) not in h.pickled:
         _h_reduce_state(h, ax)
-        return
-    h.tag(f"axes:{_typename(ax)}:{next(i for i, a in enumerate(axes) if a is ax)}")
-    h.update(fig)
 
 
 # By the class's module and name as ``type()`` gives them (numpy's masked array says ``numpy.ma``).

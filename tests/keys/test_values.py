@@ -407,12 +407,13 @@ def test_a_generator_state_is_hashed_as_one_buffer_not_item_by_item() -> None:
 
 
 def _figure(rows: int = 4, cols: int = 4) -> Any:
-    import matplotlib
+    """Without pyplot: choosing a backend would change rcParams, a setting later cells in this process key on."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("agg")
-    import matplotlib.pyplot as plt
-
-    fig, axs = plt.subplots(rows, cols, squeeze=False)
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    axs = fig.subplots(rows, cols, squeeze=False)
     for ax in axs.flat:
         ax.plot(np.arange(10))
     fig.canvas.draw()

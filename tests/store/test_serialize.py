@@ -177,12 +177,10 @@ def test_a_view_of_an_input_array_is_a_view_of_the_resolved_input() -> None:
 def test_a_library_closure_that_leads_back_to_itself_stays_with_the_c_pickler() -> None:
     """bar_label's lambda holds its bar, which leads back to the label and the lambda: dill alone refuses that
     cycle, and the whole payload then went through dill (a second for one bar chart)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: choosing a backend changes rcParams, which later tests key on
 
-    matplotlib.use("agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
+    fig = Figure()
+    ax = fig.subplots()
     ax.bar_label(ax.bar(["a", "b"], [1, 2]), label_type="center")
     ser = serialize.dumps({"outputs": {"fig": fig, "ax": ax}})
     out = serialize.loads(ser.data, ser.buffers)["outputs"]
@@ -190,4 +188,3 @@ def test_a_library_closure_that_leads_back_to_itself_stays_with_the_c_pickler() 
     assert ser.engine == "pickle"
     assert out["ax"].figure is out["fig"] and label._xycoords.__defaults__[0].axes is out["ax"]
     assert label._xycoords.__qualname__ == ax.texts[0]._xycoords.__qualname__
-    plt.close(fig)
