@@ -160,7 +160,7 @@ def _fill_function(function: Any, state: tuple) -> None:
     defaults, kwdefaults, cells, attributes, qualname = state
     function.__defaults__, function.__kwdefaults__, function.__qualname__ = defaults, kwdefaults, qualname
     for cell, value in zip(function.__closure__ or (), cells, strict=True):
-        if value != _EMPTY_CELL:
+        if not (type(value) is tuple and value == _EMPTY_CELL):  # a closed-over array compares item by item
             cell.cell_contents = value
     function.__dict__.update(attributes)
 

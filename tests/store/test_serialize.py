@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nbcache.store import serialize
 from nbcache.store.local import Store
@@ -188,3 +189,24 @@ def test_a_library_closure_that_leads_back_to_itself_stays_with_the_c_pickler() 
     assert ser.engine == "pickle"
     assert out["ax"].figure is out["fig"] and label._xycoords.__defaults__[0].axes is out["ax"]
     assert label._xycoords.__qualname__ == ax.texts[0]._xycoords.__qualname__
+
+
+def test_a_library_closure_over_an_array_and_an_unbound_cell_is_rebuilt() -> None:
+    import types
+
+    module = types.ModuleType("closures_here")
+    module.__file__ = __file__
+    exec("def make(a):\n    def f():\n        return a.sum() + later\n    later = 0\n    del later\n    return f\n",
+         vars(module))
+    import sys
+
+    sys.modules["closures_here"] = module
+    try:
+        f = module.make(np.arange(3))
+        ser = serialize.dumps({"outputs": {"f": f}})
+        g = serialize.loads(ser.data, ser.buffers)["outputs"]["f"]
+    finally:
+        del sys.modules["closures_here"]
+    assert ser.engine == "pickle" and g.__closure__[0].cell_contents.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):  # still unbound, as in the original
+        _ = g.__closure__[1].cell_contents
