@@ -12,6 +12,8 @@ whose text or image differs from the plain run), the warm hit rate of determinis
 reason, the cold overhead and the warm speedup.
 
     python scripts/corpus.py [--subset ci] [--cache DIR] [--readme README.md] [--json FILE]
+
+``--json`` also writes each cell's times (plain, cold, warm) and warm status, by example.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import tarfile
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -201,10 +203,12 @@ class Summary:
     examples: int = 0
     results: list[CellResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    by_example: dict[str, list[CellResult]] = field(default_factory=dict)  # per cell, for finding the overhead
 
     def add(self, name: str, results: list[CellResult]) -> None:
         self.examples += 1
         self.results += results
+        self.by_example[name] = results
         for index, r in enumerate(results, start=1):
             for flag, what in ((r.broken, "broken"), (r.wrong_text, "wrong text"), (r.wrong_image, "wrong image")):
                 if flag:
@@ -291,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         update_readme(args.readme, text)
     if args.json:
-        args.json.write_text(json.dumps({"figures": fig, "problems": summary.problems}, indent=2))
+        cells = {name: [asdict(r) for r in results] for name, results in summary.by_example.items()}
+        args.json.write_text(json.dumps({"figures": fig, "problems": summary.problems, "cells": cells}, indent=2))
     return 1 if summary.problems else 0
 
 

@@ -130,3 +130,34 @@ def literal_folders(tree: ast.AST) -> list[str]:
         return []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
+
+
+def _builds_path(node: ast.Name, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Is this name a path's first part: given to a listing or path call, the left of ``/``, followed by
+    ``"/..."`` in a ``+`` or an f-string?"""
+    parent = parents.get(node)
+    if isinstance(parent, ast.keyword):
+        parent = parents.get(parent)
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return _func_name(parent) in _FOLDER_CALLS
+    if isinstance(parent, ast.BinOp) and parent.left is node:
+        right = parent.right
+        return isinstance(parent.op, ast.Div) or (
+            isinstance(parent.op, ast.Add) and isinstance(right, ast.Constant) and isinstance(right.value, str)
+            and right.value.startswith(("/", os.sep)))
+    if isinstance(parent, ast.FormattedValue):
+        joined = parents.get(parent)
+        parts = getattr(joined, "values", [])
+        after = parts[parts.index(parent) + 1] if parent in parts and parent is not parts[-1] else None
+        return isinstance(after, ast.Constant) and isinstance(after.value, str) and after.value.startswith("/")
+    return False
+
+
+def folder_names(tree: ast.AST) -> list[str]:
+    """Names the cell builds paths from (``os.path.join(DATA, "x.csv")``, ``DATA + "/x.csv"``,
+    ``f"{DATA}/x.csv"``): when one holds a string naming a folder, the files under it are read through it."""
+    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
+    if not names:
+        return []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    return sorted({node.id for node in names if _builds_path(node, parents)})

@@ -15,7 +15,7 @@ from typing import Any
 from blake3 import blake3
 
 from nbcache.analysis.names import is_ipython_name, is_readable_history
-from nbcache.analysis.paths import literal_folders, literal_paths
+from nbcache.analysis.paths import folder_names, literal_folders, literal_paths
 from nbcache.errors import UnhashableInput, UnhashableValue
 from nbcache.keys import modules
 from nbcache.keys.files import FOLDER_LIMIT, FolderTooLarge
@@ -162,6 +162,16 @@ def _named_paths(tree: ast.Module) -> list[str]:
     return sorted(found)
 
 
+def _folder_variables(tree: ast.Module, values: dict[str, Any]) -> list[str]:
+    """Folders that string inputs name where the cell builds paths from them (``os.path.join(DATA, "x")``)."""
+    return sorted({value for name in folder_names(tree) if isinstance(value := values.get(name), str)
+                   and _looks_like_folder(value)})
+
+
+def _looks_like_folder(text: str) -> bool:
+    return 0 < len(text) < 4096 and "\n" not in text and os.path.isdir(os.path.expanduser(text))
+
+
 def _loaded_module_inputs(tree: ast.Module) -> dict[str, str]:
     """A user module the cell imports that is loaded already: ``import`` gives it as it is, attributes set at
     run time included, so it is keyed by its code as imported and its state."""
@@ -184,7 +194,8 @@ def code_inputs(tree: ast.Module, deps: Iterable[str], values: dict[str, Any] | 
     except modules.EditedSinceImport as exc:
         raise UnhashableInput(exc.path, "it was edited after it was imported, so the code that runs is not the "
                               "file's; reload it (importlib.reload, %autoreload) or restart the kernel") from None
-    return {**hash_deps(_named_paths(tree)), **hash_deps(deps), **imports,
+    return {**hash_deps(_named_paths(tree)), **hash_deps(deps), **hash_deps(_folder_variables(tree, values or {})),
+            **imports,
             **_loaded_module_inputs(tree), **setting_inputs(tree, (values or {}).values())}
 
 

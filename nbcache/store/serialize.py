@@ -24,6 +24,7 @@ import enum
 import functools
 import importlib
 import io
+import marshal
 import operator
 import pickle
 import sys
@@ -119,6 +120,49 @@ def _make_enum(metacls: type, name: str, qualname: str, bases: tuple, members: l
     for key, value in [*members, *attrs.items()]:
         namespace[key] = value
     return metacls(name, bases, namespace)
+
+
+# ---- functions a module made at run time (a library's lambda or closure): not importable by name
+_EMPTY_CELL = ("nbcache:empty-cell",)
+
+
+def _module_function_reduction(obj: Any) -> Any:
+    """A function of an imported module (not the notebook's) that pickle cannot name, such as the lambda
+    ``Axes.bar_label`` stores in each label, as its code and its module's name; NotImplemented if not one.
+
+    Its defaults and closure are the state, set once the function exists: they may lead back to the function
+    itself (the label's lambda holds the bar, which leads to the label), and pickle's memo then finds it. dill
+    writes such a function alone and refuses that cycle, which cost a second, whole-payload dill pass."""
+    module = getattr(obj, "__module__", None)
+    if type(obj) is not types.FunctionType or module in (None, "__main__"):
+        return NotImplemented
+    if getattr(sys.modules.get(module), "__dict__", None) is not obj.__globals__:
+        return NotImplemented
+    cells = tuple(_cell_contents(cell) for cell in obj.__closure__ or ())
+    state = (obj.__defaults__, obj.__kwdefaults__, cells, dict(obj.__dict__), obj.__qualname__)
+    return _module_function, (module, marshal.dumps(obj.__code__), obj.__name__, len(cells)), state, None, None, \
+        _fill_function
+
+
+def _cell_contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # not bound yet
+        return _EMPTY_CELL
+
+
+def _module_function(module: str, code: bytes, name: str, cells: int) -> Any:
+    closure = tuple(types.CellType() for _ in range(cells)) or None
+    return types.FunctionType(marshal.loads(code), importlib.import_module(module).__dict__, name, None, closure)
+
+
+def _fill_function(function: Any, state: tuple) -> None:
+    defaults, kwdefaults, cells, attributes, qualname = state
+    function.__defaults__, function.__kwdefaults__, function.__qualname__ = defaults, kwdefaults, qualname
+    for cell, value in zip(function.__closure__ or (), cells, strict=True):
+        if not (type(value) is tuple and value == _EMPTY_CELL):  # a closed-over array compares item by item
+            cell.cell_contents = value
+    function.__dict__.update(attributes)
 
 
 def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
@@ -345,6 +389,9 @@ class _Pickler(pickle.Pickler):
             return self._object_array_reduction(obj)
         special = _notebook_reduction(obj)
         if special is not NotImplemented or not _needs_dill(obj):
+            return special
+        special = _module_function_reduction(obj)
+        if special is not NotImplemented:
             return special
         if self._dill is None:
             self._dill = _SharedWriter(self._refs)

@@ -87,6 +87,26 @@ def test_only_existing_files_count(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [k for k in code_inputs(tree, []) if k.startswith(("file:", "folder:"))] == ["file:here.csv"]
 
 
+@pytest.mark.parametrize("cell, counts", [
+    ("t = open(os.path.join(DATA, 'x.csv')).read()", True),
+    ("t = open(DATA + '/x.csv').read()", True),
+    ("t = open(f'{DATA}/x.csv').read()", True),
+    ("t = os.listdir(DATA)", True),
+    ("t = DATA.split('/')", False),
+    ("t = len(DATA)", False),
+])
+def test_a_string_folder_a_cell_builds_paths_from_is_keyed_by_its_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cell: str, counts: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("1")
+    tree = ast.parse(cell)
+    before = code_inputs(tree, [], {"DATA": "data"})
+    (tmp_path / "data" / "x.csv").write_text("22")
+    assert ("folder:data" in before) is counts
+    assert (code_inputs(tree, [], {"DATA": "data"}) != before) is counts
+
+
 def _write_package(root: Path, utils_body: str) -> Path:
     (root / "helpers.py").write_text("import utils\nfrom pkg import sub\n\ndef f(v):\n    return utils.g(v)\n")
     (root / "utils.py").write_text(utils_body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbcache.keys.values import hash_value
+from tests.scenarios.restarts import differential
 from tests.support import Shell, run_in_new_process
 
 
@@ -82,3 +83,34 @@ def test_a_frame_shown_as_a_result_then_changed_by_a_cached_cell_hits(shell: She
     shell.cached("idx = df.index\nk = idx.dtype.name")
     shell.cached("idx = df.index\nk = idx.dtype.name")
     assert shell.runs == 2 and shell.ns["k"] == idx.dtype.name  # loadable: no lazily filled cache in the way
+
+
+def test_a_restored_bunch_and_grid_search_key_the_next_cell_as_the_originals_did(tmp_path: Path) -> None:
+    """load_iris()'s Bunch loses its instance dict on a restore, and cv_results_'s masked arrays get their fill
+    value set: the cell reading them must still hit after a restart that restored them (issue 12, item 9)."""
+    steps = [
+        ("import warnings\nwarnings.simplefilter('ignore')", False),
+        ("from sklearn.datasets import load_iris\nfrom sklearn.model_selection import GridSearchCV\n"
+         "from sklearn.svm import SVC\niris = load_iris()\n"
+         "search = GridSearchCV(SVC(), {'C': [1, 10]}, cv=3).fit(iris.data, iris.target)", True),
+        ("print(search.best_params_, round(search.score(iris.data, iris.target), 4), list(iris))", True),
+        ("print(search.cv_results_['param_C'], iris.target_names)", False),
+    ]
+    differential(steps, tmp_path)
+
+
+def test_a_cell_reading_sixteen_axes_hits_and_misses_when_one_of_them_changed(tmp_path: Path) -> None:
+    """Issue 12, item 12: a 16-axes figure is keyed cheaply (one C pickle of the figure for all its Axes), still
+    by its content: a line added to another Axes makes the cell run again."""
+    count = "n = sum(len(a.lines) for a in axs.flat)\nprint(n, axs[0, 0].get_title())"
+    steps = [
+        ("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+         "fig, axs = plt.subplots(4, 4)\nfor a in axs.flat:\n    a.plot(range(3))\nfig.canvas.draw()", False),
+        (count, True),
+        ("axs[3, 3].plot(range(4));", False),
+        (count, True),
+        ("axs[0, 0].set_title('first');", False),
+        (count, True),
+    ]
+    observed = differential(steps, tmp_path)
+    assert [observed[i]["stdout"] for i in (1, 3, 5)] == ["16 \n", "17 \n", "17 first\n"]

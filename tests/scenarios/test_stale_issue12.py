@@ -143,6 +143,24 @@ def test_folder_listings_and_paths_built_at_run_time(shell: Shell, local: Path) 
     assert shell.runs == 6 and shell.ns["n"] == 2 and shell.ns["t"] == "yy"
 
 
+def test_paths_built_from_a_string_folder_variable(shell: Shell, local: Path) -> None:
+    """``os.path.join(DATA, "x")``, ``DATA + "/x"`` and ``f"{DATA}/x"`` with ``DATA = "data"`` read files under
+    that folder: editing one must make the cell run again (issue 12, item 4)."""
+    (local / "data").mkdir()
+    (local / "data" / "train.txt").write_text("x")
+    shell.run("import os\nDATA = 'data'")
+    bodies = [("a = open(os.path.join(DATA, 'train.txt')).read()", "a"), ("b = open(DATA + '/train.txt').read()", "b"),
+              ("c = open(f'{DATA}/train.txt').read()", "c")]
+    for body, _ in bodies:
+        shell.cached(body)
+        shell.cached(body)
+    assert shell.runs == 3
+    (local / "data" / "train.txt").write_text("yy")
+    for body, name in bodies:
+        _same_as_plain(shell, body, name)
+    assert shell.runs == 6 and shell.ns["a"] == shell.ns["b"] == shell.ns["c"] == "yy"
+
+
 def test_deps_folder_counts_its_files(shell: Shell, local: Path) -> None:
     (local / "cfg").mkdir()
     (local / "cfg" / "a.json").write_text("1")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from nbcache.store import serialize
 from nbcache.store.entry import EntryMeta
@@ -173,3 +174,40 @@ def test_a_view_of_an_input_array_is_a_view_of_the_resolved_input() -> None:
     head = serialize.loads(ser.data, ser.buffers, lambda ref: resolve(ref, namespace))["outputs"]["head"]
     namespace["X"][2] = 99
     assert head[0] == 99 and np.shares_memory(head, namespace["X"])
+
+
+def test_a_library_closure_that_leads_back_to_itself_stays_with_the_c_pickler() -> None:
+    """bar_label's lambda holds its bar, which leads back to the label and the lambda: dill alone refuses that
+    cycle, and the whole payload then went through dill (a second for one bar chart)."""
+    from matplotlib.figure import Figure  # not pyplot: choosing a backend changes rcParams, which later tests key on
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar_label(ax.bar(["a", "b"], [1, 2]), label_type="center")
+    ser = serialize.dumps({"outputs": {"fig": fig, "ax": ax}})
+    out = serialize.loads(ser.data, ser.buffers)["outputs"]
+    label = out["ax"].texts[0]
+    assert ser.engine == "pickle"
+    assert out["ax"].figure is out["fig"] and label._xycoords.__defaults__[0].axes is out["ax"]
+    assert label._xycoords.__qualname__ == ax.texts[0]._xycoords.__qualname__
+
+
+def test_a_library_closure_over_an_array_and_an_unbound_cell_is_rebuilt() -> None:
+    import types
+
+    module = types.ModuleType("closures_here")
+    module.__file__ = __file__
+    exec("def make(a):\n    def f():\n        return a.sum() + later\n    later = 0\n    del later\n    return f\n",
+         vars(module))
+    import sys
+
+    sys.modules["closures_here"] = module
+    try:
+        f = module.make(np.arange(3))
+        ser = serialize.dumps({"outputs": {"f": f}})
+        g = serialize.loads(ser.data, ser.buffers)["outputs"]["f"]
+    finally:
+        del sys.modules["closures_here"]
+    assert ser.engine == "pickle" and g.__closure__[0].cell_contents.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError):  # still unbound, as in the original
+        _ = g.__closure__[1].cell_contents
