@@ -35,7 +35,7 @@ test: $(STAMP) $(CHROMIUM)
 check: $(STAMP)
 	$(PY) -m ruff check nbcache tests scripts benchmarks
 	$(PY) -m mypy
-	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/integration --ignore=tests/benchmarks \
+	$(PY) -m pytest -q -p no:cacheprovider -n auto tests --ignore=tests/integration --ignore=tests/benchmarks \
 		--ignore=tests/scenarios
 
 bench: $(STAMP)
