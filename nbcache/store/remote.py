@@ -321,17 +321,20 @@ class TieredStore:
         return {entry.key for entry in entries}
 
     def remove_keys(self, keys: Iterable[str], grace: float = 0.0) -> int:
-        keys = set(keys)
-        remote = self._remove_remote([e for e in self._manifests(explicit=True) if e.key in keys and self._ours(e)])
-        local = set(self.local.keys()) & keys
-        self.local.remove_keys(local, grace)
-        return len(remote | local)
+        wanted = set(keys)
+        return self._remove(lambda key: key in wanted, grace)
 
     def remove(self, key_prefix: str) -> int:
         if not re.fullmatch(r"[0-9a-f]+", key_prefix):
             return 0  # a prefix that is not hex matches no key
-        remote = [e.key for e in self._manifests(explicit=True) if e.key.startswith(key_prefix)]
-        return self.remove_keys([*remote, *(k for k in self.local.keys() if k.startswith(key_prefix))])
+        return self._remove(lambda key: key.startswith(key_prefix), 0.0)
+
+    def _remove(self, matches: Callable[[str], bool], grace: float) -> int:
+        """This key's entries whose keys match, from the remote (one listing of it), then from the local cache."""
+        remote = self._remove_remote([e for e in self._manifests(explicit=True) if matches(e.key) and self._ours(e)])
+        local = {key for key in self.local.keys() if matches(key)}
+        self.local.remove_keys(local, grace)
+        return len(remote | local)
 
     def clear(self) -> int:
         """Every entry of every key, here and on the remote; objects nbcache did not name stay."""

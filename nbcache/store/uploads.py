@@ -7,12 +7,11 @@ when an upload fails and removed once the entry is on the remote, or once the lo
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from nbcache.store import files
+from nbcache.store.manifest import KEY, check_key
 
-_KEY = re.compile(r"^[0-9a-f]{16,128}$")
 _FLAGS = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -22,8 +21,7 @@ class PendingUploads:
 
     def add(self, key: str) -> None:
         """Remember ``key``; a store that cannot be written forgets it (its save warned already)."""
-        if not _KEY.match(key):
-            raise ValueError(f"not a cache key: {key!r}")
+        check_key(key)
         try:
             folder = files.real_dir(self.root, "uploads", create=True)
             os.close(os.open(folder / key, _FLAGS, 0o600))
@@ -35,7 +33,7 @@ class PendingUploads:
         try:
             folder = files.real_dir(self.root, "uploads")
             found = [(entry.stat(follow_symlinks=False).st_mtime, entry.name) for entry in os.scandir(folder)
-                     if _KEY.match(entry.name)]
+                     if KEY.match(entry.name)]
         except OSError:
             return []
         return [name for _, name in sorted(found)]
