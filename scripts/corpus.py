@@ -38,6 +38,9 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_notebooks import _seconds, comparable_outputs, status_line  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.readme import replace_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 # Examples that run in seconds on two cores, offline (no dataset download). Paths inside each sdist.
 EXAMPLES = {
@@ -270,15 +273,6 @@ def run_corpus(subset: dict[str, list[str]], cache: Path, timeout: int = 300) ->
     return summary
 
 
-_BEGIN, _END = "<!-- corpus:begin -->", "<!-- corpus:end -->"
-
-
-def update_readme(readme: Path, text: str) -> None:
-    content = readme.read_text()
-    start, end = content.index(_BEGIN) + len(_BEGIN), content.index(_END)
-    readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset", choices=("all", "ci"), default="all")
@@ -293,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in summary.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     if args.readme:
-        update_readme(args.readme, text)
+        replace_section(args.readme, "corpus", text)
     if args.json:
         cells = {name: [asdict(r) for r in results] for name, results in summary.by_example.items()}
         args.json.write_text(json.dumps({"figures": fig, "problems": summary.problems, "cells": cells}, indent=2))
