@@ -53,6 +53,8 @@ EXAMPLES = {
         "examples/miscellaneous/plot_isotonic_regression.py",
         "examples/linear_model/plot_ridge_path.py",
         "examples/cluster/plot_kmeans_plusplus.py",
+        "examples/miscellaneous/plot_roc_curve_visualization_api.py",
+        "examples/miscellaneous/plot_estimator_representation.py",
     ],
     "matplotlib": [
         "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
@@ -62,13 +64,18 @@ EXAMPLES = {
         "galleries/examples/statistics/hist.py",
         "galleries/examples/statistics/histogram_multihist.py",
         "galleries/examples/pie_and_polar_charts/pie_features.py",
+        "galleries/examples/specialty_plots/sankey_basics.py",
+        "galleries/examples/images_contours_and_fields/triplot_demo.py",
+        "galleries/examples/pie_and_polar_charts/pie_label.py",
+        "galleries/examples/ticks/date_formatters_locators.py",
     ],
 }
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.
 CI_SUBSET = {
     "scikit-learn": ["examples/linear_model/plot_nnls.py"],
     "matplotlib": ["galleries/examples/statistics/hist.py",
-                   "galleries/examples/lines_bars_and_markers/bar_label_demo.py"],
+                   "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
+                   "galleries/examples/specialty_plots/sankey_basics.py"],
 }
 _SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib"}
 # Both galleries build with meson-python, and pip prepares an sdist's metadata before saving it: this stand-in
