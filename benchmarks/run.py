@@ -4,6 +4,7 @@ The machine is shared and noisy, so each figure is a median of repeats and is co
 in the same run; the table shows both medians, their ranges and the ratio.
 
     python -m benchmarks.run [--quick] [--only cells,hashing,store,notebook,headless] [--out benchmarks/results.json]
+                             [--readme README.md]
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.readme import replace_section, table
 
 MODULES = ("cells", "hashing", "frames", "store", "remote", "kernel", "notebook", "headless")
 
@@ -46,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds each")
     parser.add_argument("--only", default=",".join(MODULES), help="comma-separated benchmark modules")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--readme", type=Path, help="write the table into this README's benchmark section")
     args = parser.parse_args(argv)
+    load = f"{os.getloadavg()[0]:.1f}"
     rows: list[dict[str, Any]] = []
     for name in args.only.split(","):
         try:
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(result)
     args.out.write_text(json.dumps({"machine": machine(), "quick": args.quick, "results": rows}, indent=1))
     print(f"wrote {args.out}")
+    if args.readme:
+        replace_section(args.readme, "bench", table(rows, machine(), load))
     return 0
 
 

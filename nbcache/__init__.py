@@ -31,14 +31,16 @@ def load_ipython_extension(ip: Any) -> None:
     import warnings
 
     from nbcache.errors import CacheWarning
+    from nbcache.ipython import oneline
     from nbcache.ipython.magics import CacheMagics
 
     magics = CacheMagics(ip)
     ip.register_magics(magics)
     ip.configurables.append(magics)
     ip.events.register("pre_run_cell", magics.pre_run_cell)
-    # A warning about a cell not cached must show each time, not once per session.
+    # A warning about a cell not cached must show each time, not once per session, as one line.
     warnings.simplefilter("always", CacheWarning)
+    oneline.install()
     ip._nbcache_magics = magics
     from nbcache.ui import staleness
 
@@ -59,6 +61,9 @@ def unload_ipython_extension(ip: Any) -> None:
 
     background.wait()  # statistics still being written belong to the store being let go
     magics.auto_runner.disable()
+    from nbcache.ipython import oneline
+
+    oneline.uninstall()
     from nbcache.ui import staleness
 
     staleness.watch(None)

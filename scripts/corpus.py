@@ -38,6 +38,9 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_notebooks import _seconds, comparable_outputs, status_line  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.readme import replace_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 # Examples that run in seconds on two cores, offline (no dataset download). Paths inside each sdist.
 EXAMPLES = {
@@ -50,6 +53,8 @@ EXAMPLES = {
         "examples/miscellaneous/plot_isotonic_regression.py",
         "examples/linear_model/plot_ridge_path.py",
         "examples/cluster/plot_kmeans_plusplus.py",
+        "examples/miscellaneous/plot_roc_curve_visualization_api.py",
+        "examples/miscellaneous/plot_estimator_representation.py",
     ],
     "matplotlib": [
         "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
@@ -59,13 +64,18 @@ EXAMPLES = {
         "galleries/examples/statistics/hist.py",
         "galleries/examples/statistics/histogram_multihist.py",
         "galleries/examples/pie_and_polar_charts/pie_features.py",
+        "galleries/examples/specialty_plots/sankey_basics.py",
+        "galleries/examples/images_contours_and_fields/triplot_demo.py",
+        "galleries/examples/pie_and_polar_charts/pie_label.py",
+        "galleries/examples/ticks/date_formatters_locators.py",
     ],
 }
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.
 CI_SUBSET = {
     "scikit-learn": ["examples/linear_model/plot_nnls.py"],
     "matplotlib": ["galleries/examples/statistics/hist.py",
-                   "galleries/examples/lines_bars_and_markers/bar_label_demo.py"],
+                   "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
+                   "galleries/examples/specialty_plots/sankey_basics.py"],
 }
 _SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib"}
 # Both galleries build with meson-python, and pip prepares an sdist's metadata before saving it: this stand-in
@@ -270,15 +280,6 @@ def run_corpus(subset: dict[str, list[str]], cache: Path, timeout: int = 300) ->
     return summary
 
 
-_BEGIN, _END = "<!-- corpus:begin -->", "<!-- corpus:end -->"
-
-
-def update_readme(readme: Path, text: str) -> None:
-    content = readme.read_text()
-    start, end = content.index(_BEGIN) + len(_BEGIN), content.index(_END)
-    readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset", choices=("all", "ci"), default="all")
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in summary.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     if args.readme:
-        update_readme(args.readme, text)
+        replace_section(args.readme, "corpus", text)
     if args.json:
         cells = {name: [asdict(r) for r in results] for name, results in summary.by_example.items()}
         args.json.write_text(json.dumps({"figures": fig, "problems": summary.problems, "cells": cells}, indent=2))

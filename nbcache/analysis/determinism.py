@@ -138,12 +138,13 @@ def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any
 
 # ---- the global random generators' state
 def rng_states() -> dict[str, Any]:
-    """The state of each global random generator that is loaded (numpy and torch only if already imported)."""
+    """The state of each global random generator that is loaded (numpy's and torch's only if already imported:
+    numpy makes its global generator when ``numpy.random`` is first imported, which reading it would do)."""
     import random
 
     states: dict[str, Any] = {"random": random.getstate()}
-    if "numpy" in sys.modules:
-        states["numpy"] = sys.modules["numpy"].random.get_state()
+    if "numpy.random" in sys.modules:
+        states["numpy"] = sys.modules["numpy.random"].get_state()
     if "torch" in sys.modules:
         states["torch"] = sys.modules["torch"].random.get_rng_state()
     return states

@@ -58,13 +58,14 @@ class _Tee:
 
 
 @contextmanager
-def _recorded_stream(attr: str, name: Stream, events: list[Event]) -> Iterator[None]:
-    """Record writes to ``sys.<attr>`` on the stream object itself, so whoever holds it is recorded as well."""
+def _recorded_stream(attr: str, name: Stream, events: list[Event], paused: list[bool] | None = None) -> Iterator[None]:
+    """Record writes to ``sys.<attr>`` on the stream object itself, so whoever holds it is recorded as well.
+    Nothing is recorded while ``paused[0]`` is true."""
     stream = getattr(sys, attr)
     write = stream.write
 
     def recording_write(text: str) -> int:
-        if text:
+        if text and not (paused and paused[0]):
             events.append(StreamEvent(name, str(text)))
         return write(text)
 
@@ -122,6 +123,10 @@ def after_cell(shell: Any, recorded: Recording, finish: Callable[[], None]) -> N
     late = ExitStack()
     late.enter_context(_recorded_displays(shell, recorded))
     late.enter_context(_value_format(shell, recorded.events.append))
+    # What drawing the figures writes (matplotlib logs "Ignoring fixed y limits..." to stderr) is part of the
+    # output too; the value itself is recorded as it was formatted, not as a terminal's display hook prints it.
+    paused = late.enter_context(_display_hook_paused(shell))
+    late.enter_context(_recorded_streams(recorded.events, paused))
 
     def done() -> None:
         late.close()
@@ -181,13 +186,43 @@ def _recorded_displays(shell: Any, recording: Recording) -> Iterator[None]:
 
 
 @contextmanager
+def _recorded_streams(events: list[Event], paused: list[bool] | None = None) -> Iterator[None]:
+    with ExitStack() as stack:
+        stack.enter_context(_recorded_stream("stdout", Stream.STDOUT, events, paused))
+        if sys.stderr is not sys.stdout:  # one stream under two names is recorded once, as stdout
+            stack.enter_context(_recorded_stream("stderr", Stream.STDERR, events, paused))
+        yield
+
+
+@contextmanager
+def _display_hook_paused(shell: Any) -> Iterator[list[bool]]:
+    """A flag that is true while the display hook shows a value (a terminal's hook prints it to stdout)."""
+    hook, paused = shell.displayhook, [False]
+    start, finish = hook.start_displayhook, hook.finish_displayhook
+
+    def starting() -> None:
+        paused[0] = True
+        start()
+
+    def finishing() -> None:
+        try:
+            finish()
+        finally:
+            paused[0] = False
+
+    hook.start_displayhook, hook.finish_displayhook = starting, finishing
+    try:
+        yield paused
+    finally:
+        del hook.start_displayhook, hook.finish_displayhook
+
+
+@contextmanager
 def recording(shell: Any) -> Iterator[Recording]:
     """Record stdout, stderr, displays and clear_output calls made while the block runs."""
     found = Recording()
     with ExitStack() as stack:
-        stack.enter_context(_recorded_stream("stdout", Stream.STDOUT, found.events))
-        if sys.stderr is not sys.stdout:  # one stream under two names is recorded once, as stdout
-            stack.enter_context(_recorded_stream("stderr", Stream.STDERR, found.events))
+        stack.enter_context(_recorded_streams(found.events))
         stack.enter_context(_recorded_displays(shell, found))
         yield found
 

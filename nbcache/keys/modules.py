@@ -33,12 +33,27 @@ def _library_roots() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _real_path(path: str) -> str:
+    """``os.path.realpath``, with each folder resolved once: a kernel's first look at the thousands of modules a
+    cell imported (numpy, pandas, scikit-learn) would otherwise cost tens of ms of ``lstat`` per path component.
+    A linked file itself (``flit install --symlink``) is still followed."""
+    folder, name = os.path.split(path)
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(_real_folder(folder), name)
+
+
+@lru_cache(maxsize=16384)
 def is_library_file(path: str | None) -> bool:
     if not path or path.startswith("<frozen"):
         return True  # builtin or frozen: part of Python itself
     if path.startswith("<"):
         return False  # code compiled from a string: a notebook cell, exec, a dataclass's generated method
-    real = os.path.realpath(path)
+    real = _real_path(path)
     return "site-packages" in real or "dist-packages" in real or real.startswith(_library_roots())
 
 
@@ -209,18 +224,31 @@ _imported: dict[str, _Imported] = {}
 
 
 _by_file: dict[str, types.ModuleType] = {}
-_by_file_size = [-1]
+_OWN_FOLDER = os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep
+_by_file_seen: list[tuple[int, str, int] | None] = [None]
+
+
+def _modules_signature() -> tuple[int, str, int]:
+    """What tells, in O(1), that ``sys.modules`` changed: its size, and the last name added with its module.
+    A module removed and another imported keeps the size but adds a last name (the count alone once missed a
+    module imported after another was dropped, and keyed it by the file on disk instead of the code loaded)."""
+    modules = sys.modules
+    last = next(reversed(modules), "")
+    return len(modules), last, id(modules.get(last))
 
 
 def _loaded_module(path: str) -> types.ModuleType | None:
     """The loaded user module whose file is ``path`` (a real path); the map is rebuilt when sys.modules grows."""
-    if len(sys.modules) != _by_file_size[0]:
+    signature = _modules_signature()
+    if signature != _by_file_seen[0]:
         _by_file.clear()
         for module in list(sys.modules.values()):
             file = getattr(module, "__file__", None)
             if isinstance(file, str) and file.endswith(".py") and not is_library_file(file):
-                _by_file[os.path.realpath(file)] = module
-        _by_file_size[0] = len(sys.modules)
+                real = _real_path(file)
+                if not real.startswith(_OWN_FOLDER):  # nbcache itself, installed editable: not the user's code
+                    _by_file[real] = module
+        _by_file_seen[0] = signature
     found = _by_file.get(path)
     return found if found is not None and sys.modules.get(found.__name__) is found else None
 

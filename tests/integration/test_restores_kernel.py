@@ -51,6 +51,23 @@ def test_logging_to_the_kernels_stderr_is_replayed_on_a_hit(tmp_path: Path) -> N
 
 
 @pytest.mark.kernel
+def test_what_drawing_the_figure_writes_is_replayed_on_a_hit(tmp_path: Path) -> None:
+    """matplotlib logs to stderr while the inline backend draws the figure, after the cell's code (matplotlib's
+    own Sankey example does: "Ignoring fixed y limits to fulfill fixed data aspect...")."""
+    cells = [("import matplotlib.pyplot as plt\nimport logging\nlogging.getLogger('matplotlib').setLevel('INFO')",
+              False),
+             ("import matplotlib.axes\nclass Loud(matplotlib.axes.Axes):\n    name = 'loud'\n"
+              "    def draw(self, renderer):\n        logging.getLogger('matplotlib').warning('drawn once')\n"
+              "        super().draw(renderer)\nimport matplotlib.projections\n"
+              "matplotlib.projections.register_projection(Loud)", False),
+             ("fig = plt.figure()\nax = fig.add_subplot(projection='loud')\nax.plot([1, 2])\nax.set_title('t')",
+              True)]
+    plain, _, warm = _differential(cells, tmp_path)
+    assert "drawn once" in str(plain[-1].outputs)
+    assert status_line(warm[-1]).startswith("nbcache: hit")
+
+
+@pytest.mark.kernel
 def test_a_cell_showing_a_widget_is_not_stored_and_shows_it_every_time(tmp_path: Path) -> None:
     cells = [("from ipywidgets import interact", False),
              ("def square(x):\n    print(x * x)\nw = interact(square, x=3)", True)]
