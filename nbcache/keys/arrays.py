@@ -57,7 +57,7 @@ class _Stream:
 
 
 # ---- numpy
-def _h_string_chunk(h: Any, chunk: Any) -> None:
+def _h_string_chunk(h: Any, chunk: list) -> None:
     """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
     one C-level count tells; otherwise the character lengths go first."""
     import numpy as np
@@ -71,22 +71,123 @@ def _h_string_chunk(h: Any, chunk: Any) -> None:
     h.raw(joined.encode("utf-8", "surrogatepass"))
 
 
-def _h_strings(h: Any, flat: Any) -> bool:
-    """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
+def _pandas() -> Any:
+    """pandas if installed (its C hashtables make the coded route fast; the digest never depends on it)."""
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas
 
-    Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
-    numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
-    The chunks go to a stream of their own whose digest is fed at the end, so a non-str found late has fed
-    nothing (returns False; the caller hashes item by item) and every array is read once.
+
+def _all_str(items: list) -> bool:
+    return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
+
+
+def _joined_digest(h: Any, values: Any) -> bytes | None:
+    """The digest of a stream of exact strs (an object array or a list), hashed in bulk a bounded chunk at a
+    time (no per-element Python code); None as soon as an item is not an exact str, having fed nothing.
+
+    Each chunk of an array is taken out as a list first: iterating a list is several times faster in C than
+    iterating the numpy array, and the chunk's objects are still in cache when join reads them right after the
+    type check.
     """
     strings = h.child()
-    for start in range(0, len(flat), _STRING_CHUNK):
-        chunk = flat[start : start + _STRING_CHUNK].tolist()
-        if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
-            return False
+    for start in range(0, len(values), _STRING_CHUNK):
+        chunk = values[start : start + _STRING_CHUNK]
+        chunk = chunk if isinstance(chunk, list) else chunk.tolist()
+        if not _all_str(chunk):
+            return None
         _h_string_chunk(strings, chunk)
+    digest: bytes = strings.h.digest()
+    return digest
+
+
+def _first_codes(items: list) -> tuple[Any, list]:
+    """Each item's code by value, in order of first appearance, and the distinct values."""
+    import numpy as np
+
+    index = {value: code for code, value in enumerate(dict.fromkeys(items))}
+    return np.fromiter(map(index.__getitem__, items), dtype=np.intp, count=len(items)), list(index)
+
+
+def _object_codes(flat: Any, size_hint: int) -> tuple[Any, Any]:
+    """Each item's distinct *object*, by pointer (pandas' C hashtable on ints), in order of first appearance,
+    and the distinct objects themselves. Identity only groups: the caller canonicalises by value."""
+    import numpy as np
+    import pandas as pd
+
+    pointers = np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)  # no copy; lives no longer than flat
+    codes, _ = pd.factorize(pointers, size_hint=size_hint)
+    newest = np.maximum.accumulate(codes)  # codes count up from 0 as objects first appear
+    first = np.flatnonzero(np.concatenate(([True], newest[1:] != newest[:-1])))
+    return codes, flat[first]
+
+
+def _codes_by_identity(flat: Any, size_hint: int) -> tuple[Any, list] | None:
+    """Value codes for items that share objects: type-check and compare only the distinct objects."""
+    codes, objects = _object_codes(flat, size_hint)
+    objects = objects.tolist()
+    if not _all_str(objects):
+        return None
+    object_values, values = _first_codes(objects)  # equal values held by distinct objects merge here
+    return (codes if len(values) == len(objects) else object_values[codes]), values
+
+
+def _codes_by_value(flat: Any) -> tuple[Any, list] | None:
+    """Value codes for items that are mostly distinct objects (a restored frame): every item type-checked."""
+    for start in range(0, len(flat), _STRING_CHUNK):
+        if not _all_str(flat[start : start + _STRING_CHUNK].tolist()):
+            return None
+    pd = _pandas()
+    if pd is None:
+        return _first_codes(flat.tolist())
+    codes, uniques = pd.factorize(flat)  # by value, in order of first appearance (exact strs: none missing)
+    return codes, uniques.tolist()
+
+
+def _h_coded_strings(h: Any, flat: Any, prefix: list, distinct: int) -> bool:
+    """Strings that repeat, as the distinct values in order of first appearance and each item's code.
+
+    Which objects hold the values does not count: a frame restored by a hit has a distinct object per item
+    and must hash as the original, whose items share a few objects. Sharing only chooses the faster route.
+    """
+    shared = _pandas() is not None and len(set(map(id, prefix))) <= 2 * distinct
+    found = _codes_by_identity(flat, 4 * distinct) if shared else _codes_by_value(flat)
+    if found is None:
+        return False
+    codes, values = found
+    digest = _joined_digest(h, values)
+    assert digest is not None  # every value was type-checked above
+    width = next(w for w in (1, 2, 4, 8) if len(values) <= 1 << (8 * w))
+    h.tag(f"coded-strings:{len(flat)}:{len(values)}:{width}")
+    h.raw(digest)
+    stream = _Stream(h, "codes", len(flat) * width)
+    stream.feed(codes.astype(f"<u{width}"))
+    stream.close()
+    return True
+
+
+def _h_strings(h: Any, flat: Any) -> bool:
+    """An object array of exact ``str`` hashed in bulk, by its content alone; False (nothing fed) if an item is
+    not an exact str, and the caller hashes item by item.
+
+    The form depends on the content only, so every route gives one digest: a long array whose first
+    _STRING_CHUNK strings hold at most half as many distinct values is hashed as codes (_h_coded_strings);
+    any other as its strings joined, in a stream of its own whose digest is fed at the end.
+    """
+    prefix = flat[:_STRING_CHUNK].tolist()
+    if not _all_str(prefix):
+        return False
+    if len(flat) > _STRING_CHUNK:
+        distinct = len(set(prefix))
+        if distinct * 2 <= len(prefix):
+            return _h_coded_strings(h, flat, prefix, distinct)
+    digest = _joined_digest(h, flat)
+    if digest is None:
+        return False
     h.tag(f"strings:{len(flat)}")
-    h.raw(strings.h.digest())
+    h.raw(digest)
     return True
 
 

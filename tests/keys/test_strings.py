@@ -1,0 +1,170 @@
+"""Object-string arrays whose values repeat are hashed as codes into their distinct values, found by object
+identity when the items share objects: the digest must still depend on the content alone (never on which
+objects hold it), and every difference in a value, its place or its type must change it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbcache.keys import arrays
+from nbcache.keys.values import hash_value
+from nbcache.store import serialize
+from tests.support import run_in_new_process
+
+LONG = 2 * arrays._STRING_CHUNK + 17  # past the prefix that decides the form, with a partial last chunk
+WORDS = [f"item-{i:05d}" for i in range(3000)]
+
+
+def _shared(n: int = LONG, words: list[str] = WORDS) -> np.ndarray:
+    """Items drawn from a few objects, as ``words[codes]`` or a read CSV makes them."""
+    pool = np.array(words, dtype=object)
+    return pool[np.random.default_rng(0).integers(0, len(pool), n)]
+
+
+def _distinct(arr: np.ndarray) -> np.ndarray:
+    """The same values, one new object per item, as string operations make them."""
+    return np.array([s.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for s in arr.tolist()],
+                    dtype=object)
+
+
+@pytest.fixture
+def routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Which route found the codes, so each test knows it compared the two."""
+    taken: list[str] = []
+    for name in ("_codes_by_identity", "_codes_by_value"):
+        real = getattr(arrays, name)
+        monkeypatch.setattr(arrays, name,
+                            lambda *args, _real=real, _name=name: taken.append(_name) or _real(*args))
+    yield taken
+
+
+def test_distinct_objects_hash_as_shared_ones(routes: list[str]) -> None:
+    shared = _shared()
+    assert len({id(s) for s in shared.tolist()}) <= len(WORDS)
+    distinct = _distinct(shared)
+    assert hash_value(shared) == hash_value(distinct)
+    assert routes == ["_codes_by_identity", "_codes_by_value"]
+
+
+def test_a_restored_frame_hashes_like_the_original(routes: list[str]) -> None:
+    frame = pd.DataFrame({"name": pd.Series(_shared(), dtype=object), "n": np.arange(LONG)})
+    rebuilt = frame.assign(name=pd.Series(_distinct(frame["name"].to_numpy()), dtype=object))
+    ser = serialize.dumps({"outputs": {"v": frame}}, {})
+    restored = serialize.loads(ser.data, ser.buffers)["outputs"]["v"]
+    assert hash_value(rebuilt) == hash_value(frame) == hash_value(restored)
+    assert set(routes) == {"_codes_by_identity", "_codes_by_value"}
+
+
+def test_equal_values_in_distinct_objects_among_shared_ones_merge(routes: list[str]) -> None:
+    half = _shared()
+    mixed = half.copy()
+    mixed[::50] = _distinct(half[::50])  # mostly shared objects, and copies of their values
+    assert hash_value(mixed) == hash_value(half)
+    assert routes == ["_codes_by_identity", "_codes_by_identity"]
+
+
+def test_a_new_process_hashes_coded_strings_alike() -> None:
+    script = f"""
+        import numpy as np
+        from nbcache.keys.values import hash_value
+        pool = np.array([f"item-{{i:05d}}" for i in range(3000)], dtype=object)
+        print(hash_value(pool[np.random.default_rng(0).integers(0, 3000, {LONG})]).hex())
+    """
+    assert run_in_new_process(script).strip() == hash_value(_shared()).hex()
+
+
+class Colour(str, enum.Enum):
+    RED = "item-00001"
+
+
+def _changed(change: Callable[[np.ndarray], None]) -> np.ndarray:
+    arr = _shared()
+    change(arr)
+    return arr
+
+
+def _set_last(value: object) -> Callable[[np.ndarray], None]:
+    def change(arr: np.ndarray) -> None:
+        arr[-1] = value
+    return change
+
+
+def _swap(arr: np.ndarray) -> None:
+    i = int(np.flatnonzero(arr != arr[-1])[-1])
+    arr[i], arr[-1] = arr[-1], arr[i]
+
+
+CHANGES = {
+    "value": _set_last("item-99999"), "new equal object": _set_last("".join(["item-0000", "1"])), "order": _swap,
+    "str enum": _set_last(Colour.RED), "numpy str": _set_last(np.str_("item-00001")),
+    "bytes": _set_last(b"item-00001"), "None": _set_last(None), "NaN": _set_last(float("nan")),
+    "int": _set_last(1), "one item more": lambda arr: None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_every_difference_changes_the_digest(name: str) -> None:
+    base = _shared()
+    base[-1] = "item-00001"
+    changed = base.copy()
+    CHANGES[name](changed)
+    if name == "one item more":
+        changed = np.append(changed, np.array(["item-00001"], dtype=object))
+    if name == "new equal object":
+        assert hash_value(changed) == hash_value(base)  # the same content in another object: the same
+        return
+    assert hash_value(changed) != hash_value(base)
+    assert hash_value(changed) == hash_value(_distinct(changed) if name in ("value", "order") else changed.copy())
+
+
+@pytest.mark.parametrize("pair", [("a\0b", "c", "a", "b\0c"), ("\ud800", "x", "\udc00", "x"),
+                                  ("ab", "c", "a", "bc"), ("", "a", "a", "")])
+def test_nuls_surrogates_and_boundaries_stay_unambiguous(pair: tuple[str, str, str, str]) -> None:
+    first = np.array([pair[0], pair[1]] * (LONG // 2), dtype=object)
+    second = np.array([pair[2], pair[3]] * (LONG // 2), dtype=object)
+    assert hash_value(first) != hash_value(second)
+    assert hash_value(_distinct(first)) == hash_value(first)
+
+
+def test_strings_against_their_codes_never_collide() -> None:
+    """A value's code width follows the number of distinct values: 256 and 257 values both hash exactly."""
+    for count in (256, 257):
+        arr = _shared(words=[f"w{i}" for i in range(count)])
+        other = arr.copy()
+        other[-1] = "w0" if other[-1] != "w0" else "w1"
+        assert hash_value(arr) != hash_value(other)
+        assert hash_value(_distinct(arr)) == hash_value(arr)
+
+
+def test_a_column_of_unique_strings() -> None:
+    unique = np.array([f"user {i}" for i in range(LONG)], dtype=object)
+    frame = pd.DataFrame({"id": unique})
+    assert hash_value(frame) == hash_value(frame.copy(deep=True))
+    changed = unique.copy()
+    changed[-1] = "user -1"
+    assert hash_value(changed) != hash_value(unique)
+    mostly_unique = unique.copy()
+    mostly_unique[: arrays._STRING_CHUNK] = "same"  # a repetitive prefix decides the form for the whole array
+    assert hash_value(_distinct(mostly_unique)) == hash_value(mostly_unique)
+    assert hash_value(mostly_unique) != hash_value(unique)
+
+
+def test_a_column_mixing_str_and_other_objects() -> None:
+    mixed = _shared()
+    mixed[5::7] = None
+    mixed[6::11] = 3.5
+    assert hash_value(mixed) == hash_value(_distinct_keep_others(mixed))
+    other = mixed.copy()
+    other[6] = "3.5"
+    assert hash_value(other) != hash_value(mixed)
+    frame = pd.DataFrame({"s": mixed})
+    assert hash_value(frame) == hash_value(pd.DataFrame({"s": mixed.copy()}))
+
+
+def _distinct_keep_others(arr: np.ndarray) -> np.ndarray:
+    return np.array([s.encode().decode() if type(s) is str else s for s in arr.tolist()], dtype=object)
