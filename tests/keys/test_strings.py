@@ -107,9 +107,10 @@ CHANGES = {
 }
 
 
+@pytest.mark.parametrize("objects", ["shared", "distinct"])
 @pytest.mark.parametrize("name", sorted(CHANGES))
-def test_every_difference_changes_the_digest(name: str) -> None:
-    base = _shared()
+def test_every_difference_changes_the_digest(name: str, objects: str) -> None:
+    base = _shared() if objects == "shared" else _distinct(_shared())
     base[-1] = "item-00001"
     changed = base.copy()
     CHANGES[name](changed)
