@@ -22,6 +22,8 @@ _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made (and a chunk's
 # objects stay in cache between the type check and the join).
 _STRING_CHUNK = 1 << 16
+# Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
+_PADDED_WIDTH = 64
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -71,31 +73,20 @@ def _h_string_chunk(h: Any, chunk: list) -> None:
     h.raw(joined.encode("utf-8", "surrogatepass"))
 
 
-def _pandas() -> Any:
-    """pandas if installed (its C hashtables make the coded route fast; the digest never depends on it)."""
-    try:
-        import pandas
-    except ImportError:
-        return None
-    return pandas
-
-
 def _all_str(items: list) -> bool:
     return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
 
 
-def _joined_digest(h: Any, values: Any) -> bytes | None:
-    """The digest of a stream of exact strs (an object array or a list), hashed in bulk a bounded chunk at a
-    time (no per-element Python code); None as soon as an item is not an exact str, having fed nothing.
+def _joined_digest(h: Any, flat: Any) -> bytes | None:
+    """The strings' stream, joined a bounded chunk at a time (no per-element Python code); None as soon as an
+    item is not an exact str.
 
-    Each chunk of an array is taken out as a list first: iterating a list is several times faster in C than
-    iterating the numpy array, and the chunk's objects are still in cache when join reads them right after the
-    type check.
+    Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
+    numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
     """
     strings = h.child()
-    for start in range(0, len(values), _STRING_CHUNK):
-        chunk = values[start : start + _STRING_CHUNK]
-        chunk = chunk if isinstance(chunk, list) else chunk.tolist()
+    for start in range(0, len(flat), _STRING_CHUNK):
+        chunk = flat[start : start + _STRING_CHUNK].tolist()
         if not _all_str(chunk):
             return None
         _h_string_chunk(strings, chunk)
@@ -103,89 +94,83 @@ def _joined_digest(h: Any, values: Any) -> bytes | None:
     return digest
 
 
-def _first_codes(items: list) -> tuple[Any, list]:
-    """Each item's code by value, in order of first appearance, and the distinct values."""
+def _pointers(flat: Any) -> Any:
+    """The items' addresses as integers: no copy, read only while ``flat`` lives. Identity only groups items."""
     import numpy as np
 
-    index = {value: code for code, value in enumerate(dict.fromkeys(items))}
-    return np.fromiter(map(index.__getitem__, items), dtype=np.intp, count=len(items)), list(index)
+    return np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)
 
 
-def _object_codes(flat: Any, size_hint: int) -> tuple[Any, Any]:
-    """Each item's distinct *object*, by pointer (pandas' C hashtable on ints), in order of first appearance,
-    and the distinct objects themselves. Identity only groups: the caller canonicalises by value."""
+def _shares_objects(flat: Any) -> bool:
+    """Whether most items of the first chunk are references to the same few objects (``words[codes]``, a read
+    CSV, a restored frame): then the shared route below is faster than joining every item."""
+    try:
+        import pandas as pd
+    except ImportError:  # its C hashtable on ints is what makes the shared route fast
+        return False
+    if len(flat) <= _STRING_CHUNK:
+        return False
+    return len(pd.unique(_pointers(flat[:_STRING_CHUNK]))) * 2 <= _STRING_CHUNK
+
+
+def _object_codes(flat: Any) -> tuple[Any, list]:
+    """Each item's distinct object, as a code (pandas' C hashtable on the pointers), and those objects."""
     import numpy as np
     import pandas as pd
 
-    pointers = np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)  # no copy; lives no longer than flat
-    codes, _ = pd.factorize(pointers, size_hint=size_hint)
-    newest = np.maximum.accumulate(codes)  # codes count up from 0 as objects first appear
-    first = np.flatnonzero(np.concatenate(([True], newest[1:] != newest[:-1])))
-    return codes, flat[first]
+    codes, distinct = pd.factorize(_pointers(flat), size_hint=_STRING_CHUNK)
+    holder = np.empty(len(distinct), dtype=np.intp)
+    holder[codes] = np.arange(len(codes))  # some item holding each object: whichever write lands, the same object
+    return codes, flat[holder].tolist()
 
 
-def _codes_by_identity(flat: Any, size_hint: int) -> tuple[Any, list] | None:
-    """Value codes for items that share objects: type-check and compare only the distinct objects."""
-    codes, objects = _object_codes(flat, size_hint)
-    objects = objects.tolist()
-    if not _all_str(objects):
+def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
+    """Each value's UTF-8 bytes and the NUL that follows it in the joined stream, as rows of one width, and
+    which bytes of each row are not padding (None when none are); None when a value holds a NUL (the stream
+    would then need lengths) or one is so long that padding every row to it would cost more than joining."""
+    import numpy as np
+
+    encoded = [value.encode("utf-8", "surrogatepass") for value in values]
+    if b"\0".join(encoded).count(b"\0") != len(encoded) - 1:
         return None
-    object_values, values = _first_codes(objects)  # equal values held by distinct objects merge here
-    return (codes if len(values) == len(objects) else object_values[codes]), values
+    lengths = np.fromiter(map(len, encoded), dtype=np.intp, count=len(encoded))
+    width = int(lengths.max()) + 1
+    if width > _PADDED_WIDTH:
+        return None
+    rows = np.frombuffer(b"".join(e.ljust(width, b"\0") for e in encoded), dtype=np.uint8).reshape(-1, width)
+    used = None if (lengths == width - 1).all() else np.arange(width) <= lengths[:, None]
+    return rows, used
 
 
-def _codes_by_value(flat: Any) -> tuple[Any, list] | None:
-    """Value codes for items that are mostly distinct objects (a restored frame): every item type-checked."""
+def _shared_digest(h: Any, flat: Any) -> bytes | None:
+    """The same stream as _joined_digest, for items that share objects: only the distinct objects are type-checked
+    and encoded; each chunk's bytes are their rows gathered by code (numpy, no per-item Python code). None when
+    an object is not an exact str or the values cannot be padded (the caller joins)."""
+    codes, objects = _object_codes(flat)
+    padded = _padded_rows(objects) if _all_str(objects) else None
+    if padded is None:
+        return None
+    rows, used = padded
+    strings = h.child()
     for start in range(0, len(flat), _STRING_CHUNK):
-        if not _all_str(flat[start : start + _STRING_CHUNK].tolist()):
-            return None
-    pd = _pandas()
-    if pd is None:
-        return _first_codes(flat.tolist())
-    codes, uniques = pd.factorize(flat)  # by value, in order of first appearance (exact strs: none missing)
-    return codes, uniques.tolist()
-
-
-def _h_coded_strings(h: Any, flat: Any, prefix: list, distinct: int) -> bool:
-    """Strings that repeat, as the distinct values in order of first appearance and each item's code.
-
-    Which objects hold the values does not count: a frame restored by a hit has a distinct object per item
-    and must hash as the original, whose items share a few objects. Sharing only chooses the faster route.
-    """
-    shared = _pandas() is not None and len(set(map(id, prefix))) <= 2 * distinct
-    found = _codes_by_identity(flat, 4 * distinct) if shared else _codes_by_value(flat)
-    if found is None:
-        return False
-    codes, values = found
-    digest = _joined_digest(h, values)
-    assert digest is not None  # every value was type-checked above
-    width = next(w for w in (1, 2, 4, 8) if len(values) <= 1 << (8 * w))
-    h.tag(f"coded-strings:{len(flat)}:{len(values)}:{width}")
-    h.raw(digest)
-    stream = _Stream(h, "codes", len(flat) * width)
-    stream.feed(codes.astype(f"<u{width}"))
-    stream.close()
-    return True
+        chunk = codes[start : start + _STRING_CHUNK]
+        block = rows.take(chunk, axis=0)  # take is several times faster than fancy indexing here
+        data = block.reshape(-1) if used is None else block[used[chunk]]
+        strings.tag("nul-joined")  # what _h_string_chunk feeds for the same strings: they hold no NUL
+        strings.raw(memoryview(data)[:-1])  # no NUL after the last string
+    digest: bytes = strings.h.digest()
+    return digest
 
 
 def _h_strings(h: Any, flat: Any) -> bool:
-    """An object array of exact ``str`` hashed in bulk, by its content alone; False (nothing fed) if an item is
-    not an exact str, and the caller hashes item by item.
-
-    The form depends on the content only, so every route gives one digest: a long array whose first
-    _STRING_CHUNK strings hold at most half as many distinct values is hashed as codes (_h_coded_strings);
-    any other as its strings joined, in a stream of its own whose digest is fed at the end.
-    """
-    prefix = flat[:_STRING_CHUNK].tolist()
-    if not _all_str(prefix):
-        return False
-    if len(flat) > _STRING_CHUNK:
-        distinct = len(set(prefix))
-        if distinct * 2 <= len(prefix):
-            return _h_coded_strings(h, flat, prefix, distinct)
-    digest = _joined_digest(h, flat)
+    """An object array of exact ``str`` hashed in bulk, by its strings alone: which objects hold them only
+    chooses the faster route to the same digest. The strings go to a stream of their own whose digest is fed
+    at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
+    digest = _shared_digest(h, flat) if _shares_objects(flat) else None
     if digest is None:
-        return False
+        digest = _joined_digest(h, flat)
+        if digest is None:
+            return False
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True

@@ -1,6 +1,7 @@
-"""Object-string arrays whose values repeat are hashed as codes into their distinct values, found by object
-identity when the items share objects: the digest must still depend on the content alone (never on which
-objects hold it), and every difference in a value, its place or its type must change it."""
+"""Object-string arrays whose items share objects take a faster route (only the distinct objects are checked and
+encoded, then gathered by code): it must give the very digest of joining every item, so the digest depends on
+the content alone (never on which objects hold it), and every difference in a value, its place or its type must
+change it."""
 
 from __future__ import annotations
 
@@ -32,15 +33,31 @@ def _distinct(arr: np.ndarray) -> np.ndarray:
                     dtype=object)
 
 
+SHARED, JOINED = "shared", "joined"
+
+
 @pytest.fixture
 def routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Which route found the codes, so each test knows it compared the two."""
+    """Which route gave each digest, so each test knows it compared the two."""
     taken: list[str] = []
-    for name in ("_codes_by_identity", "_codes_by_value"):
-        real = getattr(arrays, name)
-        monkeypatch.setattr(arrays, name,
-                            lambda *args, _real=real, _name=name: taken.append(_name) or _real(*args))
+    real = arrays._shared_digest
+
+    def shared_digest(h: object, flat: np.ndarray) -> bytes | None:
+        digest = real(h, flat)
+        taken.append(JOINED if digest is None else SHARED)
+        return digest
+
+    monkeypatch.setattr(arrays, "_shared_digest", shared_digest)
+    monkeypatch.setattr(arrays, "_shares_objects", lambda flat, _real=arrays._shares_objects: (
+        _real(flat) or taken.append(JOINED)))
     yield taken
+
+
+def test_the_digest_is_the_one_entries_were_saved_under() -> None:
+    """The format did not change: keys of existing store entries with string columns stay valid."""
+    assert hash_value(_shared()).hex() == "62ecb490663273a0055d5e25adfc8c4baaf1f4a96d938572c38452cee57b22b3"
+    odd = _shared(words=["", "é", "ab\ud800", "x" * 40])
+    assert hash_value(odd).hex() == "6f67e29e5e11e7b1c5faa6803cd0e1a3a1f8f3e16f44f7a2e1bdcb892a5eb6f5"
 
 
 def test_distinct_objects_hash_as_shared_ones(routes: list[str]) -> None:
@@ -48,7 +65,7 @@ def test_distinct_objects_hash_as_shared_ones(routes: list[str]) -> None:
     assert len({id(s) for s in shared.tolist()}) <= len(WORDS)
     distinct = _distinct(shared)
     assert hash_value(shared) == hash_value(distinct)
-    assert routes == ["_codes_by_identity", "_codes_by_value"]
+    assert routes == [SHARED, JOINED]
 
 
 def test_a_restored_frame_hashes_like_the_original(routes: list[str]) -> None:
@@ -57,15 +74,24 @@ def test_a_restored_frame_hashes_like_the_original(routes: list[str]) -> None:
     ser = serialize.dumps({"outputs": {"v": frame}}, {})
     restored = serialize.loads(ser.data, ser.buffers)["outputs"]["v"]
     assert hash_value(rebuilt) == hash_value(frame) == hash_value(restored)
-    assert set(routes) == {"_codes_by_identity", "_codes_by_value"}
+    assert routes == [JOINED, SHARED, SHARED]  # the store keeps shared objects shared
 
 
-def test_equal_values_in_distinct_objects_among_shared_ones_merge(routes: list[str]) -> None:
+def test_equal_values_in_distinct_objects_among_shared_ones(routes: list[str]) -> None:
     half = _shared()
     mixed = half.copy()
     mixed[::50] = _distinct(half[::50])  # mostly shared objects, and copies of their values
     assert hash_value(mixed) == hash_value(half)
-    assert routes == ["_codes_by_identity", "_codes_by_identity"]
+    assert routes == [SHARED, SHARED]
+
+
+@pytest.mark.parametrize("words", [["", "a", "é", "日本語", "ab\ud800", "x" * 40], ["same"], ["a\0b", "c"],
+                                   ["x" * 100, "y"]], ids=["widths", "one", "nul", "too-wide"])
+def test_any_strings_hash_alike_by_either_route(words: list[str], routes: list[str]) -> None:
+    shared = _shared(words=words)
+    assert hash_value(shared) == hash_value(_distinct(shared))
+    expected = JOINED if "\0" in "".join(words) or max(map(len, words)) >= arrays._PADDED_WIDTH else SHARED
+    assert routes[0] == expected  # (its copy may share objects too: CPython keeps one "" and one "a")
 
 
 def test_a_new_process_hashes_coded_strings_alike() -> None:
@@ -132,16 +158,6 @@ def test_nuls_surrogates_and_boundaries_stay_unambiguous(pair: tuple[str, str, s
     assert hash_value(_distinct(first)) == hash_value(first)
 
 
-def test_strings_against_their_codes_never_collide() -> None:
-    """A value's code width follows the number of distinct values: 256 and 257 values both hash exactly."""
-    for count in (256, 257):
-        arr = _shared(words=[f"w{i}" for i in range(count)])
-        other = arr.copy()
-        other[-1] = "w0" if other[-1] != "w0" else "w1"
-        assert hash_value(arr) != hash_value(other)
-        assert hash_value(_distinct(arr)) == hash_value(arr)
-
-
 def test_a_column_of_unique_strings() -> None:
     unique = np.array([f"user {i}" for i in range(LONG)], dtype=object)
     frame = pd.DataFrame({"id": unique})
@@ -150,7 +166,7 @@ def test_a_column_of_unique_strings() -> None:
     changed[-1] = "user -1"
     assert hash_value(changed) != hash_value(unique)
     mostly_unique = unique.copy()
-    mostly_unique[: arrays._STRING_CHUNK] = "same"  # a repetitive prefix decides the form for the whole array
+    mostly_unique[: arrays._STRING_CHUNK] = "same"  # shared objects first: the shared route, then unique ones
     assert hash_value(_distinct(mostly_unique)) == hash_value(mostly_unique)
     assert hash_value(mostly_unique) != hash_value(unique)
 
