@@ -110,7 +110,11 @@ def _shares_objects(flat: Any) -> bool:
         return False
     if len(flat) <= _STRING_CHUNK:
         return False
-    return len(pd.unique(_pointers(flat[:_STRING_CHUNK]))) * 2 <= _STRING_CHUNK
+    try:
+        pointers = _pointers(flat[:_STRING_CHUNK])
+    except (TypeError, ValueError, BufferError):  # a numpy that does not lend an object array's buffer
+        return False
+    return len(pd.unique(pointers)) * 2 <= _STRING_CHUNK
 
 
 def _object_codes(flat: Any) -> tuple[Any, list]:
@@ -145,8 +149,10 @@ def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
 def _shared_digest(h: Any, flat: Any) -> bytes | None:
     """The same stream as _joined_digest, for items that share objects: only the distinct objects are type-checked
     and encoded; each chunk's bytes are their rows gathered by code (numpy, no per-item Python code). None when
-    an object is not an exact str or the values cannot be padded (the caller joins)."""
+    an object is not an exact str, or few objects are shared, or the values cannot be padded (the caller joins)."""
     codes, objects = _object_codes(flat)
+    if len(objects) * 2 > len(flat):  # shared only at the start: encoding each object costs more than a join
+        return None
     padded = _padded_rows(objects) if _all_str(objects) else None
     if padded is None:
         return None
