@@ -166,7 +166,7 @@ def test_a_column_of_unique_strings() -> None:
     changed[-1] = "user -1"
     assert hash_value(changed) != hash_value(unique)
     mostly_unique = unique.copy()
-    mostly_unique[: arrays._STRING_CHUNK] = "same"  # shared objects first: the shared route, then unique ones
+    mostly_unique[: arrays._STRING_CHUNK] = "same"  # one shared object, then unique ones: the route steps aside
     assert hash_value(_distinct(mostly_unique)) == hash_value(mostly_unique)
     assert hash_value(mostly_unique) != hash_value(unique)
 
