@@ -22,7 +22,7 @@ WORDS = [f"item-{i:05d}" for i in range(3000)]
 
 
 def _shared(n: int = LONG, words: list[str] = WORDS) -> np.ndarray:
-    """Items drawn from a few objects, as ``words[codes]`` or a read CSV makes them."""
+    """Items drawn from a few objects, as ``words[codes]`` or a categorical turned to object makes them."""
     pool = np.array(words, dtype=object)
     return pool[np.random.default_rng(0).integers(0, len(pool), n)]
 
@@ -94,7 +94,7 @@ def test_any_strings_hash_alike_by_either_route(words: list[str], routes: list[s
     assert routes[0] == expected  # (its copy may share objects too: CPython keeps one "" and one "a")
 
 
-def test_a_new_process_hashes_coded_strings_alike() -> None:
+def test_a_new_process_hashes_shared_strings_alike() -> None:
     script = f"""
         import numpy as np
         from nbcache.keys.values import hash_value
