@@ -22,6 +22,8 @@ _CHUNK_BYTES = 1 << 24
 # Object-dtype strings are encoded this many at a time, so no copy of the whole column is made (and a chunk's
 # objects stay in cache between the type check and the join).
 _STRING_CHUNK = 1 << 16
+# Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
+_PADDED_WIDTH = 64
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -57,7 +59,7 @@ class _Stream:
 
 
 # ---- numpy
-def _h_string_chunk(h: Any, chunk: Any) -> None:
+def _h_string_chunk(h: Any, chunk: list) -> None:
     """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
     one C-level count tells; otherwise the character lengths go first."""
     import numpy as np
@@ -71,22 +73,112 @@ def _h_string_chunk(h: Any, chunk: Any) -> None:
     h.raw(joined.encode("utf-8", "surrogatepass"))
 
 
-def _h_strings(h: Any, flat: Any) -> bool:
-    """An object array of exact ``str`` hashed in bulk, a bounded chunk at a time (no per-element Python code).
+def _all_str(items: list) -> bool:
+    return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
+
+
+def _joined_digest(h: Any, flat: Any) -> bytes | None:
+    """The strings' stream, joined a bounded chunk at a time (no per-element Python code); None as soon as an
+    item is not an exact str.
 
     Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
     numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
-    The chunks go to a stream of their own whose digest is fed at the end, so a non-str found late has fed
-    nothing (returns False; the caller hashes item by item) and every array is read once.
     """
     strings = h.child()
     for start in range(0, len(flat), _STRING_CHUNK):
         chunk = flat[start : start + _STRING_CHUNK].tolist()
-        if operator.countOf(map(type, chunk), str) != len(chunk):  # exact str only: a subclass is not a str
-            return False
+        if not _all_str(chunk):
+            return None
         _h_string_chunk(strings, chunk)
+    digest: bytes = strings.h.digest()
+    return digest
+
+
+def _pointers(flat: Any) -> Any:
+    """The items' addresses as integers: no copy, read only while ``flat`` lives. Identity only groups items."""
+    import numpy as np
+
+    return np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)
+
+
+def _shares_objects(flat: Any) -> bool:
+    """Whether most items of the first chunk are references to the same few objects (``words[codes]``, a read
+    CSV, a restored frame): then the shared route below is faster than joining every item."""
+    try:
+        import pandas as pd
+    except ImportError:  # its C hashtable on ints is what makes the shared route fast
+        return False
+    if len(flat) <= _STRING_CHUNK:
+        return False
+    try:
+        pointers = _pointers(flat[:_STRING_CHUNK])
+    except (TypeError, ValueError, BufferError):  # a numpy that does not lend an object array's buffer
+        return False
+    return len(pd.unique(pointers)) * 2 <= _STRING_CHUNK
+
+
+def _object_codes(flat: Any) -> tuple[Any, list]:
+    """Each item's distinct object, as a code (pandas' C hashtable on the pointers), and those objects."""
+    import numpy as np
+    import pandas as pd
+
+    codes, distinct = pd.factorize(_pointers(flat), size_hint=_STRING_CHUNK)
+    holder = np.empty(len(distinct), dtype=np.intp)
+    holder[codes] = np.arange(len(codes))  # some item holding each object: whichever write lands, the same object
+    return codes, flat[holder].tolist()
+
+
+def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
+    """Each value's UTF-8 bytes and the NUL that follows it in the joined stream, as rows of one width, and
+    which bytes of each row are not padding (None when none are); None when a value holds a NUL (the stream
+    would then need lengths) or one is so long that padding every row to it would cost more than joining."""
+    import numpy as np
+
+    encoded = [value.encode("utf-8", "surrogatepass") for value in values]
+    if b"\0".join(encoded).count(b"\0") != len(encoded) - 1:
+        return None
+    lengths = np.fromiter(map(len, encoded), dtype=np.intp, count=len(encoded))
+    width = int(lengths.max()) + 1
+    if width > _PADDED_WIDTH:
+        return None
+    rows = np.frombuffer(b"".join(e.ljust(width, b"\0") for e in encoded), dtype=np.uint8).reshape(-1, width)
+    used = None if (lengths == width - 1).all() else np.arange(width) <= lengths[:, None]
+    return rows, used
+
+
+def _shared_digest(h: Any, flat: Any) -> bytes | None:
+    """The same stream as _joined_digest, for items that share objects: only the distinct objects are type-checked
+    and encoded; each chunk's bytes are their rows gathered by code (numpy, no per-item Python code). None when
+    an object is not an exact str, or few objects are shared, or the values cannot be padded (the caller joins)."""
+    codes, objects = _object_codes(flat)
+    if len(objects) * 2 > len(flat):  # shared only at the start: encoding each object costs more than a join
+        return None
+    padded = _padded_rows(objects) if _all_str(objects) else None
+    if padded is None:
+        return None
+    rows, used = padded
+    strings = h.child()
+    for start in range(0, len(flat), _STRING_CHUNK):
+        chunk = codes[start : start + _STRING_CHUNK]
+        block = rows.take(chunk, axis=0)  # take is several times faster than fancy indexing here
+        data = block.reshape(-1) if used is None else block[used[chunk]]
+        strings.tag("nul-joined")  # what _h_string_chunk feeds for the same strings: they hold no NUL
+        strings.raw(memoryview(data)[:-1])  # no NUL after the last string
+    digest: bytes = strings.h.digest()
+    return digest
+
+
+def _h_strings(h: Any, flat: Any) -> bool:
+    """An object array of exact ``str`` hashed in bulk, by its strings alone: which objects hold them only
+    chooses the faster route to the same digest. The strings go to a stream of their own whose digest is fed
+    at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
+    digest = _shared_digest(h, flat) if _shares_objects(flat) else None
+    if digest is None:
+        digest = _joined_digest(h, flat)
+        if digest is None:
+            return False
     h.tag(f"strings:{len(flat)}")
-    h.raw(strings.h.digest())
+    h.raw(digest)
     return True
 
 
