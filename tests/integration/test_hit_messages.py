@@ -1,5 +1,5 @@
-"""What a hit sends the frontend in a real kernel: every message costs the kernel time, so a hit's panel opens its
-two widgets once, already holding the hit's final text, and sends no state update after them."""
+"""What a hit sends the frontend in a real kernel: every message costs the kernel time, so a hit's panel opens one
+widget (its header), already holding the hit's final text, shows it in one display, and sends nothing after."""
 
 from __future__ import annotations
 
@@ -39,11 +39,13 @@ def test_a_hit_opens_its_panel_once_with_the_final_text(client: BlockingKernelCl
     _messages(client, CELL)  # the miss (and the widgets every panel shares)
     hit = _messages(client, CELL)
     kinds = Counter(m["msg_type"] for m in hit)
-    assert kinds["comm_open"] == 2 and kinds["comm_msg"] == 0, kinds
-    opened = [m["content"]["data"]["state"] for m in hit if m["msg_type"] == "comm_open"]
-    header = next(state for state in opened if "description" in state and "_options_labels" in state)
-    assert 'data-state="hit"' in header["description"]
-    final = [m for m in hit if m["msg_type"] in ("display_data", "update_display_data")][-1]
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0, kinds
+    assert kinds["display_data"] == 1 and kinds["update_display_data"] == 0, kinds  # no placeholder first
+    (header,) = [m["content"]["data"]["state"] for m in hit if m["msg_type"] == "comm_open"]
+    assert 'data-state="hit"' in header["description"] and "_options_labels" in header
+    (final,) = [m for m in hit if m["msg_type"] == "display_data"]
+    assert final["content"]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == (
+        [m for m in hit if m["msg_type"] == "comm_open"][0]["content"]["comm_id"])
     assert final["content"]["data"]["text/plain"].startswith("nbcache: hit (y restored")
     assert "application/vnd.jupyter.widget-view+json" in final["content"]["data"]
     streams = [m["content"]["text"] for m in hit if m["msg_type"] == "stream"]
