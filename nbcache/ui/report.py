@@ -94,6 +94,7 @@ class TextReporter:
         pass
 
     def done(self, status: CellStatus) -> None:
+        sys.stdout.flush()  # the cell's (or the replay's) prints come first
         print(status.line, file=sys.stderr, flush=True)
 
 
