@@ -30,7 +30,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
-from nbcache.ui.progress import SaveTicker
+from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
 from nbcache.units import human_size, human_time
 
@@ -146,6 +146,7 @@ class StatusPanel:
     """
 
     progress_delay_s = 1.0  # saves quicker than this show no bar
+    running_delay_s = 0.5  # misses quicker than this show a plain line while they run, no badge
 
     def __init__(self, store: Any, recompute: Callable[[StatusPanel], Any] | None = None) -> None:
         self.store = store
@@ -156,6 +157,7 @@ class StatusPanel:
         self._saving = ""
         self.details_open = False
         self._ticker: SaveTicker | None = None
+        self._running: Ticker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
         self._text = ""  # the display's text/plain: the status line
@@ -229,8 +231,31 @@ class StatusPanel:
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
+        text = f"nbcache: {state.value}" + (f" ({reason})" if reason else "")
+        if state is CellState.RUNNING and self.header is None and not self._recomputing:
+            self._hold_place(text, reason)
+            return
+        self._stop_running()
         self._set(state, reason)
-        self._show(f"nbcache: {state.value}" + (f" ({reason})" if reason else ""))
+        self._show(text)
+
+    def _hold_place(self, text: str, reason: str) -> None:
+        """A miss: most run for far less than a second, so a plain line holds the panel's place above the cell's
+        output, and the widget is built once, with its final text, by ``done``. A run still going after
+        ``running_delay_s`` gets its "running" badge then, from a ticker thread."""
+        self.state = CellState.RUNNING
+        self._shown, self._text = True, text
+        _publish({"text/plain": text}, self._display_id, update=False)
+        self._running = Ticker(lambda: self._show_running(text, reason), self.running_delay_s).start()
+
+    def _show_running(self, text: str, reason: str) -> None:
+        self._set(CellState.RUNNING, reason)
+        self._show(text)
+
+    def _stop_running(self) -> None:
+        if self._running is not None:
+            self._running.stop()  # a badge being shown is shown first, none after
+            self._running = None
 
     def restoring(self, status: CellStatus) -> None:
         """A hit, with its final facts, before its outputs replay: shown once above them, and ``done`` with the
@@ -241,6 +266,7 @@ class StatusPanel:
 
     def saving(self, approx_bytes: int) -> None:
         """A save shows (badge "saving" and a bar) only once it has taken ``progress_delay_s``: most are quicker."""
+        self._stop_running()
         self._stop_progress()
         self._saving = f"saving ~{human_size(approx_bytes)}…"
         self._ticker = SaveTicker(self._show_progress, approx_bytes, self.progress_delay_s).start()
@@ -261,12 +287,14 @@ class StatusPanel:
             self.progress = None
 
     def failed(self, error: BaseException) -> None:
+        self._stop_running()
         self._stop_progress()
         self.status = None
         self._set(CellState.FAILED, f"the cell raised {type(error).__name__}; nothing was cached")
         self._show(f"nbcache: not cached (the cell raised {type(error).__name__})")
 
     def done(self, status: CellStatus) -> None:
+        self._stop_running()
         self._stop_progress()
         if status is self.status and self._shown and not status.cleared_output:
             return  # shown by ``restoring``, before the replay

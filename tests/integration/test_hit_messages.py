@@ -77,3 +77,31 @@ def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: B
     assert shown == ["display_data", "execute_result"], shown
     assert hit[[m["msg_type"] for m in hit].index("display_data")]["content"]["data"]["text/plain"].startswith(
         "nbcache: hit")
+
+
+def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: BlockingKernelClient) -> None:
+    """While a quick miss runs, a plain line holds the panel's place; the widget comes once, at the end."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
+    miss = _messages(client, CELL)
+    kinds = Counter(m["msg_type"] for m in miss)
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0, kinds
+    shown = [m for m in miss if m["msg_type"] in ("display_data", "update_display_data")]
+    assert [m["msg_type"] for m in shown] == ["display_data", "update_display_data"], shown
+    assert shown[0]["content"]["data"] == {"text/plain": "nbcache: running (new cell)"}
+    assert shown[1]["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
+    assert "application/vnd.jupyter.widget-view+json" in shown[1]["content"]["data"]
+    (header,) = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
+    assert 'data-state="miss"' in header["description"]
+
+
+def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKernelClient) -> None:
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")
+    miss = _messages(client, "%%cache\nimport time\ntime.sleep(1.5)\nz = x")
+    opened = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
+    assert len(opened) == 1 and 'data-state="running"' in opened[0]["description"]
+    updates = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_msg"]
+    assert 'data-state="miss"' in updates[-1]["description"]
+    final = [m for m in miss if m["msg_type"] == "update_display_data"][-1]
+    assert final["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
