@@ -74,9 +74,10 @@ def _warn(message: str) -> None:
 
 def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
     """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
+    # Identity first: a notebook's namespace is mostly names the run left alone, and is_ipython_name is a call.
     outputs = {
         name for name, value in after.items()
-        if not is_ipython_name(name) and (name in run.bound or before.get(name, _MISSING) is not value)
+        if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
     }
     deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
     return outputs, deleted
