@@ -109,12 +109,13 @@ def overheads(times: dict[str, list[float]]) -> dict[str, float]:
 def run(quick: bool = False) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="nbcache-bench-kernel-") as folder:
         times = passes(8 if quick else 120, Path(folder))
+    less_save = [m - s for m, s in zip(times["miss"], times["save"], strict=True)]
     return [
         row("kernel", "cheap cell, hit (panel included)", times["hit"], "the plain cell", times["plain"],
             "<= +2 ms", lambda s, b: s - b <= 0.002),
         row("kernel", "cheap cell, miss incl. save (panel included)", times["miss"], "the plain cell",
             times["plain"], "<= +3 ms + save", None),
-        row("kernel", "cheap cell, miss less its own save", [m - s for m, s in zip(times["miss"], times["save"])],
-            "the plain cell", times["plain"], "<= +3 ms", lambda s, b: s - b <= 0.003),
+        row("kernel", "cheap cell, miss less its own save", less_save, "the plain cell", times["plain"],
+            "<= +3 ms", lambda s, b: s - b <= 0.003),
         row("kernel", "the save alone (in those misses)", times["save"], "the plain cell", times["plain"], "", None),
     ]
