@@ -249,9 +249,11 @@ def _stream_of(event: Event) -> Any:
 
 def replay(shell: Any, events: tuple[Event, ...]) -> None:
     """Show recorded events again, in their order; those shown after the cell's code, after the cell's value."""
-    # A stream is flushed before anything else is shown (the other stream, a display, what follows the replay), so
-    # stdout, stderr and displays stay interleaved as they were; not after each write: in a kernel every flush
-    # waits for the I/O thread, and a print is two writes.
+    # A stream is flushed before anything else is shown (the other stream, a display), so stdout, stderr and
+    # displays stay interleaved as they were; not after each write, nor at the end: in a kernel every flush waits
+    # for the I/O thread (about half a millisecond), and what may follow the replay flushes first by itself (a
+    # display or the value: ipykernel flushes both streams before each; the kernel at the cell's end; the status
+    # line: ``TextReporter``), as after the plain cell's own prints.
     unflushed: Any = None
     for index, event in enumerate(events):
         stream = _stream_of(event)
@@ -268,5 +270,3 @@ def replay(shell: Any, events: tuple[Event, ...]) -> None:
             shell.display_pub.publish(event.data, event.metadata, **kwargs)
         elif isinstance(event, ClearEvent):
             shell.display_pub.clear_output(event.wait)
-    if unflushed is not None:
-        unflushed.flush()

@@ -74,9 +74,10 @@ def _warn(message: str) -> None:
 
 def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
     """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
+    # Identity first: a notebook's namespace is mostly names the run left alone, and is_ipython_name is a call.
     outputs = {
         name for name, value in after.items()
-        if not is_ipython_name(name) and (name in run.bound or before.get(name, _MISSING) is not value)
+        if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
     }
     deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
     return outputs, deleted
@@ -239,19 +240,22 @@ class CachedCell:
         return outputs
 
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
-        if payload.events:  # output to replay: the reporter may hold its place above it (the panel does)
-            self.reporter.begin(CellState.RESTORING)
         outputs = self._apply_mutations(payload)
         for name in info.meta.deletions:
             self.ns.pop(name, None)
         self.ns.update(outputs)
         settings.replay(payload.changes, self.shell)
         determinism.restore(payload.rng)
-        replay(self.shell, payload.events)
+        # The facts are final before the outputs replay, so a panel is shown once, above them, with its final
+        # text: the time is the restore's, up to the replay of the outputs.
         elapsed = time.perf_counter() - self.started
         saved = info.compute_s - elapsed
         line = hit_line(outputs, info.size, elapsed, saved, _frozen_note(info.meta))
-        self._status(self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload))
+        status = self._facts(cell, CellState.HIT, line, "", elapsed, max(saved, 0.0), info.size, payload)
+        if payload.events:
+            self.reporter.restoring(status)
+        replay(self.shell, payload.events)
+        self._status(status)
         background.record_hit(self.store, cell.key, saved)  # counted in memory, written in a batch
         return payload.value
 

@@ -173,6 +173,9 @@ class AutoReporter:
     def begin(self, state: str, reason: str = "") -> None:
         pass
 
+    def restoring(self, status: CellStatus) -> None:
+        pass  # told at ``done``, once the hit is complete
+
     def saving(self, approx_bytes: int) -> None:
         pass
 

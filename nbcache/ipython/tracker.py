@@ -95,6 +95,9 @@ class TrackingReporter:
     def begin(self, state: str, reason: str = "") -> None:
         self.inner.begin(state, reason)
 
+    def restoring(self, status: CellStatus) -> None:
+        self.inner.restoring(status)
+
     def saving(self, approx_bytes: int) -> None:
         self.inner.saving(approx_bytes)
 

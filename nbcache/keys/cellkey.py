@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
@@ -152,10 +153,26 @@ def hash_deps(paths: Iterable[str]) -> dict[str, str]:
             _file_hash(p) if os.path.isfile(os.path.expanduser(p)) else _folder_hash(p) for p in paths}
 
 
+# What the cell's text says, remembered per tree: a re-run cell's tree is reused (cell.parsed) and never changed,
+# and walking it (with a map of parents) cost a hit more than the rest of keying a small cell. The files and
+# folders those texts name are still looked at on every run.
+_TREES = 512
+
+
+@lru_cache(maxsize=_TREES)
+def _literal_paths(tree: ast.Module) -> tuple[str, ...]:
+    return tuple(literal_paths(tree))
+
+
+@lru_cache(maxsize=_TREES)
+def _folder_names(tree: ast.Module) -> tuple[str, ...]:
+    return tuple(folder_names(tree))
+
+
 def _named_paths(tree: ast.Module) -> list[str]:
     """Literal paths naming a file, a folder used as one, or a glob pattern that matches something."""
     found = set(literal_folders(tree))
-    for text in literal_paths(tree):
+    for text in _literal_paths(tree):
         path = os.path.expanduser(text)
         if os.path.isfile(path) or (any(c in text for c in "*?[") and glob.glob(path, recursive=True)):
             found.add(text)
@@ -164,7 +181,7 @@ def _named_paths(tree: ast.Module) -> list[str]:
 
 def _folder_variables(tree: ast.Module, values: dict[str, Any]) -> list[str]:
     """Folders that string inputs name where the cell builds paths from them (``os.path.join(DATA, "x")``)."""
-    return sorted({value for name in folder_names(tree) if isinstance(value := values.get(name), str)
+    return sorted({value for name in _folder_names(tree) if isinstance(value := values.get(name), str)
                    and _looks_like_folder(value)})
 
 

@@ -100,6 +100,22 @@ def _rc_write(values: dict[str, Any]) -> None:
             dict.__setitem__(rc, key, value)  # validated when the cell set it
 
 
+_environ_seen: tuple[dict[Any, Any], dict[str, str]] | None = None  # the raw environment last read, decoded
+
+
+def _environ_read() -> dict[str, str]:
+    """``dict(os.environ)``, decoded again only when the raw environment changed: a miss reads it twice, and
+    decoding every variable cost a cheap miss more than comparing the raw mapping does."""
+    global _environ_seen
+    raw = getattr(os.environ, "_data", None)  # CPython's undecoded mapping behind os.environ
+    if not isinstance(raw, dict):
+        return dict(os.environ)
+    seen = _environ_seen
+    if seen is None or seen[0] != raw:
+        seen = _environ_seen = (dict(raw), dict(os.environ))
+    return dict(seen[1])  # a copy: the caller may keep or change it
+
+
 def _environ_write(values: dict[str, str]) -> None:
     for key in set(os.environ) - set(values):
         del os.environ[key]
@@ -160,7 +176,7 @@ SETTINGS: tuple[Setting, ...] = (
             default=lambda: _rc_defaults()),
     Setting("sys.argv", "sys", lambda: list(sys.argv), _argv_write,
             frozenset({"argv", "parse_args", "parse_known_args", "ArgumentParser", "argparse"})),
-    Setting("os.environ", "os", lambda: dict(os.environ), _environ_write,
+    Setting("os.environ", "os", _environ_read, _environ_write,
             frozenset({"environ", "getenv", "environb", "getenvb"})),
     # Imports are keyed by where the modules are found; a cell that extends the path has it set again on a hit.
     Setting("sys.path", "sys", lambda: list(sys.path), _path_write, keyed=False),

@@ -80,6 +80,8 @@ class Store:
         self._index = Index(self.root, self._entry_row, self._stats_row)  # opens its file on first use only
         self._verifier = VerifiedBlobs(lambda: self.secret, self._index)
         self._recent = recent.RecentReads()
+        # A hit's info per verified manifest object (a remembered manifest is the same object at each hit).
+        self._hit_infos: dict[int, tuple[dict[str, Any], EntryInfo]] = {}
         self._removal = Removal(self.layout, self._index, lambda: self.kid)
 
     # ---- paths and signing
@@ -264,7 +266,7 @@ class Store:
                 if manifest is None:
                     return None
                 payload = self._payload(manifest, resolve)
-                return payload, self._info(manifest, _UNREAD_STATS)  # a hit needs none: spare it a file read
+                return payload, self._hit_info(manifest)
             except EntryDamaged as damage:
                 now = recent.identity(path)
                 if now != before:  # evicted or saved again by another kernel while being read
@@ -350,6 +352,18 @@ class Store:
             self._index.put_stats(row, os.lstat(path).st_ino)
         except (OSError, sqlite3.Error):  # statistics are best effort
             pass
+
+    def _hit_info(self, manifest: dict[str, Any]) -> EntryInfo:
+        """A hit's info, without usage statistics (a hit needs none: spare it a file read), made once per manifest
+        object so that hits of a remembered manifest do not parse its metadata again."""
+        known = self._hit_infos.get(id(manifest))
+        if known is not None and known[0] is manifest:
+            return known[1]
+        if len(self._hit_infos) >= recent.MANIFESTS:
+            self._hit_infos.clear()
+        info = self._info(manifest, _UNREAD_STATS)
+        self._hit_infos[id(manifest)] = (manifest, info)  # the manifest held: its id is not reused meanwhile
+        return info
 
     def _info(self, manifest: dict[str, Any], stats: Counters | None = None,
               blobs: tuple[tuple[str, int], ...] | None = None) -> EntryInfo:

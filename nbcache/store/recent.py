@@ -22,7 +22,7 @@ from typing import Any
 from nbcache.store.blobs import Identity
 
 # A notebook's worth of entries; a manifest is a few kilobytes.
-_MANIFESTS = 1024
+MANIFESTS = 1024
 # Small streams only (a trivial cell's is a few hundred bytes): large ones cost their read less than their
 # unpickling, and memory is the user's.
 STREAM_MAX = 1 << 16
@@ -75,7 +75,7 @@ class RecentReads:
             return
         self._manifests[key] = _Read(path, read_from, manifest)
         self._manifests.move_to_end(key)
-        while len(self._manifests) > _MANIFESTS:
+        while len(self._manifests) > MANIFESTS:
             self._manifests.popitem(last=False)
 
     def stream(self, blob: str) -> bytes | None:

@@ -5,9 +5,10 @@ Its display bundle carries the status line as ``text/plain``, so a notebook run 
 (nbclient, nbconvert) still holds the same text as the stderr line, and the saved notebook shows it.
 
 Every widget is a comm the kernel opens with a message, and a hit must cost about a millisecond: the header is
-four widgets (one HTML for badge and summary, two buttons, their box) sharing layouts and styles made once per
-kernel, a hit shows it once with its final text, and the details, the progress bar and the recompute output are
-built only when they are needed.
+one ``ToggleButtons`` widget (its HTML description is the badge and the summary, its buttons "recompute" and
+"details") whose layout and style are made once per kernel and whose look is all inline (no style sheet widget),
+shown alone with its final text. A box under it, for the details, the progress bar and the recompute output, is
+built only when one of them is first needed, and then replaces the header in the same display.
 """
 
 from __future__ import annotations
@@ -29,26 +30,22 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
-from nbcache.ui.progress import SaveTicker
+from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
 from nbcache.units import human_size, human_time
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# The header's label shows its HTML through the frontend's sanitizer, which keeps classes but drops inline styles:
-# the look comes from this style sheet, held by one hidden HTML widget that every panel shares.
-_CSS = """<style>
-.nbcache-badge { color: #fff; background: #757575; border-radius: 4px; padding: 1px 7px; font-weight: 600;
-  white-space: nowrap; }
-.nbcache-state-hit { background: #2e7d32; } .nbcache-state-miss { background: #ef6c00; }
-.nbcache-state-failed { background: #c62828; }
-.nbcache-state-running, .nbcache-state-restoring, .nbcache-state-waiting, .nbcache-state-saving {
-  background: #1565c0; }
-.nbcache-header { display: flex; flex-wrap: nowrap; align-items: center; }
-.nbcache-header > .widget-label { flex: 1 1 auto; width: auto !important; min-width: 0; max-width: none;
-  text-align: left; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; margin-right: 8px; }
-.nbcache-header > div { flex: none; display: flex; flex-wrap: nowrap; }
-.nbcache-header button { width: auto !important; padding: 0 10px; }
-</style>"""
+# The header's label shows its HTML through the frontend's inline sanitizer (ipywidgets' ``inline_sanitize``):
+# it keeps ``span`` with its ``class`` and ``style`` but drops a ``<style>`` element, so the look is inline.
+_BADGE_STYLE = "color:#fff;border-radius:4px;padding:1px 7px;font-weight:600;white-space:nowrap;background:"
+_BADGE_COLOURS = {CellState.HIT: "#2e7d32", CellState.MISS: "#ef6c00", CellState.FAILED: "#c62828",
+                  CellState.RUNNING: "#1565c0", CellState.RESTORING: "#1565c0", CellState.WAITING: "#1565c0",
+                  CellState.SAVING: "#1565c0"}
+_GREY = "#757575"
+# The label is a block left-aligned and cut with an ellipsis (a label is right-aligned by default).
+_LINE_STYLE = "display:block;text-align:left;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"
+# The label takes the header's width but what its two buttons need ("recompute", "hide details", their margins).
+_LABEL_WIDTH = "calc(100% - 240px)"
 
 
 def badge_html(state: CellState, stored: bool = False) -> str:
@@ -56,14 +53,16 @@ def badge_html(state: CellState, stored: bool = False) -> str:
     ``data-state`` the saved widget state keeps (the browser's sanitizer drops it)."""
     label = "miss · stored" if stored else state.value
     classes = f"nbcache-badge nbcache-state-{state.value.replace(' ', '-')}" + (" nbcache-stored" if stored else "")
-    return (f'<span class="{classes}" data-state="{state.value}" data-stored="{str(stored).lower()}">'
-            f'{html.escape(label)}</span>')
+    style = _BADGE_STYLE + _BADGE_COLOURS.get(state, _GREY)
+    return (f'<span class="{classes}" style="{style}" data-state="{state.value}" '
+            f'data-stored="{str(stored).lower()}">{html.escape(label)}</span>')
 
 
 def header_html(state: CellState, summary: str, stored: bool = False) -> str:
-    """Badge, then the summary, inline (the header's label allows inline tags only); the label cuts a long summary
-    with an ellipsis, and its tooltip holds the full text."""
-    return f'{badge_html(state, stored)} <span class="nbcache-summary">{html.escape(summary)}</span>'
+    """Badge, then the summary, inline (the header's label allows inline tags only) in one line that a long
+    summary ends with an ellipsis; the label's tooltip holds the full text."""
+    return (f'<span class="nbcache-line" style="{_LINE_STYLE}">{badge_html(state, stored)} '
+            f'<span class="nbcache-summary">{html.escape(summary)}</span></span>')
 
 
 def summary_text(status: CellStatus) -> str:
@@ -120,9 +119,10 @@ class _Shared:
     def _make(name: str) -> Any:
         return {
             "root": lambda: w.Layout(width="100%"),
-            "css": lambda: w.HTML(_CSS, layout=w.Layout(display="none")),
-            "header": lambda: w.Layout(width="100%"),
-            "header_style": lambda: ToggleButtonsStyle(description_width="auto", button_width="auto"),
+            # One row: the label, then the buttons at the right end, never wrapped below it.
+            "header": lambda: w.Layout(width="100%", display="flex", flex_flow="row nowrap", align_items="center",
+                                       justify_content="space-between"),
+            "header_style": lambda: ToggleButtonsStyle(description_width=_LABEL_WIDTH, button_width="auto"),
             "below": lambda: w.Layout(width="100%"),
             "html_style": lambda: HTMLStyle(),
             "button": lambda: w.Layout(width="auto"),
@@ -141,11 +141,12 @@ class StatusPanel:
     """One cell's panel. ``recompute`` re-runs the cell with -f, reporting to this same panel.
 
     The header is one ``ToggleButtons`` widget: its HTML description is the badge and the summary, its two
-    buttons are "recompute" and "details". It sits in a box that the details, a progress bar and the recomputed
-    output join when they are first needed.
+    buttons are "recompute" and "details". It is shown alone; when the details, a progress bar or the recomputed
+    output are first needed, a box holding the header and them replaces it in the same display.
     """
 
     progress_delay_s = 1.0  # saves quicker than this show no bar
+    running_delay_s = 0.5  # misses quicker than this show a plain line while they run, no badge
 
     def __init__(self, store: Any, recompute: Callable[[StatusPanel], Any] | None = None) -> None:
         self.store = store
@@ -156,10 +157,13 @@ class StatusPanel:
         self._saving = ""
         self.details_open = False
         self._ticker: SaveTicker | None = None
+        self._running: Ticker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
+        self._text = ""  # the display's text/plain: the status line
         self._recomputing = False
-        self.root: Any = None  # the widgets, built at the first state worth showing
+        self.header: Any = None
+        self.root: Any = None  # what the display shows: the header, later the box holding it
         self.progress: Any = None
         self.details_box: Any = None
         self.out: Any = None
@@ -172,9 +176,17 @@ class StatusPanel:
             layout=_Shared.get("header"), style=_Shared.get("header_style"), _dom_classes=("nbcache-header",),
         )
         self.header.observe(self._on_click, names="index")
+        self.root = self.header
+
+    def _join(self, widget: Any) -> None:
+        """Put ``widget`` under the header: the first one builds the box, which the display shows from then on."""
+        if self.root is not self.header:
+            self.root.children = (*self.root.children, widget)
+            return
         # Classes given at creation: add_class afterwards would cost a message of its own.
-        self.root = w.VBox([_Shared.get("css"), self.header], layout=_Shared.get("root"),
-                           _dom_classes=("nbcache-panel",))
+        self.root = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
+        if self._shown:
+            _publish(self._bundle(self._text), self._display_id, update=True)
 
     def _labels(self) -> list[str]:
         return ["recompute", "hide details" if self.details_open else "details"]
@@ -183,7 +195,7 @@ class StatusPanel:
         self.state, self.summary = state, summary
         stored = self.status is not None and self.status.stored and state is CellState.MISS
         text = header_html(state, summary, stored)
-        if self.root is None:
+        if self.header is None:
             self._build(text, summary)  # created with its text: no update message
             return
         with self.header.hold_sync():  # one message for both
@@ -214,26 +226,47 @@ class StatusPanel:
         if again:
             self._display_id = f"nbcache-{uuid.uuid4().hex}"
         update = self._shown and not again
-        self._shown = True
+        self._shown, self._text = True, text
         _publish(self._bundle(text), self._display_id, update)
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
-        if state is CellState.RESTORING and self.root is None and not self._recomputing:
-            self._hold_place()
+        text = f"nbcache: {state.value}" + (f" ({reason})" if reason else "")
+        if state is CellState.RUNNING and self.header is None and not self._recomputing:
+            self._hold_place(text, reason)
             return
+        self._stop_running()
         self._set(state, reason)
-        self._show(f"nbcache: {state.value}" + (f" ({reason})" if reason else ""))
+        self._show(text)
 
-    def _hold_place(self) -> None:
-        """A hit: its facts follow in a moment. A plain display holds the panel's place above the replayed output,
-        and the widgets are built once, with the final text, by ``done`` (no state update, no comm message more)."""
-        self.state = CellState.RESTORING
-        self._shown = True
-        _publish({"text/plain": "nbcache: restoring"}, self._display_id, update=False)
+    def _hold_place(self, text: str, reason: str) -> None:
+        """A miss: most run for far less than a second, so a plain line holds the panel's place above the cell's
+        output, and the widget is built once, with its final text, by ``done``. A run still going after
+        ``running_delay_s`` gets its "running" badge then, from a ticker thread."""
+        self.state = CellState.RUNNING
+        self._shown, self._text = True, text
+        _publish({"text/plain": text}, self._display_id, update=False)
+        self._running = Ticker(lambda: self._show_running(text, reason), self.running_delay_s).start()
+
+    def _show_running(self, text: str, reason: str) -> None:
+        self._set(CellState.RUNNING, reason)
+        self._show(text)
+
+    def _stop_running(self) -> None:
+        if self._running is not None:
+            self._running.stop()  # a badge being shown is shown first, none after
+            self._running = None
+
+    def restoring(self, status: CellStatus) -> None:
+        """A hit, with its final facts, before its outputs replay: shown once above them, and ``done`` with the
+        same status sends nothing more (one widget and one display in all)."""
+        self.status = status
+        self._set(status.state, summary_text(status))
+        self._show(status.line)
 
     def saving(self, approx_bytes: int) -> None:
         """A save shows (badge "saving" and a bar) only once it has taken ``progress_delay_s``: most are quicker."""
+        self._stop_running()
         self._stop_progress()
         self._saving = f"saving ~{human_size(approx_bytes)}…"
         self._ticker = SaveTicker(self._show_progress, approx_bytes, self.progress_delay_s).start()
@@ -242,7 +275,7 @@ class StatusPanel:
         if self.progress is None:
             self._set(CellState.SAVING, self._saving)
             self.progress = w.IntProgress(value=0, max=100, bar_style="info", layout=_Shared.get("below"))
-            self.root.children = (*self.root.children, self.progress)
+            self._join(self.progress)
         self.progress.value = round(fraction * 100)
 
     def _stop_progress(self) -> None:
@@ -254,13 +287,17 @@ class StatusPanel:
             self.progress = None
 
     def failed(self, error: BaseException) -> None:
+        self._stop_running()
         self._stop_progress()
         self.status = None
         self._set(CellState.FAILED, f"the cell raised {type(error).__name__}; nothing was cached")
         self._show(f"nbcache: not cached (the cell raised {type(error).__name__})")
 
     def done(self, status: CellStatus) -> None:
+        self._stop_running()
         self._stop_progress()
+        if status is self.status and self._shown and not status.cleared_output:
+            return  # shown by ``restoring``, before the replay
         self.status = status
         self._set(status.state, summary_text(status))
         if self.details_box is not None:
@@ -277,7 +314,7 @@ class StatusPanel:
         self.details_box = w.VBox([self.details, w.HBox([self.clear_button, self.message])],
                                   layout=w.Layout(width="100%", display="none"))
         self.details_box.add_class("nbcache-details")
-        self.root.children = (*self.root.children, self.details_box)
+        self._join(self.details_box)
 
     def _fill_details(self) -> None:
         status = self.status
@@ -301,7 +338,7 @@ class StatusPanel:
         if self.out is None:
             self.out = w.Output(layout=_Shared.get("below"))
             self.out.add_class("nbcache-recomputed")
-            self.root.children = (*self.root.children, self.out)
+            self._join(self.out)
         self.out.clear_output()
         self._recomputing = True
         with self.out:  # the recomputed cell's prints, displays and errors show inside the panel

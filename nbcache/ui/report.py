@@ -66,6 +66,10 @@ class CellStatus:
 class Reporter(Protocol):
     def begin(self, state: CellState, reason: str = "") -> None: ...
 
+    def restoring(self, status: CellStatus) -> None:
+        """A hit's final facts, told before its outputs replay (a panel shows them above the outputs)."""
+        ...
+
     def saving(self, approx_bytes: int) -> None: ...
 
     def failed(self, error: BaseException) -> None: ...
@@ -80,6 +84,9 @@ class TextReporter:
         if state is CellState.WAITING:  # the only state worth a line of its own: the cell may seem to hang
             print(f"nbcache: {reason}", file=sys.stderr, flush=True)
 
+    def restoring(self, status: CellStatus) -> None:
+        pass  # the line comes after the outputs, at ``done``
+
     def saving(self, approx_bytes: int) -> None:
         pass
 
@@ -87,6 +94,7 @@ class TextReporter:
         pass
 
     def done(self, status: CellStatus) -> None:
+        sys.stdout.flush()  # the cell's (or the replay's) prints come first
         print(status.line, file=sys.stderr, flush=True)
 
 
@@ -124,6 +132,9 @@ class SafeReporter:
 
     def begin(self, state: CellState, reason: str = "") -> None:
         self._call("begin", state, reason)
+
+    def restoring(self, status: CellStatus) -> None:
+        self._call("restoring", status)
 
     def saving(self, approx_bytes: int) -> None:
         self._call("saving", approx_bytes)

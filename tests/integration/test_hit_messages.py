@@ -1,5 +1,5 @@
-"""What a hit sends the frontend in a real kernel: every message costs the kernel time, so a hit's panel opens its
-two widgets once, already holding the hit's final text, and sends no state update after them."""
+"""What a hit sends the frontend in a real kernel: every message costs the kernel time, so a hit's panel opens one
+widget (its header), already holding the hit's final text, shows it in one display, and sends nothing after."""
 
 from __future__ import annotations
 
@@ -39,11 +39,13 @@ def test_a_hit_opens_its_panel_once_with_the_final_text(client: BlockingKernelCl
     _messages(client, CELL)  # the miss (and the widgets every panel shares)
     hit = _messages(client, CELL)
     kinds = Counter(m["msg_type"] for m in hit)
-    assert kinds["comm_open"] == 2 and kinds["comm_msg"] == 0, kinds
-    opened = [m["content"]["data"]["state"] for m in hit if m["msg_type"] == "comm_open"]
-    header = next(state for state in opened if "description" in state and "_options_labels" in state)
-    assert 'data-state="hit"' in header["description"]
-    final = [m for m in hit if m["msg_type"] in ("display_data", "update_display_data")][-1]
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0, kinds
+    assert kinds["display_data"] == 1 and kinds["update_display_data"] == 0, kinds  # no placeholder first
+    (header,) = [m["content"]["data"]["state"] for m in hit if m["msg_type"] == "comm_open"]
+    assert 'data-state="hit"' in header["description"] and "_options_labels" in header
+    (final,) = [m for m in hit if m["msg_type"] == "display_data"]
+    assert final["content"]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == (
+        [m for m in hit if m["msg_type"] == "comm_open"][0]["content"]["comm_id"])
     assert final["content"]["data"]["text/plain"].startswith("nbcache: hit (y restored")
     assert "application/vnd.jupyter.widget-view+json" in final["content"]["data"]
     streams = [m["content"]["text"] for m in hit if m["msg_type"] == "stream"]
@@ -75,3 +77,31 @@ def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: B
     assert shown == ["display_data", "execute_result"], shown
     assert hit[[m["msg_type"] for m in hit].index("display_data")]["content"]["data"]["text/plain"].startswith(
         "nbcache: hit")
+
+
+def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: BlockingKernelClient) -> None:
+    """While a quick miss runs, a plain line holds the panel's place; the widget comes once, at the end."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
+    miss = _messages(client, CELL)
+    kinds = Counter(m["msg_type"] for m in miss)
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0, kinds
+    shown = [m for m in miss if m["msg_type"] in ("display_data", "update_display_data")]
+    assert [m["msg_type"] for m in shown] == ["display_data", "update_display_data"], shown
+    assert shown[0]["content"]["data"] == {"text/plain": "nbcache: running (new cell)"}
+    assert shown[1]["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
+    assert "application/vnd.jupyter.widget-view+json" in shown[1]["content"]["data"]
+    (header,) = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
+    assert 'data-state="miss"' in header["description"]
+
+
+def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKernelClient) -> None:
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")
+    miss = _messages(client, "%%cache\nimport time\ntime.sleep(1.5)\nz = x")
+    opened = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
+    assert len(opened) == 1 and 'data-state="running"' in opened[0]["description"]
+    updates = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_msg"]
+    assert 'data-state="miss"' in updates[-1]["description"]
+    final = [m for m in miss if m["msg_type"] == "update_display_data"][-1]
+    assert final["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
