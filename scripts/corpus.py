@@ -68,6 +68,7 @@ EXAMPLES = {
         "galleries/examples/images_contours_and_fields/triplot_demo.py",
         "galleries/examples/pie_and_polar_charts/pie_label.py",
         "galleries/examples/ticks/date_formatters_locators.py",
+        "galleries/examples/text_labels_and_annotations/custom_legends.py",
     ],
 }
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.

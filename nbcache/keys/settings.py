@@ -96,7 +96,8 @@ def _rc_read() -> dict[str, Any]:
 def _rc_write(values: dict[str, Any]) -> None:
     rc = sys.modules["matplotlib"].rcParams
     for key, value in values.items():
-        if dict.get(rc, key, object()) != value:
+        # ``!=`` can raise here: a colour cycle of RGBA arrays against one of hex strings or RGB triples.
+        if not _same(dict.get(rc, key, _MISSING), value):
             dict.__setitem__(rc, key, value)  # validated when the cell set it
 
 

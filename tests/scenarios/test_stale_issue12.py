@@ -97,6 +97,29 @@ def test_a_setting_changed_by_a_cached_cell_is_replayed(shell: Shell) -> None:
         shell.run("pd.reset_option('display.max_rows')")
 
 
+def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell) -> None:
+    """matplotlib's custom_legends example: comparing the cycle of RGBA arrays with the one in place raises."""
+    import warnings
+
+    from nbcache.errors import CacheWarning
+
+    shell.run("import matplotlib as mpl\nimport numpy as np\nfrom matplotlib import cycler\n"
+              "import matplotlib.pyplot as plt\nmpl.rcdefaults()")
+    body = ("cmap = plt.colormaps['coolwarm']\n"
+            "mpl.rcParams['axes.prop_cycle'] = cycler(color=cmap(np.linspace(0, 1, 10)))\nx = 1")
+    try:
+        shell.cached(body)
+        shell.run("mpl.rcdefaults()")  # as a new kernel has them: the key is the same
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            shell.cached(body)
+        assert shell.runs == 1 and not [w for w in caught if issubclass(w.category, CacheWarning)]
+        colors = shell.ns["mpl"].rcParams["axes.prop_cycle"].by_key()["color"]
+        assert len(colors) == 10 and len(colors[0]) == 4
+    finally:
+        shell.run("mpl.rcdefaults()")
+
+
 def test_a_module_edited_but_not_reloaded_keys_the_code_that_ran(shell: Shell, local: Path) -> None:
     (local / "helpers.py").write_text("def g(v):\n    return v + 1\n")
     shell.run("import helpers")
