@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import ast
+import contextvars
 import copyreg
 import dis
 import enum
@@ -27,7 +28,8 @@ import struct
 import sys
 import textwrap
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -710,28 +712,61 @@ class _FigurePickler(pickle.Pickler):
         return reduced
 
 
-def _h_figure(h: _Hasher, fig: Any) -> None:
-    """A figure as its pickle (matplotlib's own recipe: no canvas, no renderer), written by the C pickler: 8x
-    faster than the item-by-item walk. Falls back to that walk when the pickle cannot hold it all (a notebook
-    formatter function, a library's lambda, a cycle of lists)."""
-    if h.remember(fig):
-        return
+def _figure_digest(fig: Any) -> bytes | None:
+    """The digest of a figure's pickle and the versions of the libraries it names; None if it cannot be written
+    (a notebook formatter function, a library's lambda, a cycle of lists)."""
     buffers: list[pickle.PickleBuffer] = []
     file = io.BytesIO()
     pickler = _FigurePickler(file, buffers)
     try:
         pickler.dump(fig)
     except Exception:
-        h.tag(f"figure-walk:{_typename(fig)}")
-        _h_reduce_state(h, fig)
-        return
-    h.pickled.add(id(fig))
-    h.tag(f"figure-pickle:{_typename(fig)}")
+        return None
+    h = _Hasher()
     for library in sorted(pickler.libraries):  # a pickle names library code; its version says what that code is
         h.tag(f"{library}:{module_version(library)}")
     h.raw(file.getbuffer())
     for buffer in buffers:
         h.raw(buffer.raw())
+    return h.h.digest()
+
+
+# Figures already written in this scope (see ``shared_figures``): id -> (the figure, kept alive; its digest).
+_SHARED: contextvars.ContextVar[dict[int, tuple[Any, bytes | None]] | None] = contextvars.ContextVar(
+    "nbcache_shared_figures", default=None)
+
+
+@contextmanager
+def shared_figures() -> Iterator[None]:
+    """Inside, a figure is written once however many values hold it: a cell reading ``fig`` and ``ax`` (or two
+    Axes of one figure) hashes each as an input of its own. For one pass over a cell's inputs, while no cell code
+    runs, so the figure cannot change in between."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _h_figure(h: _Hasher, fig: Any) -> None:
+    """A figure as the digest of its pickle (matplotlib's own recipe: no canvas, no renderer), written by the C
+    pickler: 8x faster than the item-by-item walk, which it falls back to when the pickle cannot hold it all."""
+    if h.remember(fig):
+        return
+    shared = _SHARED.get()
+    if shared is not None and id(fig) in shared:
+        digest = shared[id(fig)][1]
+    else:
+        digest = _figure_digest(fig)
+        if shared is not None:
+            shared[id(fig)] = (fig, digest)
+    if digest is None:
+        h.tag(f"figure-walk:{_typename(fig)}")
+        _h_reduce_state(h, fig)
+        return
+    h.pickled.add(id(fig))
+    h.tag(f"figure-pickle:{_typename(fig)}")
+    h.raw(digest)
 
 
 def _h_axes(h: _Hasher, ax: Any) -> None:

@@ -99,3 +99,18 @@ def test_a_change_to_a_figure_changes_its_hash_and_its_axes_hash(change: str) ->
     after = hash_value(fig), hash_value(ax)
     assert before[0] != after[0] and before[1] != after[1]
 
+
+
+def test_inside_shared_figures_a_figure_is_written_once_for_all_the_values_holding_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbcache.keys import values
+
+    fig, ax = _figure()
+    writes: list[object] = []
+    dump = values._FigurePickler.dump
+    monkeypatch.setattr(values._FigurePickler, "dump", lambda self, obj: (writes.append(obj), dump(self, obj))[1])
+    alone = hash_value(fig), hash_value(ax)
+    assert len(writes) == 2
+    with values.shared_figures():
+        shared = hash_value(fig), hash_value(ax)
+    assert shared == alone and len(writes) == 3

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from nbcache.keys import values
 from tests.scenarios.restarts import Step, _observe, differential
 from tests.support import Shell
 
@@ -43,3 +46,17 @@ def test_a_change_to_a_restored_figure_makes_the_reading_cell_run_again(tmp_path
         plain = _observe(steps, tmp_path / "plain.txt", False, tmp_path)
         assert cached == plain, change
         assert marker.read_text() == "." * (3 + number), f"{change}: the reading cell hit"
+
+
+def test_a_miss_of_a_cell_reading_fig_and_ax_writes_the_figure_once_per_keying(
+        shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: on a miss the figure was written twice for the key and twice to tell whether the cell changed
+    it, once for ``fig`` and once for ``ax``; now once each (the save writes it a third time, as an output)."""
+    writes: list[object] = []
+    dump = values._FigurePickler.dump
+    monkeypatch.setattr(values._FigurePickler, "dump", lambda self, obj: (writes.append(obj), dump(self, obj))[1])
+    shell.run(_SETUP)
+    shell.cached(_MAKE)
+    assert writes == []  # made by the cell: nothing to key
+    shell.cached("fig.suptitle('s')\nax.set_title('u');")
+    assert len(writes) == 2 and shell.runs == 2
