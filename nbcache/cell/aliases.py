@@ -16,6 +16,8 @@ from typing import Any
 
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
 ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple, range)
+# Mutable builtin containers: a pickler's reducer_override never sees them.
+CONTAINERS = frozenset({dict, list, set, bytearray})
 NAMESPACE: tuple = ("namespace",)
 # Bounds on the walk through inputs: beyond them, objects are stored by value.
 _MAX_OBJECTS = 100_000
@@ -32,6 +34,14 @@ class References(dict):
     def __init__(self) -> None:
         super().__init__()
         self.arrays_by_owner: dict[int, list[Any]] = {}
+        # The referenced dicts, lists, sets and bytearrays, by id: the C pickler asks no hook about exact builtin
+        # containers, so the serializer finds these through its memo (store/serialize.py) and the rest by type.
+        self.containers: dict[int, Any] = {}
+
+    def add(self, obj: Any, ref: tuple) -> None:
+        self[id(obj)] = ref
+        if type(obj) in CONTAINERS:
+            self.containers[id(obj)] = obj
 
     def note_array(self, array: Any) -> None:
         owner = array if array.base is None else array.base
@@ -55,7 +65,7 @@ def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
 def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> References:
     """id(obj) -> reference for the namespace and every non-atomic object reachable inside unchanged inputs."""
     refs = References()
-    refs[id(namespace)] = NAMESPACE
+    refs.add(namespace, NAMESPACE)
     queue: deque[tuple[Any, str, tuple[Step, ...]]] = deque(
         (value, name, ()) for name, value in sorted(inputs.items()))
     examined = 0  # every object looked at counts, so a list of ten million ints costs no more than the bound
@@ -64,7 +74,7 @@ def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> Refer
         if not isinstance(obj, ATOMIC):
             if id(obj) in refs:
                 continue
-            refs[id(obj)] = ("input", name, path)
+            refs.add(obj, ("input", name, path))
             if type(obj).__name__ == "ndarray" and type(obj).__module__ == "numpy":
                 refs.note_array(obj)
         if len(path) >= _MAX_DEPTH:

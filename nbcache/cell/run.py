@@ -34,6 +34,7 @@ from nbcache.keys.cellkey import (
     source_digest,
 )
 from nbcache.keys.reasons import describe_changes
+from nbcache.keys.values import shared_figures
 from nbcache.store import background, clearing
 from nbcache.store.entry import EntryMeta
 from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
@@ -167,7 +168,8 @@ class CachedCell:
             files = expand_deps(self.options.deps)
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
-        inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
+        with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
+            inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
         inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
         key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
@@ -304,7 +306,8 @@ class CachedCell:
                       "random_state": determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns)}
         changes = settings.changes(snapshot, cell.analysis.magics)
         outputs, deletions = _runtime_changes(before, self.ns, run)
-        mutated = _mutated_inputs(cell.inputs, self.ns)
+        with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
+            mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
         after_cell(self.shell, recorded, lambda: self._store(

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import array
 import ast
+import contextvars
+import copyreg
 import dis
+import enum
 import importlib
 import inspect
 import io
@@ -25,7 +28,8 @@ import struct
 import sys
 import textwrap
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -488,12 +492,18 @@ def _h_masked_array(h: _Hasher, obj: Any) -> None:
         return
     h.tag(f"masked:{_typename(obj)}")
     h.update(obj.data)
-    h.update(obj.mask)
+    h.update(_mask_array(obj))  # an absent mask (``nomask``) is one of False once restored
     fill = obj.fill_value
     # An object array's default fill value is numpy's str '?' until a restore makes it a plain str.
     h.update(fill.item() if obj.dtype.hasobject and hasattr(fill, "item") else fill)
     h.update(obj.dtype)
     h.update(obj.shape)
+
+
+def _mask_array(obj: Any) -> Any:
+    import numpy as np
+
+    return np.ma.getmaskarray(obj)
 
 
 def _h_bunch(h: _Hasher, obj: dict) -> None:
@@ -541,8 +551,13 @@ def _never_loaded(*args: Any) -> None:
     """Names the reductions below in a pickle that is only hashed, never loaded."""
 
 
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def _state_reduction(state: Callable[[Any], dict]) -> Callable[[Any], tuple]:
-    return lambda obj: (_never_loaded, (type(obj),), state(obj))
+    # The class by its name, not the class: without a memo, each class written costs a call of the pickler's hook.
+    return lambda obj: (_never_loaded, ("object", _class_name(type(obj))), state(obj))
 
 
 def _figure_state(fig: Any) -> dict:
@@ -561,6 +576,33 @@ def _registry_state(obj: Any) -> dict:
     return {"callbacks": {k: v for k, v in callbacks.items() if v}, "exception_handler": obj.exception_handler}
 
 
+def _array_reduction(obj: Any) -> tuple:
+    """An array as its class, dtype, shape and elements in C order: a restore gives back a contiguous copy of a
+    strided view (a line's ``_x`` is a column of its ``_xy``), so the layout is not content."""
+    import numpy as np
+
+    kind, dtype = _class_name(type(obj)), _dtype_token(obj.dtype)
+    if obj.dtype.hasobject:
+        return _never_loaded, ("ndarray-objects", kind, dtype, obj.shape, obj.ravel().tolist())
+    data = np.ascontiguousarray(obj).reshape(-1).view(np.uint8)
+    return _never_loaded, ("ndarray", kind, dtype, obj.shape, pickle.PickleBuffer(data))  # type: ignore[arg-type]
+
+
+def _masked_reduction(obj: Any) -> tuple:
+    """A masked array as what ``_h_masked_array`` hashes (a restore turns an absent mask into one of False)."""
+    return _never_loaded, ("masked", hash_value(obj))
+
+
+def _dtype_token(dtype: Any) -> Any:
+    """What a dtype says (byte order, kind, size, unit; fields by name), not which object it is: a restored array
+    holds a copy of the original's dtype."""
+    return dtype.str if dtype.names is None and dtype.subdtype is None else (dtype.str, dtype.descr)
+
+
+def _dtype_reduction(obj: Any) -> tuple:
+    return _never_loaded, ("dtype", _dtype_token(obj))
+
+
 def _subclasses(cls: type) -> list[type]:
     found, pending = [], [cls]
     while pending:
@@ -571,62 +613,160 @@ def _subclasses(cls: type) -> list[type]:
 
 
 def _figure_reductions() -> dict[type, Callable[[Any], tuple]]:
+    import numpy as np
     from matplotlib.cbook import CallbackRegistry
     from matplotlib.figure import Figure
     from matplotlib.transforms import TransformNode
 
     table = {cls: _state_reduction(_transform_state) for cls in _subclasses(TransformNode)}
     table.update({cls: _state_reduction(_figure_state) for cls in _subclasses(Figure)})
+    table.update({cls: _array_reduction for cls in _subclasses(np.ndarray)})
+    table.update({cls: _masked_reduction for cls in _subclasses(np.ma.MaskedArray)})
+    table.update({cls: _dtype_reduction for cls in _subclasses(np.dtype)})
     table[CallbackRegistry] = _state_reduction(_registry_state)
     return table
 
 
+class _Kind(enum.Enum):
+    """How the figure pickler writes objects of one class."""
+
+    NAMED = "by name"  # classes, functions, modules: pickle writes their names
+    VALUE = "by value"  # immutable values (dtypes) and values hashed by content: no identity to keep
+    OBJECT = "as an object"  # anything else: remembered at its first appearance, a reference after
+    NOTEBOOK = "notebook code"  # an instance of a notebook class: the pickle would name its class
+
+
+_NEWOBJ = copyreg.__newobj__  # type: ignore[attr-defined]  # what ``object.__reduce_ex__`` names
+_NAMED_TYPES = (type, types.FunctionType, types.ModuleType)  # a builtin may be a bound method: an object
+
+
 class _FigurePickler(pickle.Pickler):
-    """Writes a figure for hashing only; refuses anything whose code a pickle would name rather than hold."""
+    """Writes a figure for hashing only, so that a restored figure writes the same bytes as the original.
+
+    A pickle's memo shares every object by identity, strings and tuples too, and a restore does not share those
+    as the original did (names interned in the original are separate strings after it, one-character strings
+    become the interpreter's own, a restored array holds a copy of its dtype). So the memo is off (``fast``:
+    strings and tuples are written in full wherever they appear) and identity is kept here instead, for objects
+    of classes other than the builtins (artists, transforms, arrays): a restore shares those as the original did,
+    and they make a figure's cycles. Plain lists and dicts are written in full too: two artists sharing one list
+    hash as two holding equal lists (matplotlib copies what it is given). Refuses anything whose code a pickle
+    would name rather than hold.
+    """
 
     def __init__(self, file: io.BytesIO, buffers: list[pickle.PickleBuffer]) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffers.append)
-        self.dispatch_table = _figure_reductions()
-        self._user: dict[type, bool] = {}
+        self.fast = True  # no memo: see the class's docstring
+        self._reductions = {**copyreg.dispatch_table, **_figure_reductions()}  # copyreg's: numpy's ufuncs
+        self._kinds: dict[type, _Kind] = {}
+        self._order: dict[int, int] = {}  # id -> index of first appearance
+        self._alive: list[Any] = []  # keeps remembered objects alive so their ids stay unique
+        self._named: set[int] = {id(_never_loaded), id(_NEWOBJ)}
         self.libraries: set[str] = set()  # whose functions and classes it names: their versions count
 
-    def reducer_override(self, obj: Any) -> Any:
-        cls = type(obj)
-        if cls not in self._user:
-            self._user[cls] = _is_user_name(cls.__module__)
-        named = obj if isinstance(obj, (type, types.FunctionType, types.ModuleType)) else None
-        if named is _never_loaded:
-            return NotImplemented
-        if self._user[cls] or (named is not None and _is_user_name(getattr(named, "__module__", None)
-                                                                  or getattr(named, "__name__", None))):
+    def _kind(self, cls: type) -> _Kind:
+        if issubclass(cls, _NAMED_TYPES):
+            kind = _Kind.NAMED
+        elif _is_user_name(cls.__module__):
+            kind = _Kind.NOTEBOOK
+        elif self._reductions.get(cls) in (_masked_reduction, _dtype_reduction):
+            kind = _Kind.VALUE
+        else:
+            kind = _Kind.OBJECT
+        self._kinds[cls] = kind
+        return kind
+
+    def _check_named(self, obj: Any) -> None:
+        if id(obj) in self._named:
+            return
+        module = getattr(obj, "__module__", None) or getattr(obj, "__name__", None)
+        if _is_user_name(module):
             raise _NamesNotebookCode
-        if named is not None:
-            self.libraries.add(str(getattr(named, "__module__", None) or named.__name__).split(".")[0])
-        return NotImplemented
+        self.libraries.add(str(module).split(".")[0])
+        self._named.add(id(obj))
+        self._alive.append(obj)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if obj is _never_loaded:  # in most reductions written here: the quickest way out
+            return NotImplemented
+        cls = type(obj)
+        kind = self._kinds.get(cls) or self._kind(cls)
+        if kind is _Kind.NAMED:
+            self._check_named(obj)
+            return NotImplemented
+        if kind is _Kind.VALUE:
+            return self._reductions[cls](obj)
+        if kind is _Kind.NOTEBOOK:
+            raise _NamesNotebookCode
+        seen = self._order.get(id(obj))
+        if seen is not None:
+            return _never_loaded, ("ref", seen)
+        self._order[id(obj)] = len(self._order)
+        self._alive.append(obj)
+        self._check_named(cls)  # written by its name below: its library's version counts
+        reduction = self._reductions.get(cls)
+        if reduction is not None:
+            return reduction(obj)
+        reduced = obj.__reduce_ex__(5)
+        if type(reduced) is tuple and reduced[0] is _NEWOBJ and len(reduced[1]) == 1:
+            return (_never_loaded, ("object", _class_name(cls)), *reduced[2:])  # most objects
+        return reduced
 
 
-def _h_figure(h: _Hasher, fig: Any) -> None:
-    """A figure as its pickle (matplotlib's own recipe: no canvas, no renderer), written by the C pickler: 8x
-    faster than the item-by-item walk. Falls back to that walk when the pickle cannot hold it all (a notebook
-    formatter function, a library's lambda)."""
-    if h.remember(fig):
-        return
+def _figure_digest(fig: Any) -> bytes | None:
+    """The digest of a figure's pickle and the versions of the libraries it names; None if it cannot be written
+    (a notebook formatter function, a library's lambda, a cycle of lists)."""
     buffers: list[pickle.PickleBuffer] = []
     file = io.BytesIO()
     pickler = _FigurePickler(file, buffers)
     try:
         pickler.dump(fig)
     except Exception:
-        h.tag(f"figure-walk:{_typename(fig)}")
-        _h_reduce_state(h, fig)
-        return
-    h.pickled.add(id(fig))
-    h.tag(f"figure-pickle:{_typename(fig)}")
+        return None
+    h = _Hasher()
     for library in sorted(pickler.libraries):  # a pickle names library code; its version says what that code is
         h.tag(f"{library}:{module_version(library)}")
     h.raw(file.getbuffer())
     for buffer in buffers:
         h.raw(buffer.raw())
+    return h.h.digest()
+
+
+# Figures already written in this scope (see ``shared_figures``): id -> (the figure, kept alive; its digest).
+_SHARED: contextvars.ContextVar[dict[int, tuple[Any, bytes | None]] | None] = contextvars.ContextVar(
+    "nbcache_shared_figures", default=None)
+
+
+@contextmanager
+def shared_figures() -> Iterator[None]:
+    """Inside, a figure is written once however many values hold it: a cell reading ``fig`` and ``ax`` (or two
+    Axes of one figure) hashes each as an input of its own. For one pass over a cell's inputs, while no cell code
+    runs, so the figure cannot change in between."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _h_figure(h: _Hasher, fig: Any) -> None:
+    """A figure as the digest of its pickle (matplotlib's own recipe: no canvas, no renderer), written by the C
+    pickler: 8x faster than the item-by-item walk, which it falls back to when the pickle cannot hold it all."""
+    if h.remember(fig):
+        return
+    shared = _SHARED.get()
+    if shared is not None and id(fig) in shared:
+        digest = shared[id(fig)][1]
+    else:
+        digest = _figure_digest(fig)
+        if shared is not None:
+            shared[id(fig)] = (fig, digest)
+    if digest is None:
+        h.tag(f"figure-walk:{_typename(fig)}")
+        _h_reduce_state(h, fig)
+        return
+    h.pickled.add(id(fig))
+    h.tag(f"figure-pickle:{_typename(fig)}")
+    h.raw(digest)
 
 
 def _h_axes(h: _Hasher, ax: Any) -> None:

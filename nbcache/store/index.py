@@ -412,6 +412,21 @@ class Index:
                        h or 0.0, lu or 0.0, sv or 0.0)
                 for n, k, kd, ok, c, sz, ci, m, h, lu, sv in rows]
 
+    def newest_manifest(self, kid: str, cell_ident: str) -> str | None:
+        """The manifest text of a cell's newest verified entry, from the rows as they stand (no sync): the reason
+        of a miss needs only this, and no statistics or blob lists."""
+        with self._lock:
+            found = self._connect().execute(
+                "SELECT manifest FROM entries WHERE cell_ident = ? AND ok = 1 AND kid = ? ORDER BY created DESC "
+                "LIMIT 1", (cell_ident, kid)).fetchone()
+        return found[0] if found else None
+
+    def ever_synced(self) -> bool:
+        """Whether any process has matched this index against the entries folder: a new or rebuilt index has not,
+        and knows nothing yet of the entries already there."""
+        with self._lock:
+            return self._connect().execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
+
     def referenced(self) -> set[str]:
         """Every blob some manifest names, whoever signed it: a sweep keeps them all."""
         with self._lock:

@@ -408,9 +408,15 @@ class Store:
         return self._listed()
 
     def latest_for_cell(self, cell_ident: str) -> EntryInfo | None:
-        """The cell's newest entry, for the reason of a miss: from the index as it stands (brought up to date once
-        a session, and by every listing), since a miss must stay cheap however many entries there are."""
-        return next(iter(self._listed(cell_ident, sync=False)), None)
+        """The cell's newest entry, for the reason of a miss: one query on the index as it stands, which every
+        writer keeps current and every listing repairs; matched with the files first only if it never was."""
+        try:
+            if not self._index.ever_synced() and os.path.isdir(self.root / "entries"):
+                self._index.sync(stats=False)
+            text = self._index.newest_manifest(self.kid, cell_ident)
+            return None if text is None else self._info(json.loads(text), _UNREAD_STATS, ())
+        except Exception:  # a store that cannot be read, a row that does not parse: no previous entry to compare
+            return None
 
     def usage(self, entries: Iterable[EntryInfo] | None = None) -> int:
         """Bytes the entries' blobs take, each blob counted once however many entries share it."""

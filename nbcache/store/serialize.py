@@ -13,7 +13,8 @@
   ``lru_cache`` wrappers of notebook functions by wrapping the restored function again.
 - The whole payload is one pickle, so objects shared between outputs stay shared (``b = a``: ``b is a``).
 - Objects that are unchanged inputs of the cell may be written as references to their names (``refs``) and are
-  resolved from the namespace on load.
+  resolved from the namespace on load. They are found without a Python call per object where the refs allow it
+  (``_PresetPickler``): the C pickler's memo holds the referenced containers, its reducer_override finds the rest.
 - Anything the C pickler refuses is retried with dill for the whole payload (slower, same result).
 """
 
@@ -43,6 +44,10 @@ _PROTOCOL = 5
 INLINE_LIMIT = 64 * 1024
 # Object arrays of strings at least this long are written as one joined buffer (below it, pickle is as fast).
 _STRINGS_MIN = 1024
+
+# Payloads whose refs name at most this many dicts, lists, sets or bytearrays are written by ``_PresetPickler``
+# (those refs are resolved all at once on load); beyond it, by ``_RefPickler``, which looks up every object.
+_PRESET_LIMIT = 64
 
 # Values whose identity nobody can observe, so no ref ever names one.
 _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
@@ -434,6 +439,47 @@ class _RefPickler(_Pickler):
         return NotImplemented
 
 
+def _resolved(ref: Any) -> Any:
+    """A referenced object written by ``_PresetPickler``: found again in the namespace on load."""
+    return (_RESOLVE.get() or _no_refs)(ref)
+
+
+def _resolved_pickled(ref: bytes) -> Any:
+    """A referenced container named by ``_presets_prefix``: its ref is a pickle of tuples, names and keys."""
+    return _resolved(pickle.loads(ref))
+
+
+class _PresetPickler(_Pickler):
+    """With refs from ``aliases.input_references``, at most ``_PRESET_LIMIT`` of them dicts, lists, sets or
+    bytearrays: no Python call per object, as persistent_id costs (it runs for every int and string). The C
+    pickler asks reducer_override about every object but exact builtins, so other referenced objects are found
+    there; the referenced builtin containers are put in its memo before it starts, so it writes a memo reference
+    to each, which ``_presets_prefix`` makes the loader resolve."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        ref = self._refs.get(id(obj))
+        if ref is not None:
+            return _resolved, (ref,)
+        return super().reducer_override(obj)
+
+    def _object_array_reduction(self, obj: Any) -> Any:
+        strings = _string_array_reduction(obj)
+        if strings is not NotImplemented:
+            return strings
+        if type(obj).__module__ == "numpy" and obj.base is not None:
+            return _input_view_reduction(obj, self._refs)
+        return NotImplemented
+
+
+def _presets(refs: dict[int, Any]) -> list[tuple[Any, Any]] | None:
+    """(container, its ref) for each referenced builtin container, or None when ``_PresetPickler`` cannot write
+    these refs (a plain dict of refs says nothing of their types; too many containers to resolve on each load)."""
+    containers = getattr(refs, "containers", None)
+    if containers is None or len(containers) > _PRESET_LIMIT:
+        return None
+    return [(obj, refs[key]) for key, obj in containers.items()]
+
+
 class _Unpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO, resolve: Resolve, buffers: Sequence[Any]) -> None:
         super().__init__(file, buffers=buffers)
@@ -457,11 +503,37 @@ def _collector(buffers: list[memoryview]) -> Callable[[Any], bool]:
     return keep
 
 
+def _presets_prefix(refs: list[Any]) -> bytes:
+    """Pickle opcodes that put each referenced container, resolved, in the loader's memo (indices 0, 1, ...) and
+    leave nothing on the stack; the payload's pickle follows, its pickler's memo preset with the same indices.
+    Written by hand: a pickler would memoize more than the containers (the C unpickler's memo cannot be preset)."""
+    module, name = __name__.encode(), _resolved_pickled.__name__.encode()
+    ops = [pickle.PROTO + bytes([_PROTOCOL])]
+    for ref in refs:
+        data = pickle.dumps(ref, protocol=_PROTOCOL)
+        ops += [pickle.GLOBAL, module, b"\n", name, b"\n", pickle.BINBYTES, len(data).to_bytes(4, "little"), data,
+                pickle.TUPLE1, pickle.REDUCE, pickle.MEMOIZE, pickle.POP]
+    return b"".join(ops)
+
+
+def _dump_with_presets(obj: Any, refs: dict[int, Any], presets: list[tuple[Any, Any]],
+                       buffers: list[memoryview]) -> Serialized:
+    file = io.BytesIO()
+    file.write(_presets_prefix([ref for _, ref in presets]))
+    pickler = _PresetPickler(file, refs, _collector(buffers), _owned_arrays(obj))
+    pickler.memo = {id(container): (index, container) for index, (container, _) in enumerate(presets)}
+    pickler.dump(obj)
+    return Serialized(file.getvalue(), buffers, "pickle")
+
+
 def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     buffers: list[memoryview] = []
     file = io.BytesIO()
+    presets = _presets(refs) if refs else None
     pickler_type = _RefPickler if refs else _Pickler
     try:
+        if presets is not None:
+            return _dump_with_presets(obj, refs, presets, buffers)
         pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
         return Serialized(file.getvalue(), buffers, "pickle")
     except SerializationError:
