@@ -74,7 +74,6 @@ class Store:
         self._secret = secret
         self.size_limit = size_limit
         self._last_sweep = -_SWEEP_EVERY_S  # the first save of a session sweeps
-        self._synced = False
         self._kid: tuple[bytes, str] | None = None
         self.layout = Layout(self.root)
         self._index = Index(self.root, self._entry_row, self._stats_row)  # opens its file on first use only
@@ -388,13 +387,11 @@ class Store:
         """This key's manifest files (and those from before key folders), by the names nbcache gives."""
         return self.layout.manifest_paths(self.kid)
 
-    def _listed(self, cell_ident: str | None = None, sync: bool = True) -> list[EntryInfo]:
+    def _listed(self, cell_ident: str | None = None) -> list[EntryInfo]:
         """This key's sound entries from the index, newest first; a store that cannot be read lists nothing."""
         try:
             kid = self.kid
-            if sync or not self._synced:
-                self._index.sync()
-                self._synced = True
+            self._index.sync()
             rows = self._index.listed(kid, cell_ident)
         except (KeyRefused, OSError, sqlite3.Error) as exc:
             _warn(f"nbcache: cannot list the store {self.root} ({exc})")
