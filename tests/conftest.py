@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,3 +34,13 @@ def shell(tmp_path: Path) -> Iterator[Shell]:
         nbcache.unload_ipython_extension(ip)
         ip.config.pop("CacheMagics", None)  # the shell is a singleton: a test's %config must not leak
         ip.reset(new_session=False)
+        _library_settings_as_loaded()
+
+
+def _library_settings_as_loaded() -> None:
+    """rcParams as a new process has them: nbcache keys every cell on rcParams that depart from the rc file, so
+    one test's plot style, or the backend pyplot chose (``backend``, ``backend_fallback``, which the rc file leaves
+    unresolved), would give the next test's restarted process another key."""
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
+        dict.update(matplotlib.rcParams, matplotlib.rcParamsOrig)  # as loaded, backend included, unvalidated
