@@ -104,12 +104,12 @@ def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell)
     from nbcache.errors import CacheWarning
 
     shell.run("import matplotlib as mpl\nimport numpy as np\nfrom matplotlib import cycler\n"
-              "import matplotlib.pyplot as plt\nmpl.rcdefaults()")
+              "import matplotlib.pyplot as plt\nmpl.rc_file_defaults()")
     body = ("cmap = plt.colormaps['coolwarm']\n"
             "mpl.rcParams['axes.prop_cycle'] = cycler(color=cmap(np.linspace(0, 1, 10)))\nx = 1")
     try:
         shell.cached(body)
-        shell.run("mpl.rcdefaults()")  # as a new kernel has them: the key is the same
+        shell.run("mpl.rc_file_defaults()")  # as a new kernel has them: the key is the same
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             shell.cached(body)
@@ -117,7 +117,7 @@ def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell)
         colors = shell.ns["mpl"].rcParams["axes.prop_cycle"].by_key()["color"]
         assert len(colors) == 10 and len(colors[0]) == 4
     finally:
-        shell.run("mpl.rcdefaults()")
+        shell.run("mpl.rc_file_defaults()")
 
 
 def test_a_module_edited_but_not_reloaded_keys_the_code_that_ran(shell: Shell, local: Path) -> None:
