@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 STATUS_PREFIX = "nbcache: "
+_STATUS = re.compile(r"nbcache: (hit|miss|not cached)\b")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -70,9 +72,11 @@ def _output_texts(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def status_line(cell: nbformat.NotebookNode) -> str:
-    """nbcache's status for the cell, from stderr or from the text form of its status display."""
+    """nbcache's status for the cell, from stderr or from the text form of its status display; a warning (also a
+    line starting "nbcache:") only when there is no status."""
     lines = [line for text in _output_texts(cell) for line in text.splitlines() if line.startswith(STATUS_PREFIX)]
-    return lines[-1] if lines else ""
+    statuses = [line for line in lines if _STATUS.match(line)]
+    return (statuses or lines or [""])[-1]
 
 
 def cell_runs(nb: nbformat.NotebookNode) -> list[CellRun]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from scripts.run_notebooks import cell_runs, comparable_outputs, execute, problems
+from scripts.run_notebooks import cell_runs, comparable_outputs, execute, problems, status_line
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 # What a notebook itself reports about the cache, which a warm run must show too: the tour lists its own entries.
@@ -40,3 +40,7 @@ def test_status_lines_are_found_in_streams_and_display_text() -> None:
     assert cell_runs(nb)[0].verdict == "hit"
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "nbcache: miss (new cell)"})]
     assert cell_runs(nb)[0].verdict == "miss" and comparable_outputs(cell) == []
+    # nbcache's one-line warnings start like a status line and come after it: the status is still the status
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr",
+                                               text="nbcache: the cell ran but was not cached: output 'g' ...\n"))
+    assert status_line(cell) == "nbcache: miss (new cell)" and comparable_outputs(cell) == []
