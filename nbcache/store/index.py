@@ -385,20 +385,16 @@ class Index:
                                             (key,)).fetchone()
         return StatsRow(*found) if found else None
 
-    def listed(self, kid: str | None = None, cell_ident: str | None = None, manifests: bool = True) -> list[Listed]:
-        """Entries (of one key's holder, verified, if ``kid`` is given; else every entry), with their usage; for a
-        ``cell_ident``, only its newest entry. Eviction needs no manifest text: ``manifests=False`` leaves it out."""
+    def listed(self, kid: str | None = None, manifests: bool = True) -> list[Listed]:
+        """Entries (of one key's holder, verified, if ``kid`` is given; else every entry), with their usage.
+        Eviction needs no manifest text: ``manifests=False`` leaves it out."""
         where, args = [], []
         if kid is not None:
             where.append("e.ok = 1 AND e.kid = ?")
             args.append(kid)
-        if cell_ident is not None:
-            where.append("e.cell_ident = ?")
-            args.append(cell_ident)
         text = "e.manifest" if manifests else "''"
         chosen = (f"SELECT e.name, e.key, e.kid, e.ok, e.created, e.size, e.cell_ident, {text} FROM entries e"
-                  + (" WHERE " + " AND ".join(where) if where else "")
-                  + (" ORDER BY e.created DESC LIMIT 1" if cell_ident is not None else ""))
+                  + (" WHERE " + " AND ".join(where) if where else ""))
         with self._lock:
             db = self._connect()
             rows = db.execute(f"SELECT c.*, s.hits, s.last_used, s.saved_s FROM ({chosen}) c "

@@ -387,12 +387,12 @@ class Store:
         """This key's manifest files (and those from before key folders), by the names nbcache gives."""
         return self.layout.manifest_paths(self.kid)
 
-    def _listed(self, cell_ident: str | None = None) -> list[EntryInfo]:
+    def _listed(self) -> list[EntryInfo]:
         """This key's sound entries from the index, newest first; a store that cannot be read lists nothing."""
         try:
             kid = self.kid
             self._index.sync()
-            rows = self._index.listed(kid, cell_ident)
+            rows = self._index.listed(kid)
         except (KeyRefused, OSError, sqlite3.Error) as exc:
             _warn(f"nbcache: cannot list the store {self.root} ({exc})")
             return []

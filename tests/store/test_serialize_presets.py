@@ -49,8 +49,8 @@ def _check(ns: dict[str, Any], restored: dict[str, Any]) -> None:
     assert restored["plain"] == {"n": 1.5, "s": "xxx"}
 
 
-def test_references_to_inputs_are_restored_as_the_live_objects_without_a_lookup_per_object(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _checked_round_trip_lookups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Round-trip the outputs, check what comes back, and return every object the pickler looked up one by one."""
     looked_up: list[object] = []
     lookup = serialize._RefPickler.persistent_id
     monkeypatch.setattr(serialize._RefPickler, "persistent_id",
@@ -58,20 +58,18 @@ def test_references_to_inputs_are_restored_as_the_live_objects_without_a_lookup_
     ns = _namespace()
     restored, _ = _round_trip(ns, _outputs(ns))
     _check(ns, restored)
-    assert looked_up == []
+    return looked_up
+
+
+def test_references_to_inputs_are_restored_as_the_live_objects_without_a_lookup_per_object(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked_round_trip_lookups(monkeypatch) == []
 
 
 def test_beyond_the_limit_of_referenced_containers_every_object_is_looked_up(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(serialize, "_PRESET_LIMIT", 2)
-    looked_up: list[object] = []
-    lookup = serialize._RefPickler.persistent_id
-    monkeypatch.setattr(serialize._RefPickler, "persistent_id",
-                        lambda self, obj: (looked_up.append(obj), lookup(self, obj))[1])
-    ns = _namespace()
-    restored, _ = _round_trip(ns, _outputs(ns))
-    _check(ns, restored)
-    assert looked_up
+    assert _checked_round_trip_lookups(monkeypatch)
 
 
 def test_a_referenced_container_that_cannot_be_found_on_load_fails_the_load() -> None:
