@@ -88,15 +88,16 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]
     """Input objects whose content the run changed (``x.append(1)``, ``model.fit()``), by input name; also when
     the name was rebound afterwards (``x.append(1); x = []``), since another name may still hold the object."""
     mutated = {}
-    for name, value in inputs.values.items():
-        if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
-            continue
-        try:
-            changed = rehash(value, namespace) != inputs.hashes[name]
-        except Exception:  # no longer hashable: it certainly changed
-            changed = True
-        if changed:
-            mutated[name] = value
+    with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
+        for name, value in inputs.values.items():
+            if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
+                continue
+            try:
+                changed = rehash(value, namespace) != inputs.hashes[name]
+            except Exception:  # no longer hashable: it certainly changed
+                changed = True
+            if changed:
+                mutated[name] = value
     return mutated
 
 
@@ -168,8 +169,7 @@ class CachedCell:
             files = expand_deps(self.options.deps)
         except FileNotFoundError as exc:
             raise UsageError(f"--deps {exc.args[0]!r} matches no file; check the path (globs are allowed)") from None
-        with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
-            inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
+        inputs = hash_inputs(analysis.inputs, self.ns, self.options.ignore)
         inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
         key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
@@ -306,8 +306,7 @@ class CachedCell:
                       "random_state": determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns)}
         changes = settings.changes(snapshot, cell.analysis.magics)
         outputs, deletions = _runtime_changes(before, self.ns, run)
-        with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
-            mutated = _mutated_inputs(cell.inputs, self.ns)
+        mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
         after_cell(self.shell, recorded, lambda: self._store(

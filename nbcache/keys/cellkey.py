@@ -22,7 +22,7 @@ from nbcache.keys import modules
 from nbcache.keys.files import FOLDER_LIMIT, FolderTooLarge
 from nbcache.keys.inputs import file_input, folder_input, module_input
 from nbcache.keys.settings import cell_import_path, setting_inputs
-from nbcache.keys.values import hash_file, hash_value, hash_value_reads, is_user_module, path_digest
+from nbcache.keys.values import hash_file, hash_value, hash_value_reads, is_user_module, path_digest, shared_figures
 
 # Increment on cache-breaking changes (key recipe, payload layout).
 CACHE_VERSION = 2
@@ -100,17 +100,18 @@ def hash_inputs(names: Iterable[str], namespace: dict[str, Any], ignore: Iterabl
     pending = sorted(set(names), reverse=True)
     result: Inputs = Inputs()
     memo: dict[int, tuple[str, set[str]]] = {}
-    while pending:
-        name = pending.pop()
-        if name in result.hashes or name in skip or (is_ipython_name(name) and not is_readable_history(name)):
-            continue
-        try:
-            result.hashes[name], reads = _hash_name(name, namespace, memo)
-        except UnhashableValue as exc:
-            raise UnhashableInput(name, exc.description) from None
-        if name in namespace:
-            result.values[name] = namespace[name]
-        pending.extend(sorted(reads - result.hashes.keys(), reverse=True))
+    with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
+        while pending:
+            name = pending.pop()
+            if name in result.hashes or name in skip or (is_ipython_name(name) and not is_readable_history(name)):
+                continue
+            try:
+                result.hashes[name], reads = _hash_name(name, namespace, memo)
+            except UnhashableValue as exc:
+                raise UnhashableInput(name, exc.description) from None
+            if name in namespace:
+                result.values[name] = namespace[name]
+            pending.extend(sorted(reads - result.hashes.keys(), reverse=True))
     return result
 
 
