@@ -57,6 +57,17 @@ def _pandas_write(values: dict[str, Any]) -> None:
                 pd.set_option(key, value)
 
 
+def _sklearn_read() -> dict[str, Any]:
+    return dict(sys.modules["sklearn"].get_config())
+
+
+def _sklearn_write(values: dict[str, Any]) -> None:
+    sklearn, now = sys.modules["sklearn"], _sklearn_read()
+    changed = {k: v for k, v in values.items() if not _same(now.get(k, _AT_DEFAULT), v)}
+    if changed:
+        sklearn.set_config(**changed)
+
+
 def _decimal_read() -> tuple:
     c = decimal.getcontext()
     traps = tuple(sorted(t.__name__ for t, on in c.traps.items() if on))
@@ -149,6 +160,8 @@ _NUMPY_DEFAULTS = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "p
                    "linewidth": 75, "nanstr": "nan", "infstr": "inf", "sign": "-", "formatter": None,
                    "legacy": False, "override_repr": None}
 
+_NUMPY_ERR_DEFAULTS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
 
 @cache
 def _rc_defaults() -> dict[str, Any]:
@@ -160,6 +173,12 @@ def _pandas_defaults() -> dict[str, Any]:
     return {k: o.defval for k, o in sys.modules["pandas"]._config.config._registered_options.items()}
 
 
+@cache
+def _sklearn_defaults() -> dict[str, Any]:
+    # set_config changes a per-thread copy; the module's dict stays what the library started with.
+    return dict(getattr(sys.modules["sklearn._config"], "_global_config", {}))
+
+
 def _decimal_default() -> tuple:
     c = decimal.DefaultContext
     traps = tuple(sorted(t.__name__ for t, on in c.traps.items() if on))
@@ -169,7 +188,12 @@ def _decimal_default() -> tuple:
 SETTINGS: tuple[Setting, ...] = (
     Setting("numpy.printoptions", "numpy", lambda: _numpy().get_printoptions(),
             lambda v: _numpy().set_printoptions(**v), default=lambda: _NUMPY_DEFAULTS),
+    # Floating-point error handling: whether a cell warns, raises or stays silent on a division by zero.
+    Setting("numpy.errstate", "numpy", lambda: _numpy().geterr(), lambda v: _numpy().seterr(**v),
+            default=lambda: _NUMPY_ERR_DEFAULTS),
     Setting("pandas.options", "pandas", _pandas_read, _pandas_write, default=_pandas_defaults),
+    # set_config(transform_output="pandas") makes every transformer return frames instead of arrays.
+    Setting("sklearn.config", "sklearn", _sklearn_read, _sklearn_write, default=_sklearn_defaults),
     Setting("decimal.context", "decimal", _decimal_read, _decimal_write, default=_decimal_default),
     Setting("warnings.filters", "warnings", _warnings_read, _warnings_write,
             frozenset({"warnings", "warn", "filterwarnings", "simplefilter", "catch_warnings"})),

@@ -69,13 +69,18 @@ print('VALUE', ip.user_ns['config'].THRESHOLD)
     ("os.environ['NBCACHE_TEST_VAR'] = 'b'", "e = os.environ.get('NBCACHE_TEST_VAR')", "e"),
     ("sys.argv[:] = ['prog', '--n', '3']", "n = sys.argv[-1]", "n"),
     ("plt.rcParams['lines.linewidth'] = 7", "w = plt.rcParams['lines.linewidth']", "w"),
+    ("np.seterr(divide='raise')",
+     "try:\n    v = float(np.float64(1.0) / 0.0)\nexcept FloatingPointError:\n    v = 'raised'", "v"),
+    ("sklearn.set_config(transform_output='pandas')",
+     "t = type(StandardScaler().fit_transform(np.ones((2, 2)))).__name__", "t"),
 ])
 def test_a_library_setting_the_cell_observes_is_keyed(shell: Shell, change: str, body: str, name: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBCACHE_TEST_VAR", "a")
     monkeypatch.setattr(sys, "argv", ["prog"])
     shell.run("import os, sys, decimal\nimport numpy as np\nimport pandas as pd\nimport matplotlib\n"
-              "matplotlib.use('agg')\nimport matplotlib.pyplot as plt")
+              "matplotlib.use('agg')\nimport matplotlib.pyplot as plt\nimport sklearn\n"
+              "from sklearn.preprocessing import StandardScaler")
     try:
         shell.cached(body)
         shell.run(change)
@@ -83,7 +88,8 @@ def test_a_library_setting_the_cell_observes_is_keyed(shell: Shell, change: str,
         assert shell.runs == 2
     finally:
         shell.run("np.set_printoptions(precision=8)\npd.reset_option('display.precision')\n"
-                  "decimal.getcontext().prec = 28\nplt.rcParams['lines.linewidth'] = 1.5")
+                  "decimal.getcontext().prec = 28\nplt.rcParams['lines.linewidth'] = 1.5\n"
+                  "np.seterr(divide='warn')\nsklearn.set_config(transform_output='default')")
 
 
 def test_a_setting_changed_by_a_cached_cell_is_replayed(shell: Shell) -> None:
@@ -95,6 +101,25 @@ def test_a_setting_changed_by_a_cached_cell_is_replayed(shell: Shell) -> None:
         assert shell.runs == 1 and shell.ns["pd"].get_option("display.max_rows") == 7
     finally:
         shell.run("pd.reset_option('display.max_rows')")
+
+
+def test_a_library_config_set_by_a_cached_cell_is_replayed_after_a_restart(shell: Shell) -> None:
+    """scikit-learn's plot_set_output example: ``set_config(transform_output="pandas")`` in one cell makes the
+    transformers of later cells return frames; on a hit in a new kernel it must take effect again."""
+    body = "import sklearn\nsklearn.set_config(transform_output='pandas')\nx = 1"
+    try:
+        shell.cached(body)
+    finally:
+        shell.run("sklearn.set_config(transform_output='default')")
+    script = f"""
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'nbcache')
+ip.run_cell("%%cache\\n{shell.count_line()}\\n" + {body!r})
+import sklearn
+print('VALUE', sklearn.get_config()['transform_output'])
+"""
+    assert "VALUE pandas" in run_in_new_process(script)
+    assert shell.runs == 1
 
 
 def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell) -> None:
