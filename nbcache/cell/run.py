@@ -323,6 +323,8 @@ class CachedCell:
             stored, save_s, note = None, 0.0, TOO_CHEAP
         elif recorded.widgets:  # a hit could not show them: the cell runs each time instead
             stored, save_s, note = None, 0.0, "it shows widgets, which live in the kernel and cannot be replayed"
+        elif unset := payload.changes.not_replayed():
+            stored, save_s, note = None, 0.0, f"it changes {' and '.join(unset)}, which a hit cannot set again"
         else:
             self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
             stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))

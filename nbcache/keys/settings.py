@@ -68,6 +68,42 @@ def _sklearn_write(values: dict[str, Any]) -> None:
         sklearn.set_config(**changed)
 
 
+def _shown(handler: Any) -> str | None:
+    """"stdout" or "stderr" for a handler that writes where the cell's output is shown, else None: a file, or a
+    kernel's own log on the terminal it was started from, is not the notebook's output."""
+    stream = getattr(handler, "stream", None)
+    return next((name for name in ("stdout", "stderr") if stream is not None and stream is getattr(sys, name)), None)
+
+
+def _handler_state(handler: Any, where: str) -> tuple:
+    formatter = handler.formatter
+    return (where, type(handler).__qualname__, handler.level, getattr(formatter, "_fmt", None),
+            getattr(formatter, "datefmt", None), len(handler.filters))
+
+
+def _logging_read() -> dict[str, Any]:
+    """What decides the log lines a cell prints: ``logging.disable``, and each logger whose records can reach the
+    output (it propagates, or has no handler and falls back to stderr) with its level, filters and the handlers
+    that write to the cell's stdout or stderr. Handlers elsewhere (files, pytest's capture, the kernel's own
+    terminal log) are left out, so the key is the same in every kernel."""
+    logging = sys.modules["logging"]
+    manager = logging.Logger.manager
+    state: dict[str, Any] = {"<disable>": manager.disable}
+    for name, logger in [("<root>", logging.root), *manager.loggerDict.items()]:
+        if not isinstance(logger, logging.Logger):
+            continue  # a placeholder for a logger not made yet
+        shown = tuple(_handler_state(h, w) for h in logger.handlers if (w := _shown(h)))
+        if not (shown or logger.propagate or not logger.handlers):
+            continue
+        if shown or logger.level or not logger.propagate or logger.disabled or logger.filters:
+            state[name] = (logger.level, logger.propagate, logger.disabled, shown, len(logger.filters))
+    return state
+
+
+def _cannot_set(value: Any) -> None:
+    raise NotImplementedError("a hit cannot set it again")
+
+
 def _decimal_read() -> tuple:
     c = decimal.getcontext()
     traps = tuple(sorted(t.__name__ for t, on in c.traps.items() if on))
@@ -151,6 +187,7 @@ class Setting:
     # Names in the cell's code that show it observes the setting; empty: every cell is keyed on it.
     observed_by: frozenset[str] = frozenset()
     keyed: bool = True
+    replayed: bool = True  # False: a hit could not set it again, so a cell that changes it is not stored
     # The library's own defaults: a setting left at them keys as if the library were not loaded, so a cell that
     # imports numpy keys the same before and after numpy is loaded.
     default: Callable[[], Any] | None = None
@@ -199,6 +236,10 @@ SETTINGS: tuple[Setting, ...] = (
             frozenset({"warnings", "warn", "filterwarnings", "simplefilter", "catch_warnings"})),
     Setting("matplotlib.rcParams", "matplotlib", _rc_read, _rc_write,
             default=lambda: _rc_defaults()),
+    # Handlers hold streams and files that cannot be stored: a cell that changes logging is not stored (replayed
+    # is False), and a cell run under another logging configuration misses, as it would log other lines.
+    Setting("logging", "logging", _logging_read, _cannot_set, replayed=False,
+            default=lambda: {"<disable>": 0, "<root>": (30, True, False, (), 0)}),
     Setting("sys.argv", "sys", lambda: list(sys.argv), _argv_write,
             frozenset({"argv", "parse_args", "parse_known_args", "ArgumentParser", "argparse"})),
     Setting("os.environ", "os", _environ_read, _environ_write,
@@ -320,6 +361,10 @@ class Changes:
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)  # module -> attribute -> new value
     removed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # module -> attributes deleted
     magics: tuple[tuple[str, str], ...] = ()
+
+    def not_replayed(self) -> list[str]:
+        """The settings the run changed that a hit could not set again."""
+        return [s.name for s in SETTINGS if s.name in self.settings and not s.replayed]
 
 
 def _user_modules() -> dict[str, types.ModuleType]:

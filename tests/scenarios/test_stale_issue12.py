@@ -71,6 +71,8 @@ print('VALUE', ip.user_ns['config'].THRESHOLD)
     ("plt.rcParams['lines.linewidth'] = 7", "w = plt.rcParams['lines.linewidth']", "w"),
     ("np.seterr(divide='raise')",
      "try:\n    v = float(np.float64(1.0) / 0.0)\nexcept FloatingPointError:\n    v = 'raised'", "v"),
+    ("logging.getLogger('nbcache_test').setLevel(logging.INFO)",
+     "v = logging.getLogger('nbcache_test').isEnabledFor(logging.INFO)", "v"),
     ("sklearn.set_config(transform_output='pandas')",
      "t = type(StandardScaler().fit_transform(np.ones((2, 2)))).__name__", "t"),
 ])
@@ -79,7 +81,7 @@ def test_a_library_setting_the_cell_observes_is_keyed(shell: Shell, change: str,
     monkeypatch.setenv("NBCACHE_TEST_VAR", "a")
     monkeypatch.setattr(sys, "argv", ["prog"])
     shell.run("import os, sys, decimal\nimport numpy as np\nimport pandas as pd\nimport matplotlib\n"
-              "matplotlib.use('agg')\nimport matplotlib.pyplot as plt\nimport sklearn\n"
+              "matplotlib.use('agg')\nimport matplotlib.pyplot as plt\nimport sklearn, logging\n"
               "from sklearn.preprocessing import StandardScaler")
     try:
         shell.cached(body)
@@ -89,7 +91,8 @@ def test_a_library_setting_the_cell_observes_is_keyed(shell: Shell, change: str,
     finally:
         shell.run("np.set_printoptions(precision=8)\npd.reset_option('display.precision')\n"
                   "decimal.getcontext().prec = 28\nplt.rcParams['lines.linewidth'] = 1.5\n"
-                  "np.seterr(divide='warn')\nsklearn.set_config(transform_output='default')")
+                  "np.seterr(divide='warn')\nsklearn.set_config(transform_output='default')\n"
+                  "logging.getLogger('nbcache_test').setLevel(logging.NOTSET)")
 
 
 def test_a_setting_changed_by_a_cached_cell_is_replayed(shell: Shell) -> None:
@@ -120,6 +123,20 @@ print('VALUE', sklearn.get_config()['transform_output'])
 """
     assert "VALUE pandas" in run_in_new_process(script)
     assert shell.runs == 1
+
+
+def test_a_cell_that_configures_logging_is_not_stored(shell: Shell) -> None:
+    """A hit could not add the handler again (it holds a stream), and later cells would log nothing: such a cell
+    runs each time and says why."""
+    body = "import logging, sys\nlogging.getLogger('nbcache_t2').addHandler(logging.StreamHandler(sys.stdout))\nx = 1"
+    try:
+        for _ in range(2):
+            _, captured = shell.cached(body)
+            shell.run("logging.getLogger('nbcache_t2').handlers.clear()")
+        assert shell.runs == 2
+        assert "not stored; it changes logging, which a hit cannot set again" in captured.stderr
+    finally:
+        shell.run("logging.getLogger('nbcache_t2').handlers.clear()")
 
 
 def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell) -> None:
