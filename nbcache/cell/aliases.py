@@ -44,7 +44,9 @@ class References(dict):
             self.containers[id(obj)] = obj
 
     def note_array(self, array: Any) -> None:
-        owner = array if array.base is None else array.base
+        owner = array
+        while type(owner.base) is type(array):  # the array holding the memory (as store/serialize.py finds it)
+            owner = owner.base
         self.arrays_by_owner.setdefault(id(owner), []).append(array)
 
 

@@ -254,20 +254,33 @@ class _DillUnpickler(dill.Unpickler):
         return super().find_class(_MOVED.get(module, module), name)
 
 
-def _array_owner(obj: Any) -> Any:
-    """The array that owns a numpy view's memory, or None if ``obj`` is not a view of a plain array."""
+def _root(obj: Any) -> Any:
+    """The last array in a chain of bases: the one that holds the memory. numpy skips intermediate views for a
+    slice but not for an array made over another array's buffer, as a restore makes them."""
+    while type(obj.base) is type(obj):
+        obj = obj.base
+    return obj
+
+
+def _memory_owner(obj: Any) -> Any:
+    """The contiguous array whose memory ``obj`` shows (``obj`` itself when it holds it), or None."""
     if type(obj).__name__ != "ndarray" or type(obj).__module__ != "numpy":
         return None
-    owner = obj.base
-    while owner is not None and type(owner) is type(obj) and owner.base is not None:
-        owner = owner.base
-    return owner if type(owner) is type(obj) and (owner.flags.c_contiguous or owner.flags.f_contiguous) else None
+    root = _root(obj)
+    return root if root.flags.c_contiguous or root.flags.f_contiguous else None
+
+
+def _array_owner(obj: Any) -> Any:
+    """The array that owns a numpy view's memory, or None if ``obj`` is not a view of a plain array."""
+    owner = _memory_owner(obj)
+    return owner if owner is not obj else None
 
 
 def _view_of(owner: Any, offset: int, shape: tuple, strides: tuple, dtype: Any, writeable: bool) -> Any:
     import numpy as np
 
-    view = np.ndarray(shape, dtype, buffer=owner.ravel(order="K"), offset=offset, strides=strides)
+    buffer = owner if owner.flags.c_contiguous else owner.ravel(order="K")  # (a view, without copying)
+    view = np.ndarray(shape, dtype, buffer=buffer, offset=offset, strides=strides)
     view.flags.writeable = writeable and owner.flags.writeable
     return view
 
@@ -280,6 +293,20 @@ def _view_reduction(obj: Any, owners: set[int]) -> Any:
         return NotImplemented
     offset = obj.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
     return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+
+
+def _offset(view: Any, owner: Any) -> int:
+    return int(view.__array_interface__["data"][0] - owner.__array_interface__["data"][0])
+
+
+def _view_of_owner(array: Any, array_offset: int, owner_nbytes: int, offset: int, shape: tuple, strides: tuple,
+                   dtype: Any, writeable: bool) -> Any:
+    """A view of the memory that the live ``array`` (itself a view) shares with its owner. The owner must be laid
+    out as when the entry was written, else the view would show other bytes: the load fails (the cell runs)."""
+    owner = _array_owner(array)
+    if owner is None or owner.nbytes != owner_nbytes or _offset(array, owner) != array_offset:
+        raise SerializationError("an input's array no longer shares memory as when this entry was saved")
+    return _view_of(owner, offset, shape, strides, dtype, writeable)
 
 
 def _byte_span(array: Any) -> tuple[int, int]:
@@ -295,7 +322,7 @@ def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
     """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
     of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``), also when that input was
     itself restored by a hit. A view that cannot be written so is refused: a copy would not share memory."""
-    arrays = getattr(refs, "arrays_by_owner", {}).get(id(obj.base), [])
+    arrays = getattr(refs, "arrays_by_owner", {}).get(id(_root(obj)), [])
     start, end = _byte_span(obj)
     for array in arrays:
         array_start, array_end = _byte_span(array)
@@ -304,6 +331,11 @@ def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
         if array.flags.c_contiguous or array.flags.f_contiguous:
             offset = obj.__array_interface__["data"][0] - array.__array_interface__["data"][0]
             return _view_of, (array, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+    owner = _array_owner(obj)
+    for array in arrays:  # sklearn's load_digits: X = digits.images.reshape(...), images and data views of one
+        if owner is not None and array is not obj and _array_owner(array) is owner:
+            return _view_of_owner, (array, _offset(array, owner), owner.nbytes, _offset(obj, owner), obj.shape,
+                                    obj.strides, obj.dtype, bool(obj.flags.writeable))
     if any(a_start < end and start < a_end for a_start, a_end in map(_byte_span, arrays)):
         raise SerializationError("a view into an input's array that cannot be restored as a view "
                                  "(use .copy() to store it)")
@@ -316,10 +348,9 @@ def _owned_arrays(payload: Any) -> set[int]:
     outputs = payload.get("outputs", {}) if isinstance(payload, dict) else getattr(payload, "outputs", {})
     counts: dict[int, int] = {}
     for value in outputs.values():
-        if type(value).__name__ == "ndarray" and type(value).__module__ == "numpy":
-            owner = value if value.base is None else _array_owner(value)
-            if owner is not None:
-                counts[id(owner)] = counts.get(id(owner), 0) + 1
+        owner = _memory_owner(value)
+        if owner is not None:
+            counts[id(owner)] = counts.get(id(owner), 0) + 1
     return {owner for owner, count in counts.items() if count > 1}
 
 
@@ -386,8 +417,20 @@ class _Pickler(pickle.Pickler):
         self._refs = refs
         self._owners = owners
         self._dill: _SharedWriter | None = None
+        self.sharing: dict[int, set[int]] = {}  # id(owner) -> ids of the arrays written that use its memory
+
+    def _note_owner(self, obj: Any) -> None:
+        owner = _memory_owner(obj)
+        if owner is not None:
+            self.sharing.setdefault(id(owner), set()).add(id(obj))
+
+    def shared_owners(self) -> set[int]:
+        """Owners whose memory two or more of the arrays written share: written again as views of them."""
+        return {owner for owner, arrays in self.sharing.items() if len(arrays) > 1}
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj).__name__ == "ndarray":
+            self._note_owner(obj)
         if self._owners and type(obj).__name__ == "ndarray":
             return _view_reduction(obj, self._owners)
         if type(obj).__name__ == "ndarray":  # NotImplemented unless an array it writes better
@@ -517,29 +560,38 @@ def _presets_prefix(refs: list[Any]) -> bytes:
 
 
 def _dump_with_presets(obj: Any, refs: dict[int, Any], presets: list[tuple[Any, Any]],
-                       buffers: list[memoryview]) -> Serialized:
+                       buffers: list[memoryview], owners: set[int]) -> tuple[Serialized, _Pickler]:
     file = io.BytesIO()
     file.write(_presets_prefix([ref for _, ref in presets]))
-    pickler = _PresetPickler(file, refs, _collector(buffers), _owned_arrays(obj))
+    pickler = _PresetPickler(file, refs, _collector(buffers), owners)
     pickler.memo = {id(container): (index, container) for index, (container, _) in enumerate(presets)}
     pickler.dump(obj)
-    return Serialized(file.getvalue(), buffers, "pickle")
+    return Serialized(file.getvalue(), buffers, "pickle"), pickler
+
+
+def _dump_once(obj: Any, refs: dict[int, Any], owners: set[int]) -> tuple[Serialized, _Pickler]:
+    buffers: list[memoryview] = []
+    presets = _presets(refs) if refs else None
+    if presets is not None:
+        return _dump_with_presets(obj, refs, presets, buffers, owners)
+    file = io.BytesIO()
+    pickler = (_RefPickler if refs else _Pickler)(file, refs, _collector(buffers), owners)
+    pickler.dump(obj)
+    return Serialized(file.getvalue(), buffers, "pickle"), pickler
 
 
 def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
-    buffers: list[memoryview] = []
-    file = io.BytesIO()
-    presets = _presets(refs) if refs else None
-    pickler_type = _RefPickler if refs else _Pickler
+    owners = _owned_arrays(obj)
     try:
-        if presets is not None:
-            return _dump_with_presets(obj, refs, presets, buffers)
-        pickler_type(file, refs, _collector(buffers), _owned_arrays(obj)).dump(obj)
-        return Serialized(file.getvalue(), buffers, "pickle")
+        serialized, pickler = _dump_once(obj, refs, owners)
+        shared = pickler.shared_owners() - owners
+        if shared:  # arrays inside objects share memory (a Bunch's data and images): write them as views
+            serialized, _ = _dump_once(obj, refs, owners | shared)
+        return serialized
     except SerializationError:
         raise
     except Exception:  # something only dill can write: the whole payload through dill
-        buffers.clear()
+        buffers: list[memoryview] = []
         file = io.BytesIO()
         _DillPickler(file, refs, buffer_callback=_collector(buffers)).dump(obj)
         return Serialized(file.getvalue(), buffers, "dill")

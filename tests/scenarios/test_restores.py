@@ -125,6 +125,21 @@ def test_a_view_of_a_restored_array_is_still_a_view(tmp_path: Path) -> None:
     assert observed[-1]["stdout"] == "-1.0 True\n"
 
 
+def test_views_of_one_hidden_array_inside_an_output_still_share_it_after_a_restart(tmp_path: Path) -> None:
+    """scikit-learn's load_digits: the Bunch's data and images are views of one array that nothing else names,
+    and ``X = digits.images.reshape(n, -1)`` is a view of it too."""
+    steps = [
+        ("import numpy as np", False),
+        ("raw = np.arange(24.0).reshape(4, 6)\n"
+         "d = {'data': raw[:, :-2], 'images': raw[:, :-2].reshape(4, 2, 2)}\ndel raw", True),
+        ("X = d['images'].reshape(4, -1)", True),
+        ("d['data'][0, 0] = 99\nprint(d['images'][0, 0, 0], X[0, 0], np.shares_memory(d['data'], d['images']),"
+         " np.shares_memory(X, d['data']))", False),
+    ]
+    observed = differential(steps, tmp_path)
+    assert observed[-1]["stdout"] == "99.0 99.0 True True\n"
+
+
 # ---- item 8: outputs in order and complete; introspection; await
 
 
