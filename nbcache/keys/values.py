@@ -542,6 +542,22 @@ def _h_transform(h: _Hasher, obj: Any) -> None:
     _h_state(h, {k: v for k, v in vars(obj).items() if k not in _TRANSFORM_SKIP})
 
 
+# A colormap's lookup table is made from its colours on first use, often while the inline backend draws the
+# figure after the cell has run, which a hit does not repeat: a cache, not content.
+_COLORMAP_SKIP = frozenset({"_lut", "_isinit"})
+
+
+def _colormap_state(obj: Any) -> dict:
+    return {k: v for k, v in sorted(vars(obj).items()) if k not in _COLORMAP_SKIP}
+
+
+def _h_colormap(h: _Hasher, obj: Any) -> None:
+    if h.remember(obj):
+        return
+    h.tag(f"colormap:{_typename(obj)}")
+    _h_state(h, _colormap_state(obj))
+
+
 # ---- matplotlib figures: tens of thousands of small objects, so hashed as one pickle written in C
 class _NamesNotebookCode(Exception):
     """The pickle would name a notebook function or class instead of holding its code: not content."""
@@ -615,10 +631,13 @@ def _subclasses(cls: type) -> list[type]:
 def _figure_reductions() -> dict[type, Callable[[Any], tuple]]:
     import numpy as np
     from matplotlib.cbook import CallbackRegistry
+    from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
     from matplotlib.transforms import TransformNode
 
     table = {cls: _state_reduction(_transform_state) for cls in _subclasses(TransformNode)}
+    table.update({cls: _state_reduction(_colormap_state) for cls in _subclasses(Colormap)
+                  if cls.__reduce_ex__ is object.__reduce_ex__})
     table.update({cls: _state_reduction(_figure_state) for cls in _subclasses(Figure)})
     table.update({cls: _array_reduction for cls in _subclasses(np.ndarray)})
     table.update({cls: _masked_reduction for cls in _subclasses(np.ma.MaskedArray)})
@@ -792,6 +811,9 @@ _OBSERVED = {"numpy.ma.MaskedArray": _h_masked_array, "sklearn.utils._bunch.Bunc
 def _observed_handler(obj: Any) -> Callable[[_Hasher, Any], None] | None:
     cls = type(obj)
     found = _OBSERVED.get(f"{cls.__module__}.{cls.__qualname__}")
+    colors = sys.modules.get("matplotlib.colors")  # (loaded before any figure is: handlers are kept per type)
+    if found is None and colors is not None and isinstance(obj, colors.Colormap):
+        return _h_colormap if cls.__reduce_ex__ is object.__reduce_ex__ else None
     if found is not None or "matplotlib.figure" not in sys.modules:
         return found
     from matplotlib.axes import Axes

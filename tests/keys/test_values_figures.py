@@ -114,3 +114,34 @@ def test_inside_shared_figures_a_figure_is_written_once_for_all_the_values_holdi
     with values.shared_figures():
         shared = hash_value(fig), hash_value(ax)
     assert shared == alone and len(writes) == 3
+
+
+def test_a_colormap_hashes_alike_before_and_after_its_lookup_table_is_made() -> None:
+    """scikit-learn's plot_cv_indices: the inline backend draws after the cell, which fills the colormap's table;
+    a hit draws nothing, so the next cell reading the colormap missed."""
+    import matplotlib as mpl
+
+    fresh = mpl.colormaps["Paired"]
+    used = mpl.colormaps["Paired"]
+    used(0.5)  # makes the lookup table
+    assert used._isinit and not fresh._isinit
+    assert hash_value(used) == hash_value(fresh) == hash_value(_restored(used))
+    fig, ax = _figure()
+    ax.scatter([1, 2], [1, 2], c=[0, 1], cmap=fresh)
+    before = hash_value(fig)
+    fresh(0.5)  # as drawing the figure does
+    assert fresh._isinit and hash_value(fig) == before
+
+
+@pytest.mark.parametrize("change", ["set_bad('red')", "set_over('blue')", "colors[0] = (0, 0, 0)", "name = 'x'"])
+def test_a_change_to_a_colormap_changes_its_hash(change: str) -> None:
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["Paired"]
+    cmap(0.5)
+    before = hash_value(cmap)
+    if change.startswith("colors"):
+        cmap.colors = list(cmap.colors)
+        before = hash_value(cmap)
+    exec(f"cmap.{change}", {"cmap": cmap})
+    assert hash_value(cmap) != before
