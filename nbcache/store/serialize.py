@@ -379,6 +379,19 @@ def _string_array_reduction(obj: Any) -> Any:
     return _strings_from, (data, len(strings), codes, obj.shape, order)
 
 
+# What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
+# wrappers, and what dill writes (functions, classes, modules). Instances of any other class are left to pickle.
+_SPECIAL_BASES = (type, types.FunctionType, types.ModuleType, functools._lru_cache_wrapper)
+
+
+def _left_to_pickle(cls: type) -> bool:
+    """True if ``_Pickler.reducer_override`` returns NotImplemented for every instance of ``cls``: each of its checks
+    is by type, unless a class overrides ``__class__`` (a proxy), which isinstance consults instead."""
+    if cls.__name__ == "ndarray" or issubclass(cls, _SPECIAL_BASES):
+        return False
+    return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool],
                  owners: set[int] = frozenset()) -> None:  # type: ignore[assignment]
@@ -386,8 +399,21 @@ class _Pickler(pickle.Pickler):
         self._refs = refs
         self._owners = owners
         self._dill: _SharedWriter | None = None
+        # By class, whether its instances are left to pickle: a figure is thousands of artists, transforms and
+        # boxes of a few dozen classes, and the checks below cost a Python call each (kept per dump, so that no
+        # class outlives the notebook cell that defined it).
+        self._plain: dict[type, bool] = {}
 
     def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        plain = self._plain.get(cls)
+        if plain is None:
+            plain = self._plain[cls] = _left_to_pickle(cls)
+        if plain:
+            return NotImplemented
+        return self._special(obj)
+
+    def _special(self, obj: Any) -> Any:
         if self._owners and type(obj).__name__ == "ndarray":
             return _view_reduction(obj, self._owners)
         if type(obj).__name__ == "ndarray":  # NotImplemented unless an array it writes better
