@@ -28,6 +28,7 @@ import io
 import marshal
 import operator
 import pickle
+import re
 import sys
 import types
 import warnings
@@ -552,6 +553,26 @@ def _dump_with_presets(obj: Any, refs: dict[int, Any], presets: list[tuple[Any, 
     return Serialized(file.getvalue(), buffers, "pickle")
 
 
+# What ``object.__reduce_ex__`` says of an instance of a type it cannot write, naming the type as Python does:
+# ``module.Name`` for a type written in C, ``Name`` alone for builtins and classes written in Python.
+_CANNOT_PICKLE = re.compile(r"cannot pickle '([\w.]+)' object")
+
+
+@functools.cache
+def _dill_type_names() -> frozenset[str]:
+    """The names of the types dill writes its own way, in both forms Python may use in that message."""
+    types_ = [t for t in dill.Pickler.dispatch if isinstance(t, type)]
+    return frozenset({t.__name__ for t in types_} | {f"{t.__module__}.{t.__qualname__}" for t in types_})
+
+
+def _beyond_dill(exc: Exception) -> bool:
+    """True when the C pickler failed on an instance of a type that dill writes no other way (a matplotlib
+    Triangulation's C++ cache, a generator): dill, slower by far, would fail on it too (0.6 s for one figure).
+    Any other failure, or a type dill knows (a lock, a file, a code object), is retried with dill."""
+    match = _CANNOT_PICKLE.fullmatch(str(exc)) if type(exc) is TypeError else None
+    return match is not None and match.group(1) not in _dill_type_names()
+
+
 def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     buffers: list[memoryview] = []
     file = io.BytesIO()
@@ -564,7 +585,9 @@ def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
         return Serialized(file.getvalue(), buffers, "pickle")
     except SerializationError:
         raise
-    except Exception:  # something only dill can write: the whole payload through dill
+    except Exception as exc:  # something only dill can write: the whole payload through dill
+        if _beyond_dill(exc):
+            raise
         buffers.clear()
         file = io.BytesIO()
         _DillPickler(file, refs, buffer_callback=_collector(buffers)).dump(obj)
