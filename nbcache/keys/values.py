@@ -710,6 +710,8 @@ class _FigurePickler(pickle.Pickler):
         cls = type(obj)
         kind = self._kinds.get(cls) or self._kind(cls)
         if kind is _Kind.NAMED:
+            if cls is types.FunctionType and "<" in obj.__qualname__:
+                return self._local_function(obj)
             self._check_named(obj)
             return NotImplemented
         if kind is _Kind.VALUE:
@@ -729,6 +731,31 @@ class _FigurePickler(pickle.Pickler):
         if type(reduced) is tuple and reduced[0] is _NEWOBJ and len(reduced[1]) == 1:
             return (_never_loaded, ("object", _class_name(cls)), *reduced[2:])  # most objects
         return reduced
+
+
+    def _local_function(self, fn: types.FunctionType) -> Any:
+        """A library's lambda or closure (``Axes.bar_label`` keeps one in each centred label), which pickle cannot
+        name: written as the item-by-item walk hashes it, its library's name with its code's place and bytecode
+        (two lambdas of one function share the name) and its state: defaults, closed-over values, attributes."""
+        if _is_user_name(fn.__module__):
+            raise _NamesNotebookCode
+        seen = self._order.get(id(fn))
+        if seen is not None:
+            return _never_loaded, ("ref", seen)
+        self._order[id(fn)] = len(self._order)
+        self._alive.append(fn)
+        self.libraries.add(str(fn.__module__).split(".")[0])
+        code = fn.__code__
+        cells = tuple(_cell_value(cell) for cell in fn.__closure__ or ())
+        return (_never_loaded, ("libfunc", fn.__module__, fn.__qualname__, code.co_firstlineno, code.co_code),
+                (fn.__defaults__, fn.__kwdefaults__, cells, dict(fn.__dict__)))
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell: the variable is not bound yet
+        return ("empty-cell",)
 
 
 def _figure_digest(fig: Any) -> bytes | None:

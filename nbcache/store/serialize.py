@@ -28,6 +28,7 @@ import io
 import marshal
 import operator
 import pickle
+import re
 import sys
 import types
 import warnings
@@ -410,6 +411,19 @@ def _string_array_reduction(obj: Any) -> Any:
     return _strings_from, (data, len(strings), codes, obj.shape, order)
 
 
+# What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
+# wrappers, and what dill writes (functions, classes, modules). Instances of any other class are left to pickle.
+_SPECIAL_BASES = (type, types.FunctionType, types.ModuleType, functools._lru_cache_wrapper)
+
+
+def _left_to_pickle(cls: type) -> bool:
+    """True if ``_Pickler.reducer_override`` returns NotImplemented for every instance of ``cls``: each of its checks
+    is by type, unless a class overrides ``__class__`` (a proxy), which isinstance consults instead."""
+    if cls.__name__ == "ndarray" or issubclass(cls, _SPECIAL_BASES):
+        return False
+    return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, str], buffer_callback: Callable[[Any], bool],
                  owners: set[int] = frozenset()) -> None:  # type: ignore[assignment]
@@ -418,6 +432,10 @@ class _Pickler(pickle.Pickler):
         self._owners = owners
         self._dill: _SharedWriter | None = None
         self.sharing: dict[int, set[int]] = {}  # id(owner) -> ids of the arrays written that use its memory
+        # By class, whether its instances are left to pickle: a figure is thousands of artists, transforms and
+        # boxes of a few dozen classes, and the checks below cost a Python call each (kept per dump, so that no
+        # class outlives the notebook cell that defined it).
+        self._plain: dict[type, bool] = {}
 
     def _note_owner(self, obj: Any) -> None:
         owner = _memory_owner(obj)
@@ -429,6 +447,15 @@ class _Pickler(pickle.Pickler):
         return {owner for owner, arrays in self.sharing.items() if len(arrays) > 1}
 
     def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        plain = self._plain.get(cls)
+        if plain is None:
+            plain = self._plain[cls] = _left_to_pickle(cls)
+        if plain:
+            return NotImplemented
+        return self._special(obj)
+
+    def _special(self, obj: Any) -> Any:
         if type(obj).__name__ == "ndarray":
             self._note_owner(obj)
         if self._owners and type(obj).__name__ == "ndarray":
@@ -580,6 +607,26 @@ def _dump_once(obj: Any, refs: dict[int, Any], owners: set[int]) -> tuple[Serial
     return Serialized(file.getvalue(), buffers, "pickle"), pickler
 
 
+# What ``object.__reduce_ex__`` says of an instance of a type it cannot write, naming the type as Python does:
+# ``module.Name`` for a type written in C, ``Name`` alone for builtins and classes written in Python.
+_CANNOT_PICKLE = re.compile(r"cannot pickle '([\w.]+)' object")
+
+
+@functools.cache
+def _dill_type_names() -> frozenset[str]:
+    """The names of the types dill writes its own way, in both forms Python may use in that message."""
+    types_ = [t for t in dill.Pickler.dispatch if isinstance(t, type)]
+    return frozenset({t.__name__ for t in types_} | {f"{t.__module__}.{t.__qualname__}" for t in types_})
+
+
+def _beyond_dill(exc: Exception) -> bool:
+    """True when the C pickler failed on an instance of a type that dill writes no other way (a matplotlib
+    Triangulation's C++ cache, a generator): dill, slower by far, would fail on it too (0.6 s for one figure).
+    Any other failure, or a type dill knows (a lock, a file, a code object), is retried with dill."""
+    match = _CANNOT_PICKLE.fullmatch(str(exc)) if type(exc) is TypeError else None
+    return match is not None and match.group(1) not in _dill_type_names()
+
+
 def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
     owners = _owned_arrays(obj)
     try:
@@ -590,7 +637,9 @@ def _dump(obj: Any, refs: dict[int, Any]) -> Serialized:
         return serialized
     except SerializationError:
         raise
-    except Exception:  # something only dill can write: the whole payload through dill
+    except Exception as exc:  # something only dill can write: the whole payload through dill
+        if _beyond_dill(exc):
+            raise
         buffers: list[memoryview] = []
         file = io.BytesIO()
         _DillPickler(file, refs, buffer_callback=_collector(buffers)).dump(obj)

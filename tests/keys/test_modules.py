@@ -47,3 +47,17 @@ def test_a_linked_file_in_a_library_folder_is_the_user_s(tmp_path: Path) -> None
     (library / "theirs.py").write_text("Y = 1\n")
     assert not modules.is_library_file(str(library / "mine.py"))
     assert modules.is_library_file(str(library / "theirs.py"))
+
+
+def test_a_library_folder_reached_through_a_linked_folder_is_where_the_link_leads(tmp_path: Path) -> None:
+    """Folders are resolved from their parent's real path, one link at a time: a package folder linked into
+    site-packages (``flit install --symlink``) is the user's, wherever in the path the link lies."""
+    library = tmp_path / "lib" / "site-packages"
+    (tmp_path / "src" / "pkg" / "sub").mkdir(parents=True)
+    library.mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "sub" / "mod.py").write_text("X = 1\n")
+    (library / "pkg").symlink_to(tmp_path / "src" / "pkg")
+    linked = library / "pkg" / "sub"
+    for folder in (linked, library / "pkg" / "." / "sub", tmp_path / "lib" / ".." / "lib" / "site-packages" / "pkg"):
+        assert modules._real_folder(str(folder)) == os.path.realpath(folder)
+    assert not modules.is_library_file(str(linked / "mod.py"))

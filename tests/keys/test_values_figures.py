@@ -145,3 +145,33 @@ def test_a_change_to_a_colormap_changes_its_hash(change: str) -> None:
         before = hash_value(cmap)
     exec(f"cmap.{change}", {"cmap": cmap})
     assert hash_value(cmap) != before
+def _labelled_figure(fmt: str) -> Any:
+    fig, ax = _figure()
+    ax.bar_label(ax.containers[0], fmt=fmt, label_type="center")  # each label keeps a lambda of matplotlib's
+    return fig, ax
+
+
+def test_a_figure_with_a_library_s_lambda_is_hashed_as_one_pickle_and_restores_to_the_same_hash() -> None:
+    """``Axes.bar_label`` keeps a lambda pickle cannot name; it is written as its code's place and its state
+    instead of sending the whole figure to the slow item-by-item walk."""
+    from nbcache.keys import values
+
+    fig, ax = _labelled_figure("%.1f")
+    assert values._figure_digest(fig) is not None
+    again_fig, again_ax = _restored((fig, ax))
+    assert hash_value(again_fig) == hash_value(fig) and hash_value(again_ax) == hash_value(ax)
+
+
+def test_what_a_library_s_lambda_holds_is_content() -> None:
+    """Its defaults (the bar it measures) are hashed: a label whose lambda follows another bar hashes differently,
+    though the code and its name are the same."""
+    import types
+
+    fig, ax = _labelled_figure("%.1f")
+    before = hash_value(fig)
+    first, second = [text for text in ax.texts if callable(text.xycoords)][:2]
+    other = second.xycoords
+    copy = types.FunctionType(other.__code__, other.__globals__, other.__name__, other.__defaults__)
+    copy.__qualname__ = other.__qualname__
+    first.xycoords = copy
+    assert hash_value(fig) != before

@@ -211,3 +211,22 @@ def test_a_library_closure_over_an_array_and_an_unbound_cell_is_rebuilt() -> Non
     assert ser.engine == "pickle" and g.__closure__[0].cell_contents.tolist() == [0, 1, 2]
     with pytest.raises(ValueError):  # still unbound, as in the original
         _ = g.__closure__[1].cell_contents
+
+
+def test_what_dill_cannot_write_either_is_refused_without_a_dill_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generator (like a Triangulation's C++ cache) is no type dill writes its own way: its pure-Python pickler,
+    slower by far, would fail the same way, so the payload is refused after the C pickler, naming the output."""
+    tried = []
+    monkeypatch.setattr(serialize._DillPickler, "dump", lambda self, obj: tried.append(obj))
+    with pytest.raises(serialize.SerializationError, match="'gen'"):
+        serialize.dumps({"outputs": {"n": 1, "gen": (x for x in range(3))}})
+    assert tried == []
+
+
+def test_a_type_dill_writes_its_own_way_still_gets_the_dill_pass() -> None:
+    """A lock is refused by the C pickler in the same words, but dill writes it: the payload is saved."""
+    import threading
+
+    ser = serialize.dumps({"outputs": {"lock": threading.Lock()}})
+    assert ser.engine == "dill"
+    assert hasattr(serialize.loads(ser.data, ser.buffers, engine="dill")["outputs"]["lock"], "acquire")
