@@ -194,6 +194,9 @@ class _DillPickler(dill.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
 
+    def _input_view(self, obj: Any) -> Any:
+        return _input_view_reduction(obj, self._refs)
+
     def reducer_override(self, obj: Any) -> Any:
         return _notebook_reduction(obj)
 
@@ -286,14 +289,11 @@ def _view_of(owner: Any, offset: int, shape: tuple, strides: tuple, dtype: Any, 
     return view
 
 
-def _view_reduction(obj: Any, owners: set[int]) -> Any:
-    """A view of an array the payload also holds is written as (owner, offset, layout): after a restore it still
-    shares the owner's memory, as after a real run (``X_train = X[:800]`` sees a later ``X -= X.mean()``)."""
-    owner = _array_owner(obj)
-    if owner is None or id(owner) not in owners:
-        return NotImplemented
-    offset = obj.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
-    return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+# A view is written as a view of its owner (after a restore they still share memory, as after a real run) when the
+# payload holds the owner or another view of it, or when writing the whole owner costs little more than the view:
+# a figure's line keeps ``_x`` and ``_y`` as views of its ``_xy``. A lone view of a large temporary array is written
+# as a copy of what it shows.
+_SMALL_OWNER = 1 << 16
 
 
 def _offset(view: Any, owner: Any) -> int:
@@ -432,19 +432,35 @@ class _Pickler(pickle.Pickler):
         self._owners = owners
         self._dill: _SharedWriter | None = None
         self.sharing: dict[int, set[int]] = {}  # id(owner) -> ids of the arrays written that use its memory
+        self.viewed: set[int] = set()  # ids of the arrays written as views of their owner
         # By class, whether its instances are left to pickle: a figure is thousands of artists, transforms and
         # boxes of a few dozen classes, and the checks below cost a Python call each (kept per dump, so that no
         # class outlives the notebook cell that defined it).
         self._plain: dict[type, bool] = {}
 
-    def _note_owner(self, obj: Any) -> None:
+    def shared_owners(self) -> set[int]:
+        """Owners whose memory two or more of the arrays written share, one of them written as a copy: the payload
+        is written again with every view of them as a view (a Bunch's data and images, of one unnamed array)."""
+        return {owner for owner, arrays in self.sharing.items() if len(arrays) > 1 and arrays - self.viewed - {owner}}
+
+    def _array(self, obj: Any) -> Any:
+        if obj.dtype.hasobject:
+            return self._object_array_reduction(obj)  # NotImplemented unless an array it writes better
         owner = _memory_owner(obj)
         if owner is not None:
             self.sharing.setdefault(id(owner), set()).add(id(obj))
+        if obj.base is None or type(obj).__module__ != "numpy":
+            return NotImplemented
+        view = self._input_view(obj)  # first: a view of an input's memory must be one of the live input's
+        if view is not NotImplemented or owner is None:
+            return view
+        if id(owner) in self._owners or owner.nbytes <= max(2 * obj.nbytes, _SMALL_OWNER):
+            self.viewed.add(id(obj))
+            return _view_of, (owner, _offset(obj, owner), obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+        return NotImplemented
 
-    def shared_owners(self) -> set[int]:
-        """Owners whose memory two or more of the arrays written share: written again as views of them."""
-        return {owner for owner, arrays in self.sharing.items() if len(arrays) > 1}
+    def _input_view(self, obj: Any) -> Any:
+        return NotImplemented  # no inputs: nothing to be a view of
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
@@ -457,11 +473,7 @@ class _Pickler(pickle.Pickler):
 
     def _special(self, obj: Any) -> Any:
         if type(obj).__name__ == "ndarray":
-            self._note_owner(obj)
-        if self._owners and type(obj).__name__ == "ndarray":
-            return _view_reduction(obj, self._owners)
-        if type(obj).__name__ == "ndarray":  # NotImplemented unless an array it writes better
-            return self._object_array_reduction(obj)
+            return self._array(obj)
         special = _notebook_reduction(obj)
         if special is not NotImplemented or not _needs_dill(obj):
             return special
@@ -531,6 +543,9 @@ class _PresetPickler(_Pickler):
         if ref is not None:
             return _resolved, (ref,)
         return super().reducer_override(obj)
+
+    def _input_view(self, obj: Any) -> Any:
+        return _input_view_reduction(obj, self._refs)
 
     def _object_array_reduction(self, obj: Any) -> Any:
         strings = _string_array_reduction(obj)
