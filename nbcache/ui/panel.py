@@ -30,6 +30,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
+from nbcache.ui.header import LightHeader
 from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
 from nbcache.units import human_size, human_time
@@ -162,29 +163,39 @@ class StatusPanel:
         self._shown = False
         self._text = ""  # the display's text/plain: the status line
         self._recomputing = False
-        self.header: Any = None
-        self.root: Any = None  # what the display shows: the header, later the box holding it
+        self._light: LightHeader | None = None  # the header's model, opened without a widget
+        self._header: Any = None  # its widget, made on first need
+        self._box: Any = None  # the header and what joined it, shown instead of the header from then on
         self.progress: Any = None
         self.details_box: Any = None
         self.out: Any = None
 
     # ---- widgets
+    @property
+    def header(self) -> Any:
+        """The header's ``ToggleButtons`` widget (None before anything was shown); made here from the model
+        opened without it, at the first use."""
+        if self._header is None and self._light is not None:
+            self._header = self._light.adopt()
+            self._header.observe(self._on_click, names="index")
+        return self._header
+
+    @property
+    def root(self) -> Any:
+        """What the display shows: the header, later the box holding it."""
+        return self._box if self._box is not None else self.header
+
     def _build(self, text: str, tooltip: str) -> None:
-        self.header = w.ToggleButtons(
-            options=self._labels(), index=None, description=text, tooltip=tooltip, description_allow_html=True,
-            tooltips=["run the cell again (-f)", "key, inputs, outputs"],
-            layout=_Shared.get("header"), style=_Shared.get("header_style"), _dom_classes=("nbcache-header",),
-        )
-        self.header.observe(self._on_click, names="index")
-        self.root = self.header
+        self._light = LightHeader(text, tooltip, _Shared.get("header"), _Shared.get("header_style"),
+                                  on_message=lambda msg: self.header._handle_msg(msg))
 
     def _join(self, widget: Any) -> None:
         """Put ``widget`` under the header: the first one builds the box, which the display shows from then on."""
-        if self.root is not self.header:
-            self.root.children = (*self.root.children, widget)
+        if self._box is not None:
+            self._box.children = (*self._box.children, widget)
             return
         # Classes given at creation: add_class afterwards would cost a message of its own.
-        self.root = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
+        self._box = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
         if self._shown:
             _publish(self._bundle(self._text), self._display_id, update=True)
 
@@ -195,7 +206,7 @@ class StatusPanel:
         self.state, self.summary = state, summary
         stored = self.status is not None and self.status.stored and state is CellState.MISS
         text = header_html(state, summary, stored)
-        if self.header is None:
+        if self._light is None:
             self._build(text, summary)  # created with its text: no update message
             return
         with self.header.hold_sync():  # one message for both
@@ -211,7 +222,8 @@ class StatusPanel:
             self.toggle_details()
 
     def _bundle(self, text: str) -> dict[str, Any]:
-        view = {"version_major": 2, "version_minor": 0, "model_id": self.root.model_id}
+        shown = next(part for part in (self._box, self._header, self._light) if part is not None)  # makes none
+        view = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         return {"text/plain": text, _WIDGET_VIEW: view}
 
     def _show(self, text: str, again: bool = False) -> None:
@@ -232,7 +244,7 @@ class StatusPanel:
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
         text = f"nbcache: {state.value}" + (f" ({reason})" if reason else "")
-        if state is CellState.RUNNING and self.header is None and not self._recomputing:
+        if state is CellState.RUNNING and self._light is None and not self._recomputing:
             self._hold_place(text, reason)
             return
         self._stop_running()
@@ -283,7 +295,7 @@ class StatusPanel:
             self._ticker.stop()
             self._ticker = None
         if self.progress is not None:
-            self.root.children = tuple(c for c in self.root.children if c is not self.progress)
+            self._box.children = tuple(c for c in self._box.children if c is not self.progress)
             self.progress = None
 
     def failed(self, error: BaseException) -> None:
