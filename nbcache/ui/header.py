@@ -11,13 +11,17 @@ built on the comm already open, sending nothing, since the frontend already hold
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 from ipywidgets import __protocol_version__
-from ipywidgets.comm import create_comm
+from ipywidgets.comm import create_comm, get_comm_manager
 
+from nbcache.ui.outbox import Outbox
+
+_TARGET = "jupyter.widget"
 # The header's two buttons, with their tooltips.
 LABELS = ("recompute", "details")
 TOOLTIPS = ("run the cell again (-f)", "key, inputs, outputs")
@@ -56,8 +60,14 @@ def _template(layout: Any, style: Any, labels: tuple[str, ...]) -> dict[str, Any
     return state
 
 
+def _kernel() -> Any:
+    from ipykernel.kernelbase import Kernel  # delayed: only a kernel's comm gets here
+
+    return Kernel.instance() if Kernel.initialized() else None
+
+
 class LightHeader:
-    """The header's model, opened with one message; ``adopt`` makes its widget when it is first needed.
+    """The header's model: ``open`` sends its one ``comm_open``; ``adopt`` makes its widget when first needed.
 
     ``on_message``: called with the first message the frontend sends on the comm (the panel adopts and hands
     the message to the widget, which receives every later one itself).
@@ -66,12 +76,30 @@ class LightHeader:
     def __init__(self, description: str, tooltip: str, layout: Any, style: Any,
                  on_message: Callable[[dict[str, Any]], None]) -> None:
         self.args = header_args(description, tooltip, LABELS, layout, style)
-        state = {**_template(layout, style, LABELS), "description": description, "tooltip": tooltip}
-        self.comm = create_comm(target_name="jupyter.widget", data={"state": state, "buffer_paths": []},
-                                metadata={"version": __protocol_version__})
-        self.comm.on_msg(on_message)
-        self.model_id: str = self.comm.comm_id
+        self._state = {**_template(layout, style, LABELS), "description": description, "tooltip": tooltip}
+        self._on_message = on_message
+        self.model_id = uuid.uuid4().hex
+        self.comm: Any = None
+
+    def open(self, box: Outbox | None = None) -> None:
+        """Open the model in the frontend (once): its ``comm_open`` queued in ``box``, else sent at once."""
+        if self.comm is not None:
+            return
+        data = {"state": self._state, "buffer_paths": []}
+        metadata = {"version": __protocol_version__}
+        manager = get_comm_manager()
+        if box is None or manager is None:
+            self.comm = create_comm(target_name=_TARGET, data=data, metadata=metadata, comm_id=self.model_id)
+        else:  # registered as ``BaseComm.open`` does, its message queued with the display's
+            self.comm = create_comm(target_name=_TARGET, comm_id=self.model_id, primary=False)
+            if getattr(self.comm, "kernel", True) is None:  # ipykernel's comm learns it at its first send, and
+                self.comm.kernel = _kernel()  # ipywidgets syncs a widget only once its comm knows a kernel
+            manager.register_comm(self.comm)
+            content = {"data": data, "comm_id": self.model_id, "target_name": _TARGET, "target_module": None}
+            box.send(box.session.msg("comm_open", content, parent=box.parent, metadata=metadata), self.comm.topic)
+        self.comm.on_msg(self._on_message)
 
     def adopt(self) -> Any:
         """The ``ToggleButtons`` widget of this model, made on its open comm: no message is sent."""
+        self.open()
         return _Header(self.comm, **self.args)

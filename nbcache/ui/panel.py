@@ -31,6 +31,7 @@ from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
 from nbcache.ui.header import LightHeader
+from nbcache.ui.outbox import outbox
 from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
 from nbcache.units import human_size, human_time
@@ -78,27 +79,25 @@ def summary_text(status: CellStatus) -> str:
     return status.reason
 
 
-def _publish(bundle: dict[str, Any], display_id: str, update: bool) -> None:
-    """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first.
+def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None) -> None:
+    """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first;
+    ``header``: the header's model, opened first (its ``comm_open`` and the display wake the I/O thread once).
 
     ipykernel's publisher flushes both streams before every display, and each flush waits for its I/O thread:
     two round trips that cost a cheap hit more than the rest of the panel. The panel is shown before the cell's
     own output (a miss shows it before running, a hit before replaying), when nothing is waiting to be flushed.
     Outside a kernel (or with another publisher) it is a plain ``display``.
     """
-    pub: Any = getattr(get_ipython(), "display_pub", None)
-    session, socket = getattr(pub, "session", None), getattr(pub, "pub_socket", None)
-    if session is None or socket is None:
+    box = outbox()
+    if header is not None:
+        header.open(box)
+    if box is None:
         (update_display if update else display)(bundle, raw=True, display_id=display_id)
         return
     kind = "update_display_data" if update else "display_data"
-    msg = session.msg(kind, {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}},
-                      parent=pub.parent_header)
-    for hook in pub._hooks:  # e.g. an Output widget capturing from a thread
-        msg = hook(msg)
-        if msg is None:
-            return
-    session.send(socket, msg, ident=pub.topic)
+    content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
+    box.display(box.session.msg(kind, content, parent=box.parent))
+    box.flush()
 
 
 class _Shared:
@@ -239,7 +238,7 @@ class StatusPanel:
             self._display_id = f"nbcache-{uuid.uuid4().hex}"
         update = self._shown and not again
         self._shown, self._text = True, text
-        _publish(self._bundle(text), self._display_id, update)
+        _publish(self._bundle(text), self._display_id, update, self._light)
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
