@@ -14,6 +14,7 @@ built only when one of them is first needed, and then replaces the header in the
 from __future__ import annotations
 
 import html
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -160,6 +161,8 @@ class StatusPanel:
         self._running: Ticker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
+        self._holding = False  # a miss's place is held until its first output (``output_starts``)
+        self._placing = threading.Lock()  # the "running" ticker and the cell's first output may both show it
         self._text = ""  # the display's text/plain: the status line
         self._recomputing = False
         self._light: LightHeader | None = None  # the header's model, opened without a widget
@@ -195,8 +198,9 @@ class StatusPanel:
             return
         # Classes given at creation: add_class afterwards would cost a message of its own.
         self._box = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
-        if self._shown:
-            _publish(self._bundle(self._text), self._display_id, update=True)
+        if self._shown or self.progress is not None:  # a save's bar shows, even where nothing was shown yet
+            _publish(self._bundle(self._text), self._display_id, update=self._shown)
+            self._shown = True
 
     def _labels(self) -> list[str]:
         return ["recompute", "hide details" if self.details_open else "details"]
@@ -251,17 +255,24 @@ class StatusPanel:
         self._show(text)
 
     def _hold_place(self, text: str, reason: str) -> None:
-        """A miss: most run for far less than a second, so a plain line holds the panel's place above the cell's
-        output, and the widget is built once, with its final text, by ``done``. A run still going after
-        ``running_delay_s`` gets its "running" badge then, from a ticker thread."""
-        self.state = CellState.RUNNING
-        self._shown, self._text = True, text
-        _publish({"text/plain": text}, self._display_id, update=False)
+        """A miss: most run for far less than a second and show nothing, so the widget is built once, with its
+        final text, by ``done``, and nothing is shown before. A plain line holds the panel's place above the cell's
+        output once it has some (``output_starts``); a run still going after ``running_delay_s`` gets its
+        "running" badge then, from a ticker thread."""
+        self.state, self._text, self._holding = CellState.RUNNING, text, True
         self._running = Ticker(lambda: self._show_running(text, reason), self.running_delay_s).start()
 
+    def output_starts(self) -> None:
+        """The cell is about to show its first output: the panel's place goes above it."""
+        with self._placing:
+            if self._holding and not self._shown:
+                self._shown = True
+                _publish({"text/plain": self._text}, self._display_id, update=False)
+
     def _show_running(self, text: str, reason: str) -> None:
-        self._set(CellState.RUNNING, reason)
-        self._show(text)
+        with self._placing:  # not while the cell's first output takes the place from the main thread
+            self._set(CellState.RUNNING, reason)
+            self._show(text)
 
     def _stop_running(self) -> None:
         if self._running is not None:

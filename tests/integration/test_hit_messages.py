@@ -81,7 +81,8 @@ def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: B
 
 
 def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: BlockingKernelClient) -> None:
-    """While a quick miss runs, a plain line holds the panel's place; the widget comes once, at the end."""
+    """A quick miss that prints: a plain line holds the panel's place above its first output; the widget comes
+    once, at the end."""
     _messages(client, "%load_ext nbcache\nx = 3")
     _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
     miss = _messages(client, CELL)
@@ -90,10 +91,25 @@ def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: Blocking
     shown = [m for m in miss if m["msg_type"] in ("display_data", "update_display_data")]
     assert [m["msg_type"] for m in shown] == ["display_data", "update_display_data"], shown
     assert shown[0]["content"]["data"] == {"text/plain": "nbcache: running (new cell)"}
+    outputs = [m["msg_type"] for m in miss if m["msg_type"] in ("display_data", "stream")]
+    assert outputs[:2] == ["display_data", "stream"], outputs  # the place, then the cell's print
     assert shown[1]["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
     assert "application/vnd.jupyter.widget-view+json" in shown[1]["content"]["data"]
     (header,) = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
     assert 'data-state="miss"' in header["description"]
+
+
+def test_a_quick_miss_without_output_shows_its_panel_in_one_display(client: BlockingKernelClient) -> None:
+    """Nothing to hold a place above: the panel is one comm_open and one display, made at the end."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
+    miss = _messages(client, "%%cache\nv = x + 2\nv")
+    kinds = Counter(m["msg_type"] for m in miss)
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0 and kinds["update_display_data"] == 0, kinds
+    (shown,) = [m["content"]["data"] for m in miss if m["msg_type"] == "display_data"]
+    assert shown["text/plain"].startswith("nbcache: miss (new cell)") and WIDGET_VIEW in shown
+    order = [m["msg_type"] for m in miss if m["msg_type"] in ("display_data", "execute_result")]
+    assert order == ["display_data", "execute_result"]  # the panel above the cell's value
 
 
 def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKernelClient) -> None:
