@@ -172,7 +172,8 @@ class Store:
         self._recent.remember_manifest(key, path, recent.identity(path), json.loads(encoded), written=True)
         if len(stream) <= recent.STREAM_MAX:
             blob_path = self.layout.blob_path(stream_blob)
-            self._recent.remember_stream(stream_blob, blob_path, recent.identity(blob_path), bytes(stream), written=True)
+            self._recent.remember_stream(stream_blob, blob_path, recent.identity(blob_path), bytes(stream),
+                                         written=True)
 
     def _enforce_limit(self, keep: str) -> None:
         """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""

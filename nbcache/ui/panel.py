@@ -7,8 +7,10 @@ Its display bundle carries the status line as ``text/plain``, so a notebook run 
 Every widget is a comm the kernel opens with a message, and a hit must cost about a millisecond: the header is
 one ``ToggleButtons`` widget (its HTML description is the badge and the summary, its buttons "recompute" and
 "details") whose layout and style are made once per kernel and whose look is all inline (no style sheet widget),
-shown alone with its final text. A box under it, for the details, the progress bar and the recompute output, is
-built only when one of them is first needed, and then replaces the header in the same display.
+shown alone with its final text. That header is opened from a state template without building the widget in the
+kernel (``header.py``), and its ``comm_open`` and the display wake the kernel's I/O thread once (``outbox.py``).
+A box under it, for the details, the progress bar and the recompute output, is built only when one of them is
+first needed, and then replaces the header in the same display.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from enum import Enum
 from typing import Any
 
 import ipywidgets as w
-from IPython import get_ipython
 from IPython.display import display, update_display
 from ipywidgets.widgets.widget_button import ButtonStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle

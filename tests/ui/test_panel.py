@@ -275,7 +275,8 @@ def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[Status
 def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[bool] = []
-    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update, header=None: shown.append(update))
+    monkeypatch.setattr(nbcache.ui.panel, "_publish",
+                        lambda bundle, display_id, update, header=None: shown.append(update))
     shell.cached("y = 1")
     shown.clear()
     shell.cached("y = 1")
