@@ -8,6 +8,7 @@ store returns. Widget updates go out from a background thread, which ipykernel's
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -73,6 +74,15 @@ class _Schedule:
 
 
 _schedule = _Schedule()
+
+
+def _forked() -> None:
+    global _schedule  # a forked child has no schedule thread (nor a usable lock): it starts its own
+    _schedule = _Schedule()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Ticker:
