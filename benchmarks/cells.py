@@ -64,8 +64,9 @@ def _trivial(ip: InteractiveShell, repeat: int) -> list[dict[str, Any]]:
     ip.user_ns["x"] = 1
     body = "y = x + 1\ny"
     _run(ip, "%%cache -q\n" + body)
-    # A hit re-reads and re-verifies an entry saved less than a second ago (its files' times could still hide a
-    # rewrite, see store/recent.py); every later hit reuses what it verified. Time those, as a user meets them.
+    # An entry another process saved less than a second ago is re-read and re-verified at each hit (its files'
+    # times could still hide a rewrite, see store/recent.py), one this process saved is remembered as written;
+    # once settled, every hit reuses what was verified. Time those, as a user meets them.
     time.sleep(SETTLE_S)
     _run(ip, "%%cache -q\n" + body)
     plain, hit = _interleaved(lambda: _run(ip, body), lambda: _run(ip, "%%cache -q\n" + body), repeat)

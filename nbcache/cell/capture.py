@@ -30,9 +30,23 @@ from nbcache.errors import CacheWarning
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+class _Events(list):
+    """The recorded events; ``first`` is called before the first one is recorded, before it reaches the user."""
+
+    def __init__(self, first: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.first = first
+
+    def append(self, event: Event) -> None:
+        if self.first is not None:
+            first, self.first = self.first, None
+            first()
+        super().append(event)
+
+
 @dataclass
 class Recording:
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=_Events)
     widgets: bool = False  # a widget view was shown: the cell cannot be replayed
 
 
@@ -218,9 +232,10 @@ def _display_hook_paused(shell: Any) -> Iterator[list[bool]]:
 
 
 @contextmanager
-def recording(shell: Any) -> Iterator[Recording]:
-    """Record stdout, stderr, displays and clear_output calls made while the block runs."""
-    found = Recording()
+def recording(shell: Any, first_output: Callable[[], None] | None = None) -> Iterator[Recording]:
+    """Record stdout, stderr, displays and clear_output calls made while the block runs; ``first_output`` is
+    called just before the first of them reaches the user."""
+    found = Recording(_Events(first_output))
     with ExitStack() as stack:
         stack.enter_context(_recorded_streams(found.events))
         stack.enter_context(_recorded_displays(shell, found))

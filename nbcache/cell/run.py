@@ -297,7 +297,7 @@ class CachedCell:
         before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
-        with recording(self.shell) as recorded, self._reporting_failure():
+        with recording(self.shell, self.reporter.output_starts) as recorded, self._reporting_failure():
             run = self._execute(cell)
         compute_s = time.perf_counter() - start
         rng_after = determinism.rng_states()

@@ -176,6 +176,9 @@ class AutoReporter:
     def restoring(self, status: CellStatus) -> None:
         pass  # told at ``done``, once the hit is complete
 
+    def output_starts(self) -> None:
+        pass
+
     def saving(self, approx_bytes: int) -> None:
         pass
 

@@ -98,6 +98,9 @@ class TrackingReporter:
     def restoring(self, status: CellStatus) -> None:
         self.inner.restoring(status)
 
+    def output_starts(self) -> None:
+        self.inner.output_starts()
+
     def saving(self, approx_bytes: int) -> None:
         self.inner.saving(approx_bytes)
 

@@ -133,6 +133,7 @@ class Store:
             encoded = json.dumps(written).encode()
             self._put_manifest(key, encoded)
             self._index_saved(key, encoded)
+            self._remember_written(key, encoded, blobs[0][0], ser.data)
         except OSError as exc:
             raise StoreError(f"could not write to {self.root}: {exc.strerror or exc}") from exc
         finally:
@@ -163,6 +164,16 @@ class Store:
                 self._index.put_entry(row, os.lstat(path).st_ino)
         except (OSError, sqlite3.Error):  # the next sync finds the file
             pass
+
+    def _remember_written(self, key: str, encoded: bytes, stream_blob: str, stream: bytes) -> None:
+        """What this save wrote, as a hit would read and verify it, so a hit in this process reads none of it back
+        (see recent.py). A save that replaced another under the same key leaves that one's memory behind."""
+        path = self._manifest_path(key)
+        self._recent.remember_manifest(key, path, recent.identity(path), json.loads(encoded), written=True)
+        if len(stream) <= recent.STREAM_MAX:
+            blob_path = self.layout.blob_path(stream_blob)
+            self._recent.remember_stream(stream_blob, blob_path, recent.identity(blob_path), bytes(stream),
+                                         written=True)
 
     def _enforce_limit(self, keep: str) -> None:
         """After a save: evict down to the size limit, and now and then sweep what crashed writers left."""

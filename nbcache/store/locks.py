@@ -44,9 +44,13 @@ class KeyLock:
     def _open(self) -> int | None:
         if fcntl is None:
             return None
+        root, folder = self.path.parent.parent, self.path.parent.name
         try:
-            self.path.parent.parent.mkdir(parents=True, exist_ok=True)
-            files.real_dir(self.path.parent.parent, self.path.parent.name, create=True)
+            try:
+                files.real_dir(root, folder, create=True)
+            except FileNotFoundError:  # no store yet (the root is made only then: one syscall less per miss)
+                root.mkdir(parents=True, exist_ok=True)
+                files.real_dir(root, folder, create=True)
             return self._open_regular()
         except OSError:  # a read-only store, a linked locks folder: nothing to coordinate through
             return None

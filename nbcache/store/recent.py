@@ -9,6 +9,13 @@ stream (read, hashed). Both are remembered here, each in the way that keeps "nev
   leave the times unchanged), so a manifest saved a moment ago is read again until it is a second old;
 - a pickle stream the same way, under its blob file's identity: the bytes kept are the bytes that were hashed,
   and a blob file damaged or removed since is noticed as it would be without this memory.
+
+What this process has just saved is remembered at once, unsettled, under the identity of the files it wrote: the
+bytes are its own (the stream hashes to its blob's name, the manifest is the one it signed), so nothing unverified
+can reach the unpickler, and re-running a notebook in the same kernel hits without reading back what it wrote.
+nbcache replaces files by renaming (a new inode), so another kernel's save or eviction is noticed as before;
+only an edit of the file in place within the same clock tick could go unseen, and what is used is then the
+entry as this process saved it under that key.
 """
 
 from __future__ import annotations
@@ -67,10 +74,11 @@ class RecentReads:
         self._manifests.move_to_end(key)
         return found.content
 
-    def remember_manifest(self, key: str, path: Path, read_from: Identity | None, manifest: dict[str, Any]) -> None:
+    def remember_manifest(self, key: str, path: Path, read_from: Identity | None, manifest: dict[str, Any],
+                          written: bool = False) -> None:
         """``manifest`` was verified from ``path`` while it held the file ``read_from`` (before and after the read);
-        None: it changed meanwhile, remember nothing."""
-        if read_from is None or not read_from.settled():
+        None: it changed meanwhile, remember nothing. ``written``: this process wrote it (settled or not)."""
+        if read_from is None or not (written or read_from.settled()):
             self._manifests.pop(key, None)
             return
         self._manifests[key] = _Read(path, read_from, manifest)
@@ -86,9 +94,11 @@ class RecentReads:
         self._streams.move_to_end(blob)
         return found.content
 
-    def remember_stream(self, blob: str, path: Path, read_from: Identity | None, data: bytes) -> None:
-        """``data`` hashed to ``blob`` and came from ``path`` holding the file ``read_from``; kept only if small."""
-        if read_from is None or not read_from.settled() or len(data) > STREAM_MAX:
+    def remember_stream(self, blob: str, path: Path, read_from: Identity | None, data: bytes,
+                        written: bool = False) -> None:
+        """``data`` hashed to ``blob`` and came from ``path`` holding the file ``read_from``; kept only if small.
+        ``written``: this process wrote ``data`` there (settled or not)."""
+        if read_from is None or not (written or read_from.settled()) or len(data) > STREAM_MAX:
             return
         old = self._streams.pop(blob, None)
         self._stream_bytes += len(data) - (len(old.content) if old else 0)

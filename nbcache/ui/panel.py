@@ -7,13 +7,16 @@ Its display bundle carries the status line as ``text/plain``, so a notebook run 
 Every widget is a comm the kernel opens with a message, and a hit must cost about a millisecond: the header is
 one ``ToggleButtons`` widget (its HTML description is the badge and the summary, its buttons "recompute" and
 "details") whose layout and style are made once per kernel and whose look is all inline (no style sheet widget),
-shown alone with its final text. A box under it, for the details, the progress bar and the recompute output, is
-built only when one of them is first needed, and then replaces the header in the same display.
+shown alone with its final text. That header is opened from a state template without building the widget in the
+kernel (``header.py``), and its ``comm_open`` and the display wake the kernel's I/O thread once (``outbox.py``).
+A box under it, for the details, the progress bar and the recompute output, is built only when one of them is
+first needed, and then replaces the header in the same display.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -21,7 +24,6 @@ from enum import Enum
 from typing import Any
 
 import ipywidgets as w
-from IPython import get_ipython
 from IPython.display import display, update_display
 from ipywidgets.widgets.widget_button import ButtonStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
@@ -30,6 +32,8 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
+from nbcache.ui.header import LightHeader
+from nbcache.ui.outbox import outbox
 from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
 from nbcache.units import human_size, human_time
@@ -77,27 +81,25 @@ def summary_text(status: CellStatus) -> str:
     return status.reason
 
 
-def _publish(bundle: dict[str, Any], display_id: str, update: bool) -> None:
-    """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first.
+def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None) -> None:
+    """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first;
+    ``header``: the header's model, opened first (its ``comm_open`` and the display wake the I/O thread once).
 
     ipykernel's publisher flushes both streams before every display, and each flush waits for its I/O thread:
     two round trips that cost a cheap hit more than the rest of the panel. The panel is shown before the cell's
     own output (a miss shows it before running, a hit before replaying), when nothing is waiting to be flushed.
     Outside a kernel (or with another publisher) it is a plain ``display``.
     """
-    pub: Any = getattr(get_ipython(), "display_pub", None)
-    session, socket = getattr(pub, "session", None), getattr(pub, "pub_socket", None)
-    if session is None or socket is None:
+    box = outbox()
+    if header is not None:
+        header.open(box)
+    if box is None:
         (update_display if update else display)(bundle, raw=True, display_id=display_id)
         return
     kind = "update_display_data" if update else "display_data"
-    msg = session.msg(kind, {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}},
-                      parent=pub.parent_header)
-    for hook in pub._hooks:  # e.g. an Output widget capturing from a thread
-        msg = hook(msg)
-        if msg is None:
-            return
-    session.send(socket, msg, ident=pub.topic)
+    content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
+    box.display(box.session.msg(kind, content, parent=box.parent))
+    box.flush()
 
 
 class _Shared:
@@ -160,33 +162,46 @@ class StatusPanel:
         self._running: Ticker | None = None
         self._display_id = f"nbcache-{uuid.uuid4().hex}"
         self._shown = False
+        self._holding = False  # a miss's place is held until its first output (``output_starts``)
+        self._placing = threading.Lock()  # the "running" ticker and the cell's first output may both show it
         self._text = ""  # the display's text/plain: the status line
         self._recomputing = False
-        self.header: Any = None
-        self.root: Any = None  # what the display shows: the header, later the box holding it
+        self._light: LightHeader | None = None  # the header's model, opened without a widget
+        self._header: Any = None  # its widget, made on first need
+        self._box: Any = None  # the header and what joined it, shown instead of the header from then on
         self.progress: Any = None
         self.details_box: Any = None
         self.out: Any = None
 
     # ---- widgets
+    @property
+    def header(self) -> Any:
+        """The header's ``ToggleButtons`` widget (None before anything was shown); made here from the model
+        opened without it, at the first use."""
+        if self._header is None and self._light is not None:
+            self._header = self._light.adopt()
+            self._header.observe(self._on_click, names="index")
+        return self._header
+
+    @property
+    def root(self) -> Any:
+        """What the display shows: the header, later the box holding it."""
+        return self._box if self._box is not None else self.header
+
     def _build(self, text: str, tooltip: str) -> None:
-        self.header = w.ToggleButtons(
-            options=self._labels(), index=None, description=text, tooltip=tooltip, description_allow_html=True,
-            tooltips=["run the cell again (-f)", "key, inputs, outputs"],
-            layout=_Shared.get("header"), style=_Shared.get("header_style"), _dom_classes=("nbcache-header",),
-        )
-        self.header.observe(self._on_click, names="index")
-        self.root = self.header
+        self._light = LightHeader(text, tooltip, _Shared.get("header"), _Shared.get("header_style"),
+                                  on_message=lambda msg: self.header._handle_msg(msg))
 
     def _join(self, widget: Any) -> None:
         """Put ``widget`` under the header: the first one builds the box, which the display shows from then on."""
-        if self.root is not self.header:
-            self.root.children = (*self.root.children, widget)
+        if self._box is not None:
+            self._box.children = (*self._box.children, widget)
             return
         # Classes given at creation: add_class afterwards would cost a message of its own.
-        self.root = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
-        if self._shown:
-            _publish(self._bundle(self._text), self._display_id, update=True)
+        self._box = w.VBox([self.header, widget], layout=_Shared.get("root"), _dom_classes=("nbcache-panel",))
+        if self._shown or self.progress is not None:  # a save's bar shows, even where nothing was shown yet
+            _publish(self._bundle(self._text), self._display_id, update=self._shown)
+            self._shown = True
 
     def _labels(self) -> list[str]:
         return ["recompute", "hide details" if self.details_open else "details"]
@@ -195,7 +210,7 @@ class StatusPanel:
         self.state, self.summary = state, summary
         stored = self.status is not None and self.status.stored and state is CellState.MISS
         text = header_html(state, summary, stored)
-        if self.header is None:
+        if self._light is None:
             self._build(text, summary)  # created with its text: no update message
             return
         with self.header.hold_sync():  # one message for both
@@ -211,7 +226,8 @@ class StatusPanel:
             self.toggle_details()
 
     def _bundle(self, text: str) -> dict[str, Any]:
-        view = {"version_major": 2, "version_minor": 0, "model_id": self.root.model_id}
+        shown = next(part for part in (self._box, self._header, self._light) if part is not None)  # makes none
+        view = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         return {"text/plain": text, _WIDGET_VIEW: view}
 
     def _show(self, text: str, again: bool = False) -> None:
@@ -227,12 +243,12 @@ class StatusPanel:
             self._display_id = f"nbcache-{uuid.uuid4().hex}"
         update = self._shown and not again
         self._shown, self._text = True, text
-        _publish(self._bundle(text), self._display_id, update)
+        _publish(self._bundle(text), self._display_id, update, self._light)
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
         text = f"nbcache: {state.value}" + (f" ({reason})" if reason else "")
-        if state is CellState.RUNNING and self.header is None and not self._recomputing:
+        if state is CellState.RUNNING and self._light is None and not self._recomputing:
             self._hold_place(text, reason)
             return
         self._stop_running()
@@ -240,17 +256,24 @@ class StatusPanel:
         self._show(text)
 
     def _hold_place(self, text: str, reason: str) -> None:
-        """A miss: most run for far less than a second, so a plain line holds the panel's place above the cell's
-        output, and the widget is built once, with its final text, by ``done``. A run still going after
-        ``running_delay_s`` gets its "running" badge then, from a ticker thread."""
-        self.state = CellState.RUNNING
-        self._shown, self._text = True, text
-        _publish({"text/plain": text}, self._display_id, update=False)
+        """A miss: most run for far less than a second and show nothing, so the widget is built once, with its
+        final text, by ``done``, and nothing is shown before. A plain line holds the panel's place above the cell's
+        output once it has some (``output_starts``); a run still going after ``running_delay_s`` gets its
+        "running" badge then, from a ticker thread."""
+        self.state, self._text, self._holding = CellState.RUNNING, text, True
         self._running = Ticker(lambda: self._show_running(text, reason), self.running_delay_s).start()
 
+    def output_starts(self) -> None:
+        """The cell is about to show its first output: the panel's place goes above it."""
+        with self._placing:
+            if self._holding and not self._shown:
+                self._shown = True
+                _publish({"text/plain": self._text}, self._display_id, update=False)
+
     def _show_running(self, text: str, reason: str) -> None:
-        self._set(CellState.RUNNING, reason)
-        self._show(text)
+        with self._placing:  # not while the cell's first output takes the place from the main thread
+            self._set(CellState.RUNNING, reason)
+            self._show(text)
 
     def _stop_running(self) -> None:
         if self._running is not None:
@@ -283,7 +306,7 @@ class StatusPanel:
             self._ticker.stop()
             self._ticker = None
         if self.progress is not None:
-            self.root.children = tuple(c for c in self.root.children if c is not self.progress)
+            self._box.children = tuple(c for c in self._box.children if c is not self.progress)
             self.progress = None
 
     def failed(self, error: BaseException) -> None:

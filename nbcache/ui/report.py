@@ -70,6 +70,10 @@ class Reporter(Protocol):
         """A hit's final facts, told before its outputs replay (a panel shows them above the outputs)."""
         ...
 
+    def output_starts(self) -> None:
+        """A running miss is about to show its first output (a panel holds its place above it)."""
+        ...
+
     def saving(self, approx_bytes: int) -> None: ...
 
     def failed(self, error: BaseException) -> None: ...
@@ -86,6 +90,9 @@ class TextReporter:
 
     def restoring(self, status: CellStatus) -> None:
         pass  # the line comes after the outputs, at ``done``
+
+    def output_starts(self) -> None:
+        pass
 
     def saving(self, approx_bytes: int) -> None:
         pass
@@ -135,6 +142,9 @@ class SafeReporter:
 
     def restoring(self, status: CellStatus) -> None:
         self._call("restoring", status)
+
+    def output_starts(self) -> None:
+        self._call("output_starts")
 
     def saving(self, approx_bytes: int) -> None:
         self._call("saving", approx_bytes)

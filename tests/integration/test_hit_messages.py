@@ -15,6 +15,7 @@ from jupyter_client.manager import start_new_kernel
 pytestmark = pytest.mark.kernel
 
 CELL = "%%cache\ny = x * 2\nprint(y)"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_a_hit_without_output_to_replay_shows_its_panel_in_one_display(client: B
 
 
 def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: BlockingKernelClient) -> None:
-    """While a quick miss runs, a plain line holds the panel's place; the widget comes once, at the end."""
+    """A quick miss that prints: a plain line holds the panel's place above its first output; the widget comes
+    once, at the end."""
     _messages(client, "%load_ext nbcache\nx = 3")
     _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
     miss = _messages(client, CELL)
@@ -89,10 +91,25 @@ def test_a_quick_miss_builds_its_panel_once_with_the_final_text(client: Blocking
     shown = [m for m in miss if m["msg_type"] in ("display_data", "update_display_data")]
     assert [m["msg_type"] for m in shown] == ["display_data", "update_display_data"], shown
     assert shown[0]["content"]["data"] == {"text/plain": "nbcache: running (new cell)"}
+    outputs = [m["msg_type"] for m in miss if m["msg_type"] in ("display_data", "stream")]
+    assert outputs[:2] == ["display_data", "stream"], outputs  # the place, then the cell's print
     assert shown[1]["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
     assert "application/vnd.jupyter.widget-view+json" in shown[1]["content"]["data"]
     (header,) = [m["content"]["data"]["state"] for m in miss if m["msg_type"] == "comm_open"]
     assert 'data-state="miss"' in header["description"]
+
+
+def test_a_quick_miss_without_output_shows_its_panel_in_one_display(client: BlockingKernelClient) -> None:
+    """Nothing to hold a place above: the panel is one comm_open and one display, made at the end."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")  # the layout and style every panel shares
+    miss = _messages(client, "%%cache\nv = x + 2\nv")
+    kinds = Counter(m["msg_type"] for m in miss)
+    assert kinds["comm_open"] == 1 and kinds["comm_msg"] == 0 and kinds["update_display_data"] == 0, kinds
+    (shown,) = [m["content"]["data"] for m in miss if m["msg_type"] == "display_data"]
+    assert shown["text/plain"].startswith("nbcache: miss (new cell)") and WIDGET_VIEW in shown
+    order = [m["msg_type"] for m in miss if m["msg_type"] in ("display_data", "execute_result")]
+    assert order == ["display_data", "execute_result"]  # the panel above the cell's value
 
 
 def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKernelClient) -> None:
@@ -105,3 +122,41 @@ def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKerne
     assert 'data-state="miss"' in updates[-1]["description"]
     final = [m for m in miss if m["msg_type"] == "update_display_data"][-1]
     assert final["content"]["data"]["text/plain"].startswith("nbcache: miss (new cell)")
+
+
+def _click(kc: BlockingKernelClient, comm_id: str, index: int) -> list[dict[str, Any]]:
+    """Press a header button as the frontend does (an update of its ``index``); the kernel's answer on IOPub."""
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id,
+                                      "data": {"method": "update", "state": {"index": index}, "buffer_paths": []}})
+    kc.shell_channel.send(msg)
+    seen = []
+    while True:
+        reply = kc.get_iopub_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        seen.append(reply)
+        if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+            return seen
+
+
+def test_a_hits_header_answers_its_buttons(client: BlockingKernelClient) -> None:
+    """The hit's header is opened without a widget object; the first click makes its widget on the open comm,
+    which then acts: "details" puts the header in a box with the details, in the same display."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, CELL)
+    hit = _messages(client, CELL)
+    (opened,) = [m["content"] for m in hit if m["msg_type"] == "comm_open"]
+    shown = [m for m in hit if m["msg_type"] == "display_data" and WIDGET_VIEW in m["content"]["data"]]
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    answer = _click(client, opened["comm_id"], 1)
+    header = [m["content"]["data"]["state"] for m in answer
+              if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == opened["comm_id"]]
+    assert any(state.get("_options_labels") == ["recompute", "hide details"] for state in header), header
+    details = [m["content"]["data"]["state"] for m in answer if m["msg_type"] == "comm_open"]
+    filled = [m["content"]["data"].get("state", {}) for m in answer if m["msg_type"] == "comm_msg"]
+    assert any("key" in str(state.get("value", "")) for state in filled), filled
+    (update,) = [m["content"] for m in answer if m["msg_type"] == "update_display_data"]
+    assert update["transient"]["display_id"] == display_id
+    box = [state for state in details if state.get("_model_name") == "VBoxModel" and "nbcache-panel" in
+           state.get("_dom_classes", [])]
+    assert box and box[0]["children"][0] == f"IPY_MODEL_{opened['comm_id']}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcache.store import background, blobs, files
+from nbcache.store import background, blobs, files, local
 from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 from tests.support import Shell, run_in_new_process
@@ -112,3 +112,32 @@ def test_a_pickle_removed_after_it_was_remembered_is_missed(tmp_path: Path, sett
     for blob in (tmp_path / "s" / "blobs").iterdir():
         blob.unlink()
     assert _quiet_load(store) is None
+
+
+def test_a_hit_right_after_its_save_reads_nothing_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What this process saved a moment ago (not settled) is remembered as written: re-running a notebook in the
+    same kernel reads neither the manifest nor the pickle again."""
+    store = _saved(tmp_path / "s")
+    reads = []
+    read_small, read_verified = files.read_small, local.read_verified
+    monkeypatch.setattr(files, "read_small", lambda *a, **k: reads.append(a) or read_small(*a, **k))
+    monkeypatch.setattr(local, "read_verified", lambda *a, **k: reads.append(a) or read_verified(*a, **k))
+    loaded = store.load(KEY)
+    assert loaded is not None and loaded[0]["outputs"] == {"x": [1, 2]} and reads == []
+
+
+def test_a_pickle_removed_right_after_its_save_is_missed(tmp_path: Path) -> None:
+    store = _saved(tmp_path / "s")
+    for blob in (tmp_path / "s" / "blobs").iterdir():
+        blob.unlink()
+    assert _quiet_load(store) is None
+
+
+def test_an_entry_another_kernel_saves_again_right_after_is_read_again(tmp_path: Path) -> None:
+    """Another kernel's save of the same key replaces the manifest by a rename (a new file): this process's
+    memory of its own save is not used."""
+    mine = _saved(tmp_path / "s")
+    theirs = Store(tmp_path / "s", secret=b"k")
+    theirs.save(KEY, {"outputs": {"x": [3]}, "value": None, "events": []}, EntryMeta(cell="x = [1, 2]"))
+    loaded = mine.load(KEY)
+    assert loaded is not None and loaded[0]["outputs"] == {"x": [3]}

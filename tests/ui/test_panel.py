@@ -14,7 +14,7 @@ import nbcache.ui.panel
 from nbcache.errors import CacheWarning
 from nbcache.ui import progress, sidebar
 from nbcache.ui.panel import StatusPanel
-from nbcache.ui.report import CellStatus
+from nbcache.ui.report import CellState, CellStatus
 from tests.support import Shell
 
 
@@ -165,13 +165,24 @@ def test_progress_fraction_advances_and_never_claims_completion() -> None:
     assert progress.fraction(60.0, 300_000_000) == 0.95
 
 
-def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell) -> None:
+def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    published: list[bool] = []
+    publish = nbcache.ui.panel._publish
+
+    def recorded(bundle: dict, display_id: str, update: bool, header: Any = None) -> None:
+        published.append(update)
+        publish(bundle, display_id, update, header)
+
+    monkeypatch.setattr(nbcache.ui.panel, "_publish", recorded)
     panel = StatusPanel(shell.ip._nbcache_magics.store())
+    panel.begin(CellState.RUNNING, "new cell")  # a miss without output: nothing shown yet
+    assert published == []
     panel.progress_delay_s = 0.0  # as if the save had already taken more than a second
     shown = threading.Event()
     panel._show_progress = lambda fraction, show=panel._show_progress: (show(fraction), shown.set())  # type: ignore
     panel.saving(10**9)
     assert shown.wait(30) and panel.progress in panel.root.children
+    assert published == [False]  # the bar is shown, in a display of its own since nothing held the place
     panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10**9))
     assert panel.progress is None and panel._ticker is None
     assert panel.root.children == (panel.header,)  # the bar is gone: the header alone
@@ -275,7 +286,8 @@ def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[Status
 def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[bool] = []
-    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update: shown.append(update))
+    monkeypatch.setattr(nbcache.ui.panel, "_publish",
+                        lambda bundle, display_id, update, header=None: shown.append(update))
     shell.cached("y = 1")
     shown.clear()
     shell.cached("y = 1")

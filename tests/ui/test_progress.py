@@ -1,4 +1,4 @@
-"""The save ticker: started for every miss's save, so it must not start a thread each time."""
+"""The tickers: started for every miss (its running badge, its save), so they must not start a thread each time."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_tickers_share_their_threads_and_stop_at_once(monkeypatch: pytest.Monkey
     monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), start(self))[1])
     for _ in range(6):
         SaveTicker(lambda fraction: None, 1000, delay_s=60.0).start().stop()  # stops at once, mid-delay
-    assert len(started) <= 2, started  # the pool's two threads at most, however many tickers
+    assert len(started) <= 1, started  # the schedule's one thread at most, however many tickers
 
 
 def test_a_ticker_shows_progress_after_its_delay_until_stopped() -> None:
@@ -46,3 +46,15 @@ def test_stopping_a_ticker_waits_for_a_tick_under_way_and_none_starts_after() ->
     count = len(ticks)
     threading.Event().wait(0.05)
     assert len(ticks) == count == 1
+
+
+def test_a_ticker_due_sooner_than_the_others_still_ticks_on_time() -> None:
+    """The schedule's thread sleeps until the earliest ticker is due; one due sooner wakes it."""
+    late = SaveTicker(lambda fraction: None, 1000, delay_s=60.0).start()
+    shown = threading.Event()
+    soon = SaveTicker(lambda fraction: shown.set(), 1000, delay_s=0.0).start()
+    try:
+        assert shown.wait(30)
+    finally:
+        soon.stop()
+        late.stop()
