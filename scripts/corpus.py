@@ -59,6 +59,8 @@ EXAMPLES = {
         "examples/cluster/plot_kmeans_plusplus.py",
         "examples/miscellaneous/plot_roc_curve_visualization_api.py",
         "examples/miscellaneous/plot_estimator_representation.py",
+        "examples/model_selection/plot_cv_indices.py",
+        "examples/model_selection/plot_grid_search_digits.py",
     ],
     "matplotlib": [
         "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
