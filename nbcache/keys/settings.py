@@ -68,11 +68,19 @@ def _sklearn_write(values: dict[str, Any]) -> None:
         sklearn.set_config(**changed)
 
 
+# The streams when nbcache was loaded: a library imported then made its handler on them, and code that captures
+# output (IPython's capture_output, pytest) swaps sys.stdout for a while; a handler must count the same either way.
+_LOADED_WITH = {"stdout": (sys.stdout, sys.__stdout__), "stderr": (sys.stderr, sys.__stderr__)}
+
+
 def _shown(handler: Any) -> str | None:
-    """"stdout" or "stderr" for a handler that writes where the cell's output is shown, else None: a file, or a
-    kernel's own log on the terminal it was started from, is not the notebook's output."""
+    """"stdout" or "stderr" for a handler that writes to the process's output (where a kernel's cell output is
+    shown), else None: a file, or a stream of its own, is not the notebook's output."""
     stream = getattr(handler, "stream", None)
-    return next((name for name in ("stdout", "stderr") if stream is not None and stream is getattr(sys, name)), None)
+    if stream is None:
+        return None
+    return next((name for name, loaded in _LOADED_WITH.items()
+                 if stream is getattr(sys, name) or any(stream is s for s in loaded)), None)
 
 
 def _handler_state(handler: Any, where: str) -> tuple:
@@ -351,6 +359,7 @@ def _same(a: Any, b: Any) -> bool:
 class Snapshot:
     settings: dict[str, Any]
     modules: dict[str, dict[str, Any]]  # user module name -> a shallow copy of its attributes
+    loaded: frozenset[str] = frozenset()  # the names in sys.modules
 
 
 @dataclass(frozen=True)
@@ -374,7 +383,16 @@ def _user_modules() -> dict[str, types.ModuleType]:
 
 def snapshot() -> Snapshot:
     values = {s.name: s.read() for s in SETTINGS if s.module in sys.modules}
-    return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()})
+    return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()}, frozenset(sys.modules))
+
+
+def _without_imported_loggers(before: dict[str, Any], after: dict[str, Any], loaded: frozenset[str]) -> dict:
+    """The logging state after the run less the loggers it created, if it imported a package: packages set up
+    loggers of their own at import (torch adds handlers to a dozen, not all named after a module), and a hit
+    imports the package again. Loggers that existed before the run (the root, which ``basicConfig`` sets) count."""
+    if not any("." not in name for name in sys.modules.keys() - loaded):
+        return after
+    return {k: v for k, v in after.items() if k in before}
 
 
 def _patch(before: Any, after: Any) -> Any:
@@ -421,6 +439,8 @@ def changes(before: Snapshot, magics: tuple[tuple[str, str], ...] = ()) -> Chang
     for setting in SETTINGS:
         if setting.module in sys.modules:
             value = setting.read()
+            if setting.name == "logging" and setting.name in before.settings:
+                value = _without_imported_loggers(before.settings[setting.name], value, before.loaded)
             if setting.name not in before.settings:
                 settings[setting.name] = value
             elif not _same(before.settings[setting.name], value):

@@ -139,6 +139,23 @@ def test_a_cell_that_configures_logging_is_not_stored(shell: Shell) -> None:
         shell.run("logging.getLogger('nbcache_t2').handlers.clear()")
 
 
+def test_a_package_that_sets_up_its_loggers_at_import_is_still_cached(shell: Shell, local: Path) -> None:
+    """torch adds handlers to loggers of its own when imported (some not named after a module); a hit imports it
+    again, so the cell is stored, and a later cell keys the same after the hit as after the run."""
+    (local / "noisy.py").write_text("import logging, sys\n"
+                                    "logging.getLogger('noisy_profiler').addHandler(logging.StreamHandler(sys.stderr))\n")
+    import logging
+
+    try:
+        shell.cached("import noisy\nx = 1")
+        shell.run("import logging\nlogging.getLogger('noisy_profiler').handlers.clear()\n"
+                  "import sys\nsys.modules.pop('noisy')")
+        shell.cached("import noisy\nx = 1")
+        assert shell.runs == 1 and logging.getLogger("noisy_profiler").handlers
+    finally:
+        logging.getLogger("noisy_profiler").handlers.clear()
+
+
 def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell) -> None:
     """matplotlib's custom_legends example: comparing the cycle of RGBA arrays with the one in place raises."""
     import warnings
