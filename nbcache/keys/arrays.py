@@ -15,7 +15,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from nbcache.keys.memo import MEMO
+from nbcache.keys.memo import MEMO, address_view
 from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
 
 # Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
@@ -98,21 +98,6 @@ def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     return digest, chunks
 
 
-def _pointers(flat: Any) -> Any:
-    """The items' addresses as integers: no copy, read only while ``flat`` lives. Identity only groups items."""
-    import numpy as np
-
-    return np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)
-
-
-def _pointer_view(flat: Any) -> Any:
-    """_pointers, or None where numpy does not lend an object array's buffer (then nothing is memoised)."""
-    try:
-        return _pointers(flat)
-    except (TypeError, ValueError, BufferError):
-        return None
-
-
 def _shares_objects(flat: Any) -> bool:
     """Whether most items of the first chunk are references to the same few objects (``words[codes]``, a read
     CSV, a restored frame): then the shared route below is faster than joining every item."""
@@ -122,7 +107,7 @@ def _shares_objects(flat: Any) -> bool:
         return False
     if len(flat) <= _STRING_CHUNK:
         return False
-    pointers = _pointer_view(flat[:_STRING_CHUNK])
+    pointers = address_view(flat[:_STRING_CHUNK])
     return pointers is not None and len(pd.unique(pointers)) * 2 <= _STRING_CHUNK
 
 
@@ -131,7 +116,7 @@ def _object_codes(flat: Any) -> tuple[Any, list]:
     import numpy as np
     import pandas as pd
 
-    codes, distinct = pd.factorize(_pointers(flat), size_hint=_STRING_CHUNK)
+    codes, distinct = pd.factorize(address_view(flat), size_hint=_STRING_CHUNK)
     holder = np.empty(len(distinct), dtype=np.intp)
     holder[codes] = np.arange(len(codes))  # some item holding each object: whichever write lands, the same object
     return codes, flat[holder].tolist()
@@ -188,7 +173,7 @@ def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
     chooses the faster route to the same digest, and an array whose items are still the objects it held when
     it was last hashed reuses that digest (see memo). The strings go to a stream of their own whose digest is
     fed at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
-    pointers = _pointer_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
+    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
     digest = MEMO.recall(arr, pointers) if pointers is not None else None
     if digest is None:
         found = _strings_digest(h, flat)

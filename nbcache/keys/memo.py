@@ -53,6 +53,17 @@ def _key(arr: Any) -> _Key:
     return _Key(arr.__array_interface__["data"][0], arr.shape, arr.strides)
 
 
+def address_view(flat: Any) -> Any:
+    """A contiguous object array's item addresses as uint64, zero copy, valid only while ``flat`` lives (identity
+    only groups items); None where numpy does not lend an object array's buffer (then nothing is memoised)."""
+    import numpy as np
+
+    try:
+        return np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
 def _root(arr: Any) -> Any:
     """The array that owns the buffer: views keep it alive, so when it dies no view of it is left."""
     import numpy as np
@@ -140,3 +151,37 @@ class StringDigests:
 
 
 MEMO = StringDigests()
+
+
+def _rows(arr: Any) -> list[Any] | None:
+    """The 1-D views a DataFrame takes of a string block as its columns: the array itself, or each row of a
+    C-ordered 2-D block; None for other layouts."""
+    if arr.ndim == 1:
+        return [arr]
+    return list(arr) if arr.ndim == 2 and arr.flags.c_contiguous else None
+
+
+def saved_digests(arr: Any, addresses: Any) -> tuple[bytes | None, ...] | None:
+    """For the store: each row's memoised digest, if the items being written (``addresses``, taken from those very
+    items, in C order) are the objects hashed then, else None in its place; None if no row's is known."""
+    import numpy as np
+
+    rows = _rows(arr)
+    if rows is None or len(addresses) != arr.size or not arr.size:
+        return None
+    addresses, width = addresses.view(np.uintp), arr.shape[-1]
+    digests = tuple(MEMO.recall(row, addresses[i * width : (i + 1) * width]) for i, row in enumerate(rows))
+    return None if digests.count(None) == len(digests) else digests
+
+
+def seed(arr: Any, held: Any, digests: tuple[bytes | None, ...]) -> None:
+    """For the store: a string block just rebuilt from a signed entry gets its rows' digests recorded at save, so
+    the first cell that reads the restored frame does not hash its strings again. ``held`` references every
+    object the block holds (the decoded strings), so the entries hold what they describe."""
+    rows = _rows(arr)
+    if rows is None or len(rows) != len(digests):
+        return
+    for row, digest in zip(rows, digests, strict=True):
+        addresses = address_view(row)
+        if digest is not None and addresses is not None:
+            MEMO.keep(row, addresses, held, digest)

@@ -13,6 +13,7 @@ import pytest
 
 from nbcache.keys import arrays, memo
 from nbcache.keys.values import hash_value
+from nbcache.store import serialize
 
 N = 3 * arrays._STRING_CHUNK + 5
 WORDS = np.array([f"item-{i:05d}" for i in range(2000)], dtype=object)
@@ -254,3 +255,33 @@ def test_an_entry_whose_array_dies_while_the_memo_is_busy_goes_at_the_next_call(
     hash_value(_distinct(10))
     memo.MEMO.recall(np.empty(0, dtype=object), np.empty(0, dtype=np.uintp))
     assert len(memo.MEMO) == 0 and memo.MEMO.items == 0
+
+
+def _round_trip(value: object, with_refs: bool = True) -> object:
+    refs = {id(object()): ("namespace",)} if with_refs else {}
+    ser = serialize.dumps({"outputs": {"v": value}}, refs)
+    memo.MEMO.clear()  # as after a restart
+    return serialize.loads(ser.data, ser.buffers)["outputs"]["v"]
+
+
+@pytest.mark.parametrize("with_refs", [False, True])
+def test_a_restored_frame_is_seeded_with_the_digests_saved(with_refs: bool, computed: list[int]) -> None:
+    frame = _frame()
+    digest = hash_value(frame)
+    restored = _round_trip(frame, with_refs)
+    assert len(memo.MEMO) == 2
+    computed.clear()
+    assert hash_value(restored) == digest and computed == []  # no string hashed again
+    restored.loc[3, "t"] = "changed"
+    assert hash_value(restored) != digest and hash_value(restored) == _fresh(restored)
+
+
+def test_a_frame_changed_after_its_hash_is_saved_without_digests(computed: list[int]) -> None:
+    frame = _frame()
+    hash_value(frame)
+    frame.loc[0, "s"] = "changed after the hash"
+    restored = _round_trip(frame)
+    assert len(memo.MEMO) == 1  # only the unchanged column had a digest to save
+    computed.clear()
+    assert hash_value(restored) == _fresh(frame)
+    assert computed[0] == N  # the changed column was hashed in full
