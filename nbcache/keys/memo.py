@@ -94,8 +94,12 @@ class StringDigests:
             if entry is None:
                 return None
             self._entries.move_to_end(key)
-        same = entry.pointers.shape == pointers.shape and np.array_equal(entry.pointers, pointers)
-        return entry.digest if same else None
+        if entry.pointers.shape == pointers.shape and np.array_equal(entry.pointers, pointers):
+            return entry.digest
+        with self._lock:  # changed: let the old strings go now (the caller keeps a new entry if it can)
+            if self._entries.get(key) is entry:
+                self._remove(key)
+        return None
 
     def keep(self, arr: Any, pointers: Any, held: Any, digest: bytes) -> None:
         """Remember ``digest`` for ``arr``, whose items (at ``pointers``, all exact ``str``) ``held`` references."""
@@ -103,7 +107,10 @@ class StringDigests:
         if size < MIN_ITEMS or size > self.max_items:
             return
         key = _key(arr)
-        finalizer = weakref.finalize(_root(arr), self._died, key)
+        try:
+            finalizer = weakref.finalize(_root(arr), self._died, key)
+        except TypeError:  # an array type without weak references: no way to drop the entry with it
+            return
         finalizer.atexit = False
         entry = _Entry(pointers.copy(), held, digest, finalizer)
         with self._lock:
