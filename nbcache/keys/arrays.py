@@ -15,6 +15,9 @@ from typing import Any
 
 from blake3 import blake3
 
+from nbcache.keys.memo import MEMO, address_view
+from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
+
 # Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
 THREADED_BYTES = 1 << 23
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
@@ -77,28 +80,22 @@ def _all_str(items: list) -> bool:
     return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
 
 
-def _joined_digest(h: Any, flat: Any) -> bytes | None:
-    """The strings' stream, joined a bounded chunk at a time (no per-element Python code); None as soon as an
-    item is not an exact str.
+def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+    """The strings' stream, joined a bounded chunk at a time (no per-element Python code), and the chunks (they
+    reference every item, for the memo); None as soon as an item is not an exact str.
 
     Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
     numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
     """
-    strings = h.child()
+    strings, chunks = h.child(), []
     for start in range(0, len(flat), _STRING_CHUNK):
         chunk = flat[start : start + _STRING_CHUNK].tolist()
         if not _all_str(chunk):
             return None
         _h_string_chunk(strings, chunk)
+        chunks.append(chunk)
     digest: bytes = strings.h.digest()
-    return digest
-
-
-def _pointers(flat: Any) -> Any:
-    """The items' addresses as integers: no copy, read only while ``flat`` lives. Identity only groups items."""
-    import numpy as np
-
-    return np.ndarray(flat.shape, dtype=np.uintp, buffer=flat)
+    return digest, chunks
 
 
 def _shares_objects(flat: Any) -> bool:
@@ -110,11 +107,8 @@ def _shares_objects(flat: Any) -> bool:
         return False
     if len(flat) <= _STRING_CHUNK:
         return False
-    try:
-        pointers = _pointers(flat[:_STRING_CHUNK])
-    except (TypeError, ValueError, BufferError):  # a numpy that does not lend an object array's buffer
-        return False
-    return len(pd.unique(pointers)) * 2 <= _STRING_CHUNK
+    pointers = address_view(flat[:_STRING_CHUNK])
+    return pointers is not None and len(pd.unique(pointers)) * 2 <= _STRING_CHUNK
 
 
 def _object_codes(flat: Any) -> tuple[Any, list]:
@@ -122,7 +116,7 @@ def _object_codes(flat: Any) -> tuple[Any, list]:
     import numpy as np
     import pandas as pd
 
-    codes, distinct = pd.factorize(_pointers(flat), size_hint=_STRING_CHUNK)
+    codes, distinct = pd.factorize(address_view(flat), size_hint=_STRING_CHUNK)
     holder = np.empty(len(distinct), dtype=np.intp)
     holder[codes] = np.arange(len(codes))  # some item holding each object: whichever write lands, the same object
     return codes, flat[holder].tolist()
@@ -146,10 +140,11 @@ def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
     return rows, used
 
 
-def _shared_digest(h: Any, flat: Any) -> bytes | None:
-    """The same stream as _joined_digest, for items that share objects: only the distinct objects are type-checked
-    and encoded; each chunk's bytes are their rows gathered by code (numpy, no per-item Python code). None when
-    an object is not an exact str, or few objects are shared, or the values cannot be padded (the caller joins)."""
+def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+    """The same stream as _joined_digest, for items that share objects, and the distinct objects (every item is
+    one of them): only those are type-checked and encoded; each chunk's bytes are their rows gathered by code
+    (numpy, no per-item Python code). None when an object is not an exact str, or few objects are shared, or the
+    values cannot be padded (the caller joins)."""
     codes, objects = _object_codes(flat)
     if len(objects) * 2 > len(flat):  # shared only at the start: encoding each object costs more than a join
         return None
@@ -165,18 +160,28 @@ def _shared_digest(h: Any, flat: Any) -> bytes | None:
         strings.tag("nul-joined")  # what _h_string_chunk feeds for the same strings: they hold no NUL
         strings.raw(memoryview(data)[:-1])  # no NUL after the last string
     digest: bytes = strings.h.digest()
-    return digest
+    return digest, objects
 
 
-def _h_strings(h: Any, flat: Any) -> bool:
+def _strings_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+    found = _shared_digest(h, flat) if _shares_objects(flat) else None
+    return found if found is not None else _joined_digest(h, flat)
+
+
+def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
     """An object array of exact ``str`` hashed in bulk, by its strings alone: which objects hold them only
-    chooses the faster route to the same digest. The strings go to a stream of their own whose digest is fed
-    at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
-    digest = _shared_digest(h, flat) if _shares_objects(flat) else None
+    chooses the faster route to the same digest, and an array whose items are still the objects it held when
+    it was last hashed reuses that digest (see memo). The strings go to a stream of their own whose digest is
+    fed at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
+    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
+    digest = MEMO.recall(arr, pointers) if pointers is not None else None
     if digest is None:
-        digest = _joined_digest(h, flat)
-        if digest is None:
+        found = _strings_digest(h, flat)
+        if found is None:
             return False
+        digest, held = found
+        if pointers is not None:
+            MEMO.keep(arr, pointers, held, digest)
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True
@@ -194,7 +199,7 @@ def h_ndarray(h: Any, arr: Any) -> None:
             h_ndarray(h, arr[name])
     elif arr.dtype.hasobject:
         flat = np.ascontiguousarray(arr).reshape(-1)
-        if not _h_strings(h, flat):
+        if not _h_strings(h, arr, flat):
             for item in flat:
                 h.update(item)
     else:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import dill
 
 from nbcache.errors import SerializationError
+from nbcache.keys import memo
 
 _PROTOCOL = 5
 # Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
@@ -355,16 +356,21 @@ def _owned_arrays(payload: Any) -> set[int]:
     return {owner for owner, count in counts.items() if count > 1}
 
 
-def _strings_from(data: Any, count: int, codes: Any, shape: tuple, order: Literal["C", "F"]) -> Any:
+def _strings_from(data: Any, count: int, codes: Any, shape: tuple, order: Literal["C", "F"],
+                  digests: tuple[bytes | None, ...] | None = None) -> Any:
     """Rebuild an object array of strings written by ``_string_array_reduction``: one decode and one split in C
-    instead of a pickle opcode, a memo entry and a decode per string; ``codes`` restore shared objects as shared."""
+    instead of a pickle opcode, a memo entry and a decode per string; ``codes`` restore shared objects as shared.
+    ``digests`` (entries saved since the strings memo) seed it, so the next cell reading them hashes no string."""
     import numpy as np
 
     strings = np.empty(count, dtype=object)
-    if count:
-        strings[:] = str(data, "utf-8", "surrogatepass").split("\0")
+    parts = str(data, "utf-8", "surrogatepass").split("\0") if count else []
+    strings[:] = parts
     flat = strings if codes is None else strings[codes]  # a take shares the references, as pickle's memo did
-    return flat.reshape(shape, order=order)
+    restored = flat.reshape(shape, order=order)
+    if digests is not None:
+        memo.seed(restored, parts, digests)  # parts: every object restored holds, none of them the array
+    return restored
 
 
 def _exact_strings(obj: Any) -> tuple[list[str], Literal["C", "F"]] | None:
@@ -384,16 +390,17 @@ def _exact_strings(obj: Any) -> tuple[list[str], Literal["C", "F"]] | None:
     return (items, order) if operator.countOf(map(type, items), str) == len(items) else None
 
 
-def _sharing(items: list[str]) -> tuple[list[str], Any]:
-    """The distinct objects among ``items`` and each item's index into them (None when all are distinct)."""
+def _sharing(items: list[str]) -> tuple[list[str], Any, Any]:
+    """The distinct objects among ``items``, each item's index into them (None when all are distinct), and the
+    items' addresses."""
     import numpy as np
 
     ids = np.fromiter(map(id, items), dtype=np.intp, count=len(items))
     ordered = np.sort(ids)
     if not (ordered[1:] == ordered[:-1]).any():
-        return items, None
+        return items, None, ids
     _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
-    return [items[i] for i in first.tolist()], codes.astype(np.int32 if len(first) < 2**31 else np.int64)
+    return [items[i] for i in first.tolist()], codes.astype(np.int32 if len(first) < 2**31 else np.int64), ids
 
 
 def _string_array_reduction(obj: Any) -> Any:
@@ -403,12 +410,14 @@ def _string_array_reduction(obj: Any) -> Any:
     if found is None:
         return NotImplemented
     items, order = found
-    strings, codes = _sharing(items)
+    strings, codes, ids = _sharing(items)
     joined = "\0".join(strings)
     if joined.count("\0") != len(strings) - 1:
         return NotImplemented
     data = pickle.PickleBuffer(joined.encode("utf-8", "surrogatepass"))
-    return _strings_from, (data, len(strings), codes, obj.shape, order)
+    digests = memo.saved_digests(obj, ids) if order == "C" else None  # checked against the items written
+    args = (data, len(strings), codes, obj.shape, order)
+    return _strings_from, args if digests is None else (*args, digests)
 
 
 # What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
