@@ -89,23 +89,48 @@ def _handler_state(handler: Any, where: str) -> tuple:
             getattr(formatter, "datefmt", None), len(handler.filters))
 
 
+@dataclass
+class _LoggerBaselines:
+    """Each logger's state when nbcache first saw it, for loggers that appeared along with imports: a package sets
+    up loggers of its own when imported (torch adds handlers to a dozen, not all named after a module), and in
+    another kernel, or on a hit, the import sets them up again. A logger that appeared without an import was made by
+    the notebook: its whole configuration counts."""
+
+    states: dict[str, tuple] = field(default_factory=dict)
+    modules: int = 0  # len(sys.modules) at the last look: a change means imports since
+
+
+_BASELINES = _LoggerBaselines()
+_UNCONFIGURED = (0, True, False, (), 0)
+
+
 def _logging_read() -> dict[str, Any]:
-    """What decides the log lines a cell prints: ``logging.disable``, and each logger whose records can reach the
-    output (it propagates, or has no handler and falls back to stderr) with its level, filters and the handlers
-    that write to the cell's stdout or stderr. Handlers elsewhere (files, pytest's capture, the kernel's own
-    terminal log) are left out, so the key is the same in every kernel."""
+    """What decides the log lines a cell prints: ``logging.disable``, the root logger, and each other logger whose
+    records can reach the output (it propagates, or has no handler and falls back to stderr) where its level,
+    filters or handlers writing to stdout or stderr differ from its baseline (``_LoggerBaselines``). Handlers
+    elsewhere (files, pytest's capture, the kernel's own terminal log) are left out."""
     logging = sys.modules["logging"]
     manager = logging.Logger.manager
-    state: dict[str, Any] = {"<disable>": manager.disable}
-    for name, logger in [("<root>", logging.root), *manager.loggerDict.items()]:
+    imported = len(sys.modules) != _BASELINES.modules
+    _BASELINES.modules = len(sys.modules)
+    state: dict[str, Any] = {"<disable>": manager.disable, "<root>": _logger_state(logging.root)}
+    for name, logger in manager.loggerDict.items():
         if not isinstance(logger, logging.Logger):
             continue  # a placeholder for a logger not made yet
-        shown = tuple(_handler_state(h, w) for h in logger.handlers if (w := _shown(h)))
-        if not (shown or logger.propagate or not logger.handlers):
+        entry = _logger_state(logger)
+        if entry is None:
             continue
-        if shown or logger.level or not logger.propagate or logger.disabled or logger.filters:
-            state[name] = (logger.level, logger.propagate, logger.disabled, shown, len(logger.filters))
+        baseline = _BASELINES.states.setdefault(name, entry if imported else _UNCONFIGURED)
+        if entry != baseline:
+            state[name] = entry
     return state
+
+
+def _logger_state(logger: Any) -> tuple | None:
+    shown = tuple(_handler_state(h, w) for h in logger.handlers if (w := _shown(h)))
+    if not (shown or logger.propagate or not logger.handlers):
+        return None  # its records reach only handlers that write elsewhere
+    return (logger.level, logger.propagate, logger.disabled, shown, len(logger.filters))
 
 
 def _cannot_set(value: Any) -> None:
@@ -359,7 +384,6 @@ def _same(a: Any, b: Any) -> bool:
 class Snapshot:
     settings: dict[str, Any]
     modules: dict[str, dict[str, Any]]  # user module name -> a shallow copy of its attributes
-    loaded: frozenset[str] = frozenset()  # the names in sys.modules
 
 
 @dataclass(frozen=True)
@@ -383,16 +407,7 @@ def _user_modules() -> dict[str, types.ModuleType]:
 
 def snapshot() -> Snapshot:
     values = {s.name: s.read() for s in SETTINGS if s.module in sys.modules}
-    return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()}, frozenset(sys.modules))
-
-
-def _without_imported_loggers(before: dict[str, Any], after: dict[str, Any], loaded: frozenset[str]) -> dict:
-    """The logging state after the run less the loggers it created, if it imported a package: packages set up
-    loggers of their own at import (torch adds handlers to a dozen, not all named after a module), and a hit
-    imports the package again. Loggers that existed before the run (the root, which ``basicConfig`` sets) count."""
-    if not any("." not in name for name in sys.modules.keys() - loaded):
-        return after
-    return {k: v for k, v in after.items() if k in before}
+    return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()})
 
 
 def _patch(before: Any, after: Any) -> Any:
@@ -439,8 +454,6 @@ def changes(before: Snapshot, magics: tuple[tuple[str, str], ...] = ()) -> Chang
     for setting in SETTINGS:
         if setting.module in sys.modules:
             value = setting.read()
-            if setting.name == "logging" and setting.name in before.settings:
-                value = _without_imported_loggers(before.settings[setting.name], value, before.loaded)
             if setting.name not in before.settings:
                 settings[setting.name] = value
             elif not _same(before.settings[setting.name], value):

@@ -141,19 +141,25 @@ def test_a_cell_that_configures_logging_is_not_stored(shell: Shell) -> None:
 
 def test_a_package_that_sets_up_its_loggers_at_import_is_still_cached(shell: Shell, local: Path) -> None:
     """torch adds handlers to loggers of its own when imported (some not named after a module); a hit imports it
-    again, so the cell is stored, and a later cell keys the same after the hit as after the run."""
+    again, so the cell is stored, and after a restart it hits and the loggers are set up as by a run."""
     (local / "noisy.py").write_text("import logging, sys\n"
                                     "logging.getLogger('noisy_profiler').addHandler(logging.StreamHandler(sys.stderr))\n")
     import logging
 
     try:
         shell.cached("import noisy\nx = 1")
-        shell.run("import logging\nlogging.getLogger('noisy_profiler').handlers.clear()\n"
-                  "import sys\nsys.modules.pop('noisy')")
-        shell.cached("import noisy\nx = 1")
-        assert shell.runs == 1 and logging.getLogger("noisy_profiler").handlers
     finally:
         logging.getLogger("noisy_profiler").handlers.clear()
+    script = f"""
+import sys, logging; sys.path.insert(0, {str(local)!r})
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'nbcache')
+ip.run_cell("%%cache\\n{shell.count_line()}\\nimport noisy\\nx = 1")
+ip.run_cell("%%cache\\n{shell.count_line()}\\ny = 2")
+print('HANDLERS', len(logging.getLogger('noisy_profiler').handlers))
+"""
+    assert "HANDLERS 1" in run_in_new_process(script, cwd=local)
+    assert shell.runs == 2  # the import cell stored and hit after the restart; the new cell ran once
 
 
 def test_a_colour_cycle_of_arrays_set_by_a_cached_cell_is_replayed(shell: Shell) -> None:
