@@ -718,11 +718,9 @@ class _FigurePickler(pickle.Pickler):
             return self._reductions[cls](obj)
         if kind is _Kind.NOTEBOOK:
             raise _NamesNotebookCode
-        seen = self._order.get(id(obj))
-        if seen is not None:
-            return _never_loaded, ("ref", seen)
-        self._order[id(obj)] = len(self._order)
-        self._alive.append(obj)
+        ref = self._reference(obj)
+        if ref is not None:
+            return ref
         self._check_named(cls)  # written by its name below: its library's version counts
         reduction = self._reductions.get(cls)
         if reduction is not None:
@@ -732,6 +730,14 @@ class _FigurePickler(pickle.Pickler):
             return (_never_loaded, ("object", _class_name(cls)), *reduced[2:])  # most objects
         return reduced
 
+    def _reference(self, obj: Any) -> tuple | None:
+        """A reference to ``obj`` if it was written before; else None, and it is remembered as written now."""
+        seen = self._order.get(id(obj))
+        if seen is not None:
+            return _never_loaded, ("ref", seen)
+        self._order[id(obj)] = len(self._order)
+        self._alive.append(obj)
+        return None
 
     def _local_function(self, fn: types.FunctionType) -> Any:
         """A library's lambda or closure (``Axes.bar_label`` keeps one in each centred label), which pickle cannot
@@ -739,11 +745,9 @@ class _FigurePickler(pickle.Pickler):
         (two lambdas of one function share the name) and its state: defaults, closed-over values, attributes."""
         if _is_user_name(fn.__module__):
             raise _NamesNotebookCode
-        seen = self._order.get(id(fn))
-        if seen is not None:
-            return _never_loaded, ("ref", seen)
-        self._order[id(fn)] = len(self._order)
-        self._alive.append(fn)
+        ref = self._reference(fn)
+        if ref is not None:
+            return ref
         self.libraries.add(str(fn.__module__).split(".")[0])
         code = fn.__code__
         cells = tuple(_cell_value(cell) for cell in fn.__closure__ or ())
