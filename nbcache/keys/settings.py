@@ -43,9 +43,25 @@ def _pandas_flat(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield f"{prefix}{key}", value
 
 
+_pandas_last: list[Any] = [None, None]  # (a deep copy of pandas' nested options, their flat form)
+
+
 def _pandas_read() -> dict[str, Any]:
-    config = sys.modules["pandas"]._config.config
-    return dict(_pandas_flat(config._global_config))
+    """pandas' options by dotted name. Flattening the nested dict costs about 40 us, most of a trivial hit's
+    settings; comparing it with a copy of the last one read is a C loop, so it is flattened only when it changed.
+    The dict returned is shared: not to be changed."""
+    import copy
+
+    nested = sys.modules["pandas"]._config.config._global_config
+    last_nested, last_flat = _pandas_last
+    try:
+        if last_nested is not None and nested == last_nested:
+            return last_flat
+    except Exception:  # an option whose values cannot be compared with ==: flattened every time
+        return dict(_pandas_flat(nested))
+    flat = dict(_pandas_flat(nested))
+    _pandas_last[:] = [copy.deepcopy(nested), flat]
+    return flat
 
 
 def _pandas_write(values: dict[str, Any]) -> None:
