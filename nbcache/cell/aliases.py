@@ -14,6 +14,8 @@ from itertools import islice
 from types import ModuleType
 from typing import Any
 
+from nbcache.store.serialize import array_root
+
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
 ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple, range)
 # Mutable builtin containers: a pickler's reducer_override never sees them.
@@ -44,10 +46,8 @@ class References(dict):
             self.containers[id(obj)] = obj
 
     def note_array(self, array: Any) -> None:
-        owner = array
-        while type(owner.base) is type(array):  # the array holding the memory (as store/serialize.py finds it)
-            owner = owner.base
-        self.arrays_by_owner.setdefault(id(owner), []).append(array)
+        # By the array holding the memory, found as the serializer finds it when it looks a view up here.
+        self.arrays_by_owner.setdefault(id(array_root(array)), []).append(array)
 
 
 def _children(obj: Any) -> Iterator[tuple[Step, Any]]:

@@ -259,7 +259,7 @@ class _DillUnpickler(dill.Unpickler):
         return super().find_class(_MOVED.get(module, module), name)
 
 
-def _root(obj: Any) -> Any:
+def array_root(obj: Any) -> Any:
     """The last array in a chain of bases: the one that holds the memory. numpy skips intermediate views for a
     slice but not for an array made over another array's buffer, as a restore makes them."""
     while type(obj.base) is type(obj):
@@ -271,7 +271,7 @@ def _memory_owner(obj: Any) -> Any:
     """The contiguous array whose memory ``obj`` shows (``obj`` itself when it holds it), or None."""
     if type(obj).__name__ != "ndarray" or type(obj).__module__ != "numpy":
         return None
-    root = _root(obj)
+    root = array_root(obj)
     return root if root.flags.c_contiguous or root.flags.f_contiguous else None
 
 
@@ -324,7 +324,7 @@ def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
     """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
     of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``), also when that input was
     itself restored by a hit. A view that cannot be written so is refused: a copy would not share memory."""
-    arrays = getattr(refs, "arrays_by_owner", {}).get(id(_root(obj)), [])
+    arrays = getattr(refs, "arrays_by_owner", {}).get(id(array_root(obj)), [])
     start, end = _byte_span(obj)
     for array in arrays:
         array_start, array_end = _byte_span(array)
