@@ -117,7 +117,8 @@ class _LoggerBaselines:
 
 
 _BASELINES = _LoggerBaselines()
-_UNCONFIGURED = (0, True, False, (), 0)
+_UNCONFIGURED = (0, True, False, (), 0)  # (level, propagate, disabled, handlers shown, filters)
+_ROOT_DEFAULT = (30, True, False, (), 0)  # Python's root logger: WARNING, nothing shown
 
 
 def _logging_read() -> dict[str, Any]:
@@ -288,7 +289,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Handlers hold streams and files that cannot be stored: a cell that changes logging is not stored (replayed
     # is False), and a cell run under another logging configuration misses, as it would log other lines.
     Setting("logging", "logging", _logging_read, _cannot_set, replayed=False,
-            default=lambda: {"<disable>": 0, "<root>": (30, True, False, (), 0)}),
+            default=lambda: {"<disable>": 0, "<root>": _ROOT_DEFAULT}),
     Setting("sys.argv", "sys", lambda: list(sys.argv), _argv_write,
             frozenset({"argv", "parse_args", "parse_known_args", "ArgumentParser", "argparse"})),
     Setting("os.environ", "os", _environ_read, _environ_write,
