@@ -41,6 +41,9 @@ def load_ipython_extension(ip: Any) -> None:
     # A warning about a cell not cached must show each time, not once per session, as one line.
     warnings.simplefilter("always", CacheWarning)
     oneline.install()
+    from nbcache.keys import loggers
+
+    loggers.watch()  # from now on, a logger the notebook makes is told from one an import makes
     ip._nbcache_magics = magics
     from nbcache.ui import staleness
 

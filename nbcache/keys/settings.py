@@ -25,6 +25,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from nbcache.errors import UnhashableValue
+from nbcache.keys import loggers
 from nbcache.keys.inputs import setting_input
 from nbcache.keys.modules import is_library_file, note_imports, user_modules
 from nbcache.keys.values import hash_value
@@ -82,72 +83,6 @@ def _sklearn_write(values: dict[str, Any]) -> None:
     changed = {k: v for k, v in values.items() if not _same(now.get(k, _AT_DEFAULT), v)}
     if changed:
         sklearn.set_config(**changed)
-
-
-# The streams when nbcache was loaded: a library imported then made its handler on them, and code that captures
-# output (IPython's capture_output, pytest) swaps sys.stdout for a while; a handler must count the same either way.
-_LOADED_WITH = {"stdout": (sys.stdout, sys.__stdout__), "stderr": (sys.stderr, sys.__stderr__)}
-
-
-def _shown(handler: Any) -> str | None:
-    """"stdout" or "stderr" for a handler that writes to the process's output (where a kernel's cell output is
-    shown), else None: a file, or a stream of its own, is not the notebook's output."""
-    stream = getattr(handler, "stream", None)
-    if stream is None:
-        return None
-    return next((name for name, loaded in _LOADED_WITH.items()
-                 if stream is getattr(sys, name) or any(stream is s for s in loaded)), None)
-
-
-def _handler_state(handler: Any, where: str) -> tuple:
-    formatter = handler.formatter
-    return (where, type(handler).__qualname__, handler.level, getattr(formatter, "_fmt", None),
-            getattr(formatter, "datefmt", None), len(handler.filters))
-
-
-@dataclass
-class _LoggerBaselines:
-    """Each logger's state when nbcache first saw it, for loggers that appeared along with imports: a package sets
-    up loggers of its own when imported (torch adds handlers to a dozen, not all named after a module), and in
-    another kernel, or on a hit, the import sets them up again. A logger that appeared without an import was made by
-    the notebook: its whole configuration counts."""
-
-    states: dict[str, tuple] = field(default_factory=dict)
-    modules: int = 0  # len(sys.modules) at the last look: a change means imports since
-
-
-_BASELINES = _LoggerBaselines()
-_UNCONFIGURED = (0, True, False, (), 0)  # (level, propagate, disabled, handlers shown, filters)
-_ROOT_DEFAULT = (30, True, False, (), 0)  # Python's root logger: WARNING, nothing shown
-
-
-def _logging_read() -> dict[str, Any]:
-    """What decides the log lines a cell prints: ``logging.disable``, the root logger, and each other logger whose
-    records can reach the output (it propagates, or has no handler and falls back to stderr) where its level,
-    filters or handlers writing to stdout or stderr differ from its baseline (``_LoggerBaselines``). Handlers
-    elsewhere (files, pytest's capture, the kernel's own terminal log) are left out."""
-    logging = sys.modules["logging"]
-    manager = logging.Logger.manager
-    imported = len(sys.modules) != _BASELINES.modules
-    _BASELINES.modules = len(sys.modules)
-    state: dict[str, Any] = {"<disable>": manager.disable, "<root>": _logger_state(logging.root)}
-    for name, logger in manager.loggerDict.items():
-        if not isinstance(logger, logging.Logger):
-            continue  # a placeholder for a logger not made yet
-        entry = _logger_state(logger)
-        if entry is None:
-            continue
-        baseline = _BASELINES.states.setdefault(name, entry if imported else _UNCONFIGURED)
-        if entry != baseline:
-            state[name] = entry
-    return state
-
-
-def _logger_state(logger: Any) -> tuple | None:
-    shown = tuple(_handler_state(h, w) for h in logger.handlers if (w := _shown(h)))
-    if not (shown or logger.propagate or not logger.handlers):
-        return None  # its records reach only handlers that write elsewhere
-    return (logger.level, logger.propagate, logger.disabled, shown, len(logger.filters))
 
 
 def _cannot_set(value: Any) -> None:
@@ -288,8 +223,7 @@ SETTINGS: tuple[Setting, ...] = (
             default=lambda: _rc_defaults()),
     # Handlers hold streams and files that cannot be stored: a cell that changes logging is not stored (replayed
     # is False), and a cell run under another logging configuration misses, as it would log other lines.
-    Setting("logging", "logging", _logging_read, _cannot_set, replayed=False,
-            default=lambda: {"<disable>": 0, "<root>": _ROOT_DEFAULT}),
+    Setting("logging", "logging", loggers.read, _cannot_set, replayed=False, default=loggers.default),
     Setting("sys.argv", "sys", lambda: list(sys.argv), _argv_write,
             frozenset({"argv", "parse_args", "parse_known_args", "ArgumentParser", "argparse"})),
     Setting("os.environ", "os", _environ_read, _environ_write,

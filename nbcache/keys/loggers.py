@@ -1,0 +1,114 @@
+"""The logging configuration a cell's printed log lines depend on, as a setting nbcache keys on.
+
+Each named logger counts against a baseline, the state it is expected to have in any kernel that ran the same
+code: a logger made while a module was being imported (a package sets up loggers of its own, torch adds handlers
+to a dozen, not all named after a module) counts from its state when nbcache first sees it, since in another
+kernel, or on a hit, the same import sets it up again. A logger made by the notebook's own code counts from an
+unconfigured logger, so its whole configuration is keyed, whatever else the cell that made it imported. Loggers
+that existed when nbcache was loaded count from their state then.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+# The streams when nbcache was loaded: a library imported then made its handler on them, and code that captures
+# output (IPython's capture_output, pytest) swaps sys.stdout for a while; a handler must count the same either way.
+_LOADED_WITH = {"stdout": (sys.stdout, sys.__stdout__), "stderr": (sys.stderr, sys.__stderr__)}
+
+UNCONFIGURED = (0, True, False, (), 0)  # (level, propagate, disabled, handlers shown, filters)
+ROOT_DEFAULT = (30, True, False, (), 0)  # Python's root logger: WARNING, nothing shown
+
+
+@dataclass
+class _Baselines:
+    states: dict[str, tuple | None] = field(default_factory=dict)  # by logger name, once first seen
+    by_imports: set[str] = field(default_factory=set)  # loggers made while a module was being imported
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    watching: bool = False
+
+
+_BASELINES = _Baselines()
+
+
+def _shown(handler: Any) -> str | None:
+    """"stdout" or "stderr" for a handler that writes to the process's output (where a kernel's cell output is
+    shown), else None: a file, or a stream of its own, is not the notebook's output."""
+    stream = getattr(handler, "stream", None)
+    if stream is None:
+        return None
+    return next((name for name, loaded in _LOADED_WITH.items()
+                 if stream is getattr(sys, name) or any(stream is s for s in loaded)), None)
+
+
+def _handler_state(handler: Any, where: str) -> tuple:
+    formatter = handler.formatter
+    return (where, type(handler).__qualname__, handler.level, getattr(formatter, "_fmt", None),
+            getattr(formatter, "datefmt", None), len(handler.filters))
+
+
+def _logger_state(logger: Any) -> tuple | None:
+    shown = tuple(_handler_state(h, w) for h in logger.handlers if (w := _shown(h)))
+    if not (shown or logger.propagate or not logger.handlers):
+        return None  # its records reach only handlers that write elsewhere
+    return (logger.level, logger.propagate, logger.disabled, shown, len(logger.filters))
+
+
+def read() -> dict[str, Any]:
+    """What decides the log lines a cell prints: ``logging.disable``, the root logger, and each other logger whose
+    level, filters, output or handlers writing to stdout or stderr differ from its baseline. Handlers elsewhere
+    (files, pytest's capture, the kernel's own terminal log) are left out."""
+    if not _BASELINES.watching:
+        watch()  # read before the extension was loaded (a test, the command line): the loggers now are the baseline
+    manager = logging.Logger.manager
+    state: dict[str, Any] = {"<disable>": manager.disable, "<root>": _logger_state(logging.root)}
+    for name, logger in list(manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger):
+            continue  # a placeholder for a logger not made yet
+        entry = _logger_state(logger)
+        if name not in _BASELINES.states:
+            _BASELINES.states[name] = entry if name in _BASELINES.by_imports else UNCONFIGURED
+        if entry != _BASELINES.states[name]:
+            state[name] = entry
+    return state
+
+
+def default() -> dict[str, Any]:
+    return {"<disable>": 0, "<root>": ROOT_DEFAULT}
+
+
+def _importing(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def watch() -> None:
+    """Note, from now on, which loggers are made while a module is imported, and take every logger that exists
+    now as it is. Loggers are made rarely (a few per imported package), so a look up the stack for the import
+    machinery costs nothing a cell would notice."""
+    if _BASELINES.watching:
+        return
+    _BASELINES.watching = True
+    manager = logging.Logger.manager
+    make = manager.getLogger
+
+    def get_logger(name: str) -> logging.Logger:
+        made_before = isinstance(manager.loggerDict.get(name), logging.Logger)
+        logger = make(name)
+        if not made_before and _importing(sys._getframe(1)):
+            with _BASELINES.lock:
+                _BASELINES.by_imports.add(name)
+        return logger
+
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            _BASELINES.states.setdefault(name, _logger_state(logger))
+    manager.getLogger = get_logger  # type: ignore[method-assign]
