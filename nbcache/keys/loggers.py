@@ -5,14 +5,17 @@ code: a logger made while a module was being imported (a package sets up loggers
 to a dozen, not all named after a module) counts from its state when nbcache first sees it, since in another
 kernel, or on a hit, the same import sets it up again. A logger made by the notebook's own code counts from an
 unconfigured logger, so its whole configuration is keyed, whatever else the cell that made it imported. Loggers
-that existed when nbcache was loaded count from their state then.
+that existed when nbcache was loaded count from their state then. The notebook's first change to a package's
+logger (``setLevel``, handlers, filters) is noted as it is made.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -112,3 +115,21 @@ def watch() -> None:
         if isinstance(logger, logging.Logger):
             _BASELINES.states.setdefault(name, _logger_state(logger))
     manager.getLogger = get_logger  # type: ignore[method-assign]
+    for method in _CONFIGURING:
+        setattr(logging.Logger, method, _noting_first_change(getattr(logging.Logger, method)))
+
+
+# A package's logger, made at its import, counts from the state nbcache first sees. The notebook may reconfigure it
+# in the very cell that imported the package, before nbcache looks (``logging.getLogger("matplotlib").setLevel``):
+# so the first change made outside an import takes the state just before it as the baseline.
+_CONFIGURING = ("setLevel", "addHandler", "removeHandler", "addFilter", "removeFilter")
+
+
+def _noting_first_change(method: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(method)
+    def configure(self: logging.Logger, *args: Any, **kwargs: Any) -> None:
+        if self.name not in _BASELINES.states and self is not logging.root and not _importing(sys._getframe(1)):
+            with _BASELINES.lock:
+                _BASELINES.states.setdefault(self.name, _logger_state(self))
+        method(self, *args, **kwargs)
+    return configure

@@ -339,22 +339,28 @@ def test_a_path_set_by_a_cached_cell_is_added_again_without_dropping_others(shel
 
 
 @pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+@pytest.mark.parametrize("made_by", ["notebook", "package"])
 def test_a_logger_the_notebook_configures_alongside_an_import_is_keyed_after_a_restart(
-        shell: Shell, local: Path, level: str) -> None:
-    """A setup cell that imports a package and sets its own logger's level: a cached cell logging at DEBUG must
-    hit only under the level it was stored with, also when the level was set before nbcache first looked and in
-    the same cell as an import (each run is a new process, as after editing the setup cell and restarting)."""
-    (local / "fresh_pkg.py").write_text("VALUE = 1\n")
+        shell: Shell, local: Path, level: str, made_by: str) -> None:
+    """A setup cell that imports a package and sets a logger's level, the notebook's own logger or the one the
+    package made when imported (``logging.getLogger("matplotlib").setLevel(...)``): a cached cell logging at DEBUG
+    must hit only under the level it was stored with, also when the level was set before nbcache first looked and
+    in the same cell as the import (each run is a new process, as after editing the setup cell and restarting)."""
+    (local / "fresh_pkg.py").write_text("import logging\n"
+                                        "logging.getLogger('fresh_pkg').addHandler(logging.NullHandler())\n")
+    name = "nb_setup" if made_by == "notebook" else "fresh_pkg"
     script = """
 import sys; sys.path.insert(0, {local!r})
 from IPython.core.interactiveshell import InteractiveShell
 ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'nbcache')
-ip.run_cell("import fresh_pkg, logging, sys\\nlog = logging.getLogger('nb_setup')\\n"
+ip.run_cell("import fresh_pkg, logging, sys\\nlog = logging.getLogger({name!r})\\n"
             "log.addHandler(logging.StreamHandler(sys.stdout))\\nlog.setLevel(logging.{level})")
 ip.run_cell("%%cache\\n{count}\\nlog.debug('DETAIL LINE')\\nx = 1")
 """
-    first = run_in_new_process(script.format(local=str(local), level="DEBUG", count=shell.count_line()), cwd=local)
+    first = run_in_new_process(script.format(local=str(local), name=name, level="DEBUG", count=shell.count_line()),
+                               cwd=local)
     assert "DETAIL LINE" in first and shell.runs == 1
-    again = run_in_new_process(script.format(local=str(local), level=level, count=shell.count_line()), cwd=local)
+    again = run_in_new_process(script.format(local=str(local), name=name, level=level, count=shell.count_line()),
+                               cwd=local)
     assert ("DETAIL LINE" in again) == (level == "DEBUG")
     assert shell.runs == (1 if level == "DEBUG" else 2)  # a hit under DEBUG; a run under INFO
