@@ -59,5 +59,6 @@ def parse_cell(shell: Any, raw: str) -> ParsedCell:
 
 @lru_cache(maxsize=_CAPACITY)
 def hides_value(raw: str) -> bool:
-    """Does the cell end in ``;``, which hides its value? IPython tokenizes the text to tell: once per text here."""
-    return bool(DisplayHook.semicolon_at_end_of_expression(raw))
+    """Does the cell end in ``;``, which hides its value? IPython tokenizes the text to tell: once per text here,
+    and only for a text holding a ``;`` at all (tokenizing a new cell cost its miss about 0.1 ms)."""
+    return ";" in raw and bool(DisplayHook.semicolon_at_end_of_expression(raw))
