@@ -19,7 +19,7 @@ import sys
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -556,11 +556,20 @@ def _added_paths(tree: ast.AST) -> list[str]:
     return [path for path in _path_literals_added(tree) if os.path.isdir(path)]
 
 
-@contextmanager
-def cell_import_path(tree: ast.AST) -> Iterator[None]:
+def cell_import_path(tree: ast.AST) -> AbstractContextManager[None]:
     """While the cell is keyed and its entry loaded, the folders it adds to sys.path are on it, so its imports
     are found (and keyed) and its restored functions import; sys.path is put back afterwards (a hit sets the
-    path the run left)."""
+    path the run left). Most cells add none: nothing to enter then (a generator context costs every hit twice)."""
+    if not _path_literals_added(tree):
+        return _NOTHING_ADDED
+    return _import_path(tree)
+
+
+_NOTHING_ADDED = nullcontext()  # stateless: one serves every cell
+
+
+@contextmanager
+def _import_path(tree: ast.AST) -> Iterator[None]:
     added = [p for p in _added_paths(tree) if p not in sys.path]
     saved = list(sys.path)
     sys.path[:0] = added
