@@ -85,12 +85,17 @@ def _path_like_literals(tree: ast.AST) -> tuple[ast.Constant, ...]:
                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value))
 
 
+@lru_cache(maxsize=64)  # keyed by the tree object, as above: one map per cell tree, shared (read-only) by the three
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
 def literal_paths(tree: ast.AST) -> list[str]:
     """String literals in the cell that could be read as paths, write targets left out."""
     candidates = _path_like_literals(tree)
     if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     found, modes = set(), _mode_nodes(tree)
     for node in candidates:
         if node in modes or isinstance(parents.get(node), ast.Expr):
@@ -128,7 +133,7 @@ def literal_folders(tree: ast.AST) -> list[str]:
     candidates = [node for node in _path_like_literals(tree) if os.path.isdir(os.path.expanduser(str(node.value)))]
     if not candidates:  # most cells: no parent map
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
 
 
@@ -159,5 +164,5 @@ def folder_names(tree: ast.AST) -> list[str]:
     names = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
     if not names:
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     return sorted({node.id for node in names if _builds_path(node, parents)})
