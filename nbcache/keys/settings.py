@@ -190,6 +190,11 @@ def _rc_read() -> dict[str, Any]:
     return dict(dict.items(sys.modules["matplotlib"].rcParams))  # RcParams' own __getitem__ is slow
 
 
+def _rc_unchanged(last: Any) -> bool:
+    """The same comparison as ``_same(last, _rc_read())``, dict to dict, without the copy."""
+    return type(last) is dict and dict.__eq__(sys.modules["matplotlib"].rcParams, last) is True
+
+
 def _rc_write(values: dict[str, Any]) -> None:
     rc = sys.modules["matplotlib"].rcParams
     for key, value in values.items():
@@ -241,6 +246,9 @@ class Setting:
     # The library's own defaults: a setting left at them keys as if the library were not loaded, so a cell that
     # imports numpy keys the same before and after numpy is loaded.
     default: Callable[[], Any] | None = None
+    # True when the setting still equals ``last``, a value read before, told without reading a copy (keying
+    # compares every hit's value with the last one read; copying rcParams to compare cost more than the compare).
+    unchanged: Callable[[Any], bool] | None = None
 
 
 _NUMPY_DEFAULTS = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False,
@@ -285,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("warnings.filters", "warnings", _warnings_read, _warnings_write,
             frozenset({"warnings", "warn", "filterwarnings", "simplefilter", "catch_warnings"})),
     Setting("matplotlib.rcParams", "matplotlib", _rc_read, _rc_write,
-            default=lambda: _rc_defaults()),
+            default=lambda: _rc_defaults(), unchanged=_rc_unchanged),
     # Handlers hold streams and files that cannot be stored: a cell that changes logging is not stored (replayed
     # is False), and a cell run under another logging configuration misses, as it would log other lines.
     Setting("logging", "logging", _logging_read, _cannot_set, replayed=False,
@@ -305,7 +313,7 @@ _last: dict[str, tuple[Any, str]] = {}  # name -> (value, digest): equal values 
 
 def _digest(setting: Setting, value: Any) -> str:
     last = _last.get(setting.name)
-    if last is not None and type(last[0]) is type(value) and last[0] == value:
+    if last is not None and _same(last[0], value):  # == can raise (an array in a colour cycle): _same falls back
         return last[1]
     try:
         digest = hash_value(value).hex()
@@ -369,15 +377,24 @@ _last_read: dict[str, tuple[Any, Any]] = {}  # name -> (value read, its departur
 
 def _departure(setting: Setting) -> Any:
     """The setting's value, or only what differs from the library's defaults; _AT_DEFAULT if nothing does."""
+    last = _last_read.get(setting.name)
+    if last is not None and setting.unchanged is not None and _still(setting.unchanged, last[0]):
+        return last[1]
     value = setting.read()
     if setting.default is None:
         return value
-    last = _last_read.get(setting.name)
     if last is not None and _same(last[0], value):
         return last[1]
     departure = _departure_from(setting, value)
     _last_read[setting.name] = (value, departure)
     return departure
+
+
+def _still(unchanged: Callable[[Any], bool], last: Any) -> bool:
+    try:
+        return bool(unchanged(last))
+    except Exception:  # values that cannot be compared with == (arrays): read and compared by content instead
+        return False
 
 
 def _departure_from(setting: Setting, value: Any) -> Any:
