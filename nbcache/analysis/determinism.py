@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from nbcache.analysis.nodes import nodes
 from nbcache.keys.values import hash_value
 
 _CLOCKS = frozenset({
@@ -62,7 +63,7 @@ _TREES = 512
 def _import_aliases(tree: ast.AST) -> dict[str, str]:
     """Names the cell binds by importing, with the dotted name each stands for (shared: not to be changed)."""
     aliases = {}
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
@@ -83,7 +84,7 @@ def _dotted(node: ast.expr) -> tuple[str, list[str]] | None:
 @lru_cache(maxsize=_TREES)
 def _call_shapes(tree: ast.AST) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
     """(root name, attributes, has arguments) of each call in the cell on a dotted name (``np.random.rand()``)."""
-    return tuple((root, tuple(attrs), bool(node.args or node.keywords)) for node in ast.walk(tree)
+    return tuple((root, tuple(attrs), bool(node.args or node.keywords)) for node in nodes(tree)
                  if isinstance(node, ast.Call) and (parts := _dotted(node.func)) for root, attrs in [parts])
 
 

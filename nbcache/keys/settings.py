@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from nbcache.analysis.nodes import nodes
 from nbcache.errors import UnhashableValue
 from nbcache.keys.inputs import setting_input
 from nbcache.keys.modules import is_library_file, note_imports, user_modules
@@ -333,7 +334,7 @@ def _code_names(code: types.CodeType) -> Iterator[str]:
 @lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
 def _tree_names(tree: ast.AST) -> frozenset[str]:
     names: set[str] = set()
-    for n in ast.walk(tree):
+    for n in nodes(tree):
         if isinstance(n, ast.Name):
             names.add(n.id)
         elif isinstance(n, ast.Attribute):
@@ -558,7 +559,7 @@ def _import(name: str) -> types.ModuleType:
 @lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
 def _path_literals_added(tree: ast.AST) -> tuple[str, ...]:
     found = []
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("insert", "append") and isinstance(node.func.value, ast.Attribute)
                 and node.func.value.attr == "path" and node.args):
