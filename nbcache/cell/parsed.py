@@ -36,9 +36,10 @@ _cache: OrderedDict[tuple[Any, ...], ParsedCell] = OrderedDict()
 def _transformers(shell: Any) -> tuple[int, ...]:
     """Which input transformers are installed: one added or removed later changes what a text becomes."""
     manager = getattr(shell, "input_transformer_manager", None)
-    lists = [getattr(manager, name, []) for name in ("cleanup_transforms", "line_transforms", "token_transformers")]
-    lists.append(getattr(shell, "input_transformers_post", []))
-    return tuple(id(t) for group in lists for t in group)
+    return (*map(id, getattr(manager, "cleanup_transforms", ())), None,
+            *map(id, getattr(manager, "line_transforms", ())), None,
+            *map(id, getattr(manager, "token_transformers", ())), None,
+            *map(id, getattr(shell, "input_transformers_post", ())))
 
 
 def parse_cell(shell: Any, raw: str) -> ParsedCell:

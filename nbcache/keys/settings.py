@@ -522,8 +522,8 @@ def _warn(what: str, exc: Exception) -> None:
 def replay(record: Changes | None, shell: Any) -> None:
     """Set again what the run changed: settings, module attributes, and the line magics it ran. A failure warns:
     the hit's values are restored all the same."""
-    if record is None:
-        return
+    if record is None or not (record.magics or record.settings or record.attributes or record.removed):
+        return  # most entries: the run changed nothing outside its namespace
     for name, args in record.magics:
         try:
             shell.run_line_magic(name, args)
