@@ -33,7 +33,7 @@ class ParsedCell:
 _cache: OrderedDict[tuple[Any, ...], ParsedCell] = OrderedDict()
 
 
-def _transformers(shell: Any) -> tuple[int, ...]:
+def _transformers(shell: Any) -> tuple[int | None, ...]:
     """Which input transformers are installed: one added or removed later changes what a text becomes."""
     manager = getattr(shell, "input_transformer_manager", None)
     return (*map(id, getattr(manager, "cleanup_transforms", ())), None,
