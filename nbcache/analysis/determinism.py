@@ -13,11 +13,15 @@ from __future__ import annotations
 import ast
 import dis
 import pickle
+import struct
 import sys
 import types
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from nbcache.analysis.nodes import nodes
 from nbcache.keys.values import hash_value
 
 _CLOCKS = frozenset({
@@ -49,9 +53,17 @@ def _root_name(value: Any) -> str | None:
     return f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else None
 
 
+# What a cell's text says about its calls, remembered per tree: a re-run cell's tree is reused (cell.parsed) and
+# never changed, and walking it twice cost a miss of a small cell about 0.1 ms. Only the names' roots are resolved
+# in the namespace, at each run.
+_TREES = 512
+
+
+@lru_cache(maxsize=_TREES)
 def _import_aliases(tree: ast.AST) -> dict[str, str]:
+    """Names the cell binds by importing, with the dotted name each stands for (shared: not to be changed)."""
     aliases = {}
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
@@ -69,15 +81,20 @@ def _dotted(node: ast.expr) -> tuple[str, list[str]] | None:
     return (node.id, attrs) if isinstance(node, ast.Name) else None
 
 
+@lru_cache(maxsize=_TREES)
+def _call_shapes(tree: ast.AST) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    """(root name, attributes, has arguments) of each call in the cell on a dotted name (``np.random.rand()``)."""
+    return tuple((root, tuple(attrs), bool(node.args or node.keywords)) for node in nodes(tree)
+                 if isinstance(node, ast.Call) and (parts := _dotted(node.func)) for root, attrs in [parts])
+
+
 def _cell_calls(tree: ast.AST, namespace: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     """(dotted name, has arguments) of each call in the cell whose root resolves to a module or function."""
     aliases = _import_aliases(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and (parts := _dotted(node.func)):
-            root, attrs = parts
-            base = aliases.get(root) or _root_name(namespace.get(root))
-            if base:
-                yield ".".join([base, *attrs]), bool(node.args or node.keywords)
+    for root, attrs, has_args in _call_shapes(tree):
+        base = aliases.get(root) or _root_name(namespace.get(root))
+        if base:
+            yield ".".join([base, *attrs]), has_args
 
 
 def _code_calls(code: types.CodeType, globals_: dict[str, Any]) -> Iterator[tuple[str, bool]]:
@@ -121,11 +138,8 @@ def _classify(calls: Iterable[tuple[str, bool]]) -> tuple[set[str], set[str], bo
     return clocks, draws, seeded
 
 
-def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any],
-                  fresh: Iterable[str] = ()) -> str | None:
-    """'calls time.time' when the cell or a notebook function it uses reads a clock, makes a generator without a
-    seed, or draws from a global generator that the run itself loaded (``fresh``: seeded by the OS)."""
-    calls = list(_cell_calls(tree, namespace))
+def _frozen_reason(cell_calls: list[tuple[str, bool]], inputs: Iterable[Any], fresh: Iterable[str]) -> str | None:
+    calls = list(cell_calls)
     cell_seeded = _classify(calls)[2]
     for fn in _functions(inputs):
         calls += _code_calls(fn.__code__, fn.__globals__)
@@ -134,6 +148,13 @@ def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any
     loaded = {d for d in draws - unseeded if d.startswith(tuple(f"{g}." for g in fresh))}
     found = sorted(clocks | (set() if cell_seeded else unseeded | loaded))
     return f"calls {', '.join(found[:3])}" if found else None
+
+
+def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any],
+                  fresh: Iterable[str] = ()) -> str | None:
+    """'calls time.time' when the cell or a notebook function it uses reads a clock, makes a generator without a
+    seed, or draws from a global generator that the run itself loaded (``fresh``: seeded by the OS)."""
+    return _frozen_reason(list(_cell_calls(tree, namespace)), inputs, fresh)
 
 
 # ---- the global random generators' state
@@ -150,10 +171,24 @@ def rng_states() -> dict[str, Any]:
     return states
 
 
-def _changed(before: Any, after: Any) -> bool:
-    """Did a generator's state change? Every miss asks, and hashing Python's 625-int state value by value costs
-    fifty times pickling it: equal pickles mean equal states, so the content hashes decide only when the pickles
-    differ (the state did change, or its pickle is not canonical, like a torch tensor's)."""
+def _same_random_state(before: Any, after: Any) -> bool:
+    """Python's generator state, ``random.getstate()``: ``(version, 625 ints, gauss_next)``. Equal ints are equal,
+    so the tuples are compared in C; the cached gaussian (None or a float) by identity or by its bits."""
+    if before[:2] != after[:2]:
+        return False
+    a, b = before[2], after[2]
+    if type(a) is float and type(b) is float:
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    return a is b
+
+
+def _changed(before: Any, after: Any, name: str = "") -> bool:
+    """Did generator ``name``'s state change? Every miss asks, and hashing Python's 625-int state value by value
+    costs fifty times pickling it: equal pickles mean equal states, so the content hashes decide only when the
+    pickles differ (the state did change, or its pickle is not canonical, like a torch tensor's). Python's own
+    generator is compared without pickling (``_same_random_state``)."""
+    if name == "random" and _random_state_shape(before) and _random_state_shape(after):
+        return not _same_random_state(before, after)
     try:
         if pickle.dumps(before, protocol=5) == pickle.dumps(after, protocol=5):
             return False
@@ -162,9 +197,14 @@ def _changed(before: Any, after: Any) -> bool:
     return hash_value(before) != hash_value(after)
 
 
+def _random_state_shape(state: Any) -> bool:
+    return (type(state) is tuple and len(state) == 3 and type(state[0]) is int and type(state[1]) is tuple
+            and (state[2] is None or type(state[2]) is float))
+
+
 def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The generators whose state the run changed, with their new state."""
-    return {k: v for k, v in after.items() if k not in before or _changed(before[k], v)}
+    return {k: v for k, v in after.items() if k not in before or _changed(before[k], v, k)}
 
 
 def _state_digest(state: Any) -> str:
@@ -180,7 +220,31 @@ def drawn_states(before: dict[str, Any], after: dict[str, Any], tree: ast.AST,
     """The generators loaded before the run that it advanced without seeding them itself, with a digest of the
     state they started from: the entry holds only while they are in that state again."""
     seeded = {_SEED_OF[name] for name, _ in _cell_calls(tree, namespace) if name in _SEED_OF}
-    return {k: _state_digest(v) for k, v in before.items() if k in after and k not in seeded and _changed(v, after[k])}
+    return {k: _state_digest(v) for k, v in before.items()
+            if k in after and k not in seeded and _changed(v, after[k], k)}
+
+
+@dataclass(frozen=True)
+class RunRandomness:
+    """What a miss learns about randomness, from the generators' states before and after the run."""
+
+    advanced: dict[str, Any]  # generators the run changed, with their state after it (a hit restores it)
+    drawn: dict[str, str]  # generators it drew from without seeding them, with a digest of their state before
+    frozen: str | None  # why its result is frozen ('calls time.time'), else None
+
+
+def after_run(before: dict[str, Any], after: dict[str, Any], tree: ast.AST, namespace: dict[str, Any],
+              inputs: Iterable[Any]) -> RunRandomness:
+    """``advanced``, ``drawn_states`` and ``static_reason`` in one pass: each generator's states compared once and
+    the cell's calls found once (each was done twice before, a tenth of a cheap miss)."""
+    changed = {k for k, v in after.items() if k not in before or _changed(before[k], v, k)}
+    calls = list(_cell_calls(tree, namespace))
+    seeded = {_SEED_OF[name] for name, _ in calls if name in _SEED_OF}
+    return RunRandomness(
+        advanced={k: v for k, v in after.items() if k in changed},
+        drawn={k: _state_digest(v) for k, v in before.items() if k in changed and k in after and k not in seeded},
+        frozen=_frozen_reason(calls, inputs, set(after) - set(before)),
+    )
 
 
 def state_problem(drawn: Mapping[str, str]) -> str | None:

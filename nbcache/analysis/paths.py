@@ -13,6 +13,8 @@ import os
 import re
 from functools import lru_cache
 
+from nbcache.analysis.nodes import nodes
+
 # Calls whose path argument is written, created or removed, not read.
 _WRITE_PREFIXES = ("to_", "save", "write", "dump")
 _WRITE_NAMES = frozenset({
@@ -67,7 +69,7 @@ def _enclosing_call(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.Call 
 def _mode_nodes(tree: ast.AST) -> set[ast.AST]:
     """The mode arguments of ``open(path, mode)`` and ``path.open(mode)``: never paths themselves."""
     modes: set[ast.AST] = set()
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if isinstance(node, ast.Call) and _func_name(node) == "open":
             candidates = [*node.args[:2], *(k.value for k in node.keywords if k.arg == "mode")]
             modes.update(c for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)
@@ -81,8 +83,13 @@ def _looks_like_path(text: str) -> bool:
 
 @lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
 def _path_like_literals(tree: ast.AST) -> tuple[ast.Constant, ...]:
-    return tuple(node for node in ast.walk(tree)
+    return tuple(node for node in nodes(tree)
                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value))
+
+
+@lru_cache(maxsize=64)  # keyed by the tree object, as above: one map per cell tree, shared (read-only) by the three
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in nodes(tree) for child in ast.iter_child_nodes(node)}
 
 
 def literal_paths(tree: ast.AST) -> list[str]:
@@ -90,7 +97,7 @@ def literal_paths(tree: ast.AST) -> list[str]:
     candidates = _path_like_literals(tree)
     if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     found, modes = set(), _mode_nodes(tree)
     for node in candidates:
         if node in modes or isinstance(parents.get(node), ast.Expr):
@@ -128,7 +135,7 @@ def literal_folders(tree: ast.AST) -> list[str]:
     candidates = [node for node in _path_like_literals(tree) if os.path.isdir(os.path.expanduser(str(node.value)))]
     if not candidates:  # most cells: no parent map
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
 
 
@@ -156,8 +163,8 @@ def _builds_path(node: ast.Name, parents: dict[ast.AST, ast.AST]) -> bool:
 def folder_names(tree: ast.AST) -> list[str]:
     """Names the cell builds paths from (``os.path.join(DATA, "x.csv")``, ``DATA + "/x.csv"``,
     ``f"{DATA}/x.csv"``): when one holds a string naming a folder, the files under it are read through it."""
-    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
+    names = [node for node in nodes(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
     if not names:
         return []
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = _parents(tree)
     return sorted({node.id for node in names if _builds_path(node, parents)})

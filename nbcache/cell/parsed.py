@@ -33,12 +33,13 @@ class ParsedCell:
 _cache: OrderedDict[tuple[Any, ...], ParsedCell] = OrderedDict()
 
 
-def _transformers(shell: Any) -> tuple[int, ...]:
+def _transformers(shell: Any) -> tuple[int | None, ...]:
     """Which input transformers are installed: one added or removed later changes what a text becomes."""
     manager = getattr(shell, "input_transformer_manager", None)
-    lists = [getattr(manager, name, []) for name in ("cleanup_transforms", "line_transforms", "token_transformers")]
-    lists.append(getattr(shell, "input_transformers_post", []))
-    return tuple(id(t) for group in lists for t in group)
+    return (*map(id, getattr(manager, "cleanup_transforms", ())), None,
+            *map(id, getattr(manager, "line_transforms", ())), None,
+            *map(id, getattr(manager, "token_transformers", ())), None,
+            *map(id, getattr(shell, "input_transformers_post", ())))
 
 
 def parse_cell(shell: Any, raw: str) -> ParsedCell:
@@ -59,5 +60,6 @@ def parse_cell(shell: Any, raw: str) -> ParsedCell:
 
 @lru_cache(maxsize=_CAPACITY)
 def hides_value(raw: str) -> bool:
-    """Does the cell end in ``;``, which hides its value? IPython tokenizes the text to tell: once per text here."""
-    return bool(DisplayHook.semicolon_at_end_of_expression(raw))
+    """Does the cell end in ``;``, which hides its value? IPython tokenizes the text to tell: once per text here,
+    and only for a text holding a ``;`` at all (tokenizing a new cell cost its miss about 0.1 ms)."""
+    return ";" in raw and bool(DisplayHook.semicolon_at_end_of_expression(raw))

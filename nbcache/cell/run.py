@@ -300,18 +300,18 @@ class CachedCell:
         with recording(self.shell, self.reporter.output_starts) as recorded, self._reporting_failure():
             run = self._execute(cell)
         compute_s = time.perf_counter() - start
-        rng_after = determinism.rng_states()
-        rng = determinism.advanced(rng_before, rng_after)
-        randomness = {"nondeterministic": self._nondeterminism(cell, set(rng_after) - set(rng_before)),
-                      "random_state": determinism.drawn_states(rng_before, rng_after, cell.tree, self.ns)}
+        random = determinism.after_run(rng_before, determinism.rng_states(), cell.tree, self.ns,
+                                       cell.inputs.values.values())
+        randomness = {"nondeterministic": random.frozen, "random_state": random.drawn}
         changes = settings.changes(snapshot, cell.analysis.magics)
         outputs, deletions = _runtime_changes(before, self.ns, run)
         mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
+        # The payload is made when the outputs are complete: figures drawn after the cell add their events.
         after_cell(self.shell, recorded, lambda: self._store(
-            cell, reason, Payload(values, run.value, tuple(recorded.events), rng, mutated, changes), recorded,
-            (outputs, deletions, sorted(mutated), compute_s), randomness))
+            cell, reason, Payload(values, run.value, tuple(recorded.events), random.advanced, mutated, changes),
+            recorded, (outputs, deletions, sorted(mutated), compute_s), randomness))
         return run.value
 
     def _store(self, cell: Prepared, reason: str, payload: Payload, recorded: Recording,
@@ -370,9 +370,6 @@ class CachedCell:
             _warn(f"nbcache: the cell ran but its result was not stored: {exc}")
             return None, 0.0, "saving failed"
         return stored, time.perf_counter() - start, ""
-
-    def _nondeterminism(self, cell: Prepared, fresh: set[str]) -> str | None:
-        return determinism.static_reason(cell.tree, self.ns, cell.inputs.values.values(), fresh)
 
     # ---- uncached
     def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:

@@ -102,7 +102,7 @@ class CacheMagics(Magics):
             except ValueError as exc:
                 raise UsageError(f"CacheMagics.cache_dir / $NBCACHE_DIR: {exc}") from None
         try:
-            self._stores[path].size_limit = size_limit_from(self.size_limit)
+            self._stores[path].size_limit = _size_limit(config.size_limit_text(self.size_limit))
         except ValueError as exc:
             raise UsageError(f"CacheMagics.size_limit / $NBCACHE_SIZE_LIMIT: {exc}") from None
         return self._stores[path]
@@ -302,6 +302,13 @@ class CacheMagics(Magics):
         from nbcache.ui.sidebar import open_browser
 
         open_browser(self.shell, self.store(), args.inline)
+
+
+@functools.lru_cache(maxsize=16)
+def _size_limit(text: str) -> int:
+    """The size limit a setting's text means, parsed once per text: every cell asks (a text in error raises each
+    time, lru_cache keeps no exception)."""
+    return size_limit_from(text)
 
 
 @functools.lru_cache(maxsize=256)

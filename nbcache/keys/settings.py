@@ -19,11 +19,12 @@ import sys
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from nbcache.analysis.nodes import nodes
 from nbcache.errors import UnhashableValue
 from nbcache.keys import loggers
 from nbcache.keys.inputs import setting_input
@@ -125,6 +126,11 @@ def _rc_read() -> dict[str, Any]:
     return dict(dict.items(sys.modules["matplotlib"].rcParams))  # RcParams' own __getitem__ is slow
 
 
+def _rc_unchanged(last: Any) -> bool:
+    """The same comparison as ``_same(last, _rc_read())``, dict to dict, without the copy."""
+    return type(last) is dict and dict.__eq__(sys.modules["matplotlib"].rcParams, last) is True
+
+
 def _rc_write(values: dict[str, Any]) -> None:
     rc = sys.modules["matplotlib"].rcParams
     for key, value in values.items():
@@ -176,6 +182,9 @@ class Setting:
     # The library's own defaults: a setting left at them keys as if the library were not loaded, so a cell that
     # imports numpy keys the same before and after numpy is loaded.
     default: Callable[[], Any] | None = None
+    # True when the setting still equals ``last``, a value read before, told without reading a copy (keying
+    # compares every hit's value with the last one read; copying rcParams to compare cost more than the compare).
+    unchanged: Callable[[Any], bool] | None = None
 
 
 _NUMPY_DEFAULTS = {"edgeitems": 3, "threshold": 1000, "floatmode": "maxprec", "precision": 8, "suppress": False,
@@ -220,7 +229,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("warnings.filters", "warnings", _warnings_read, _warnings_write,
             frozenset({"warnings", "warn", "filterwarnings", "simplefilter", "catch_warnings"})),
     Setting("matplotlib.rcParams", "matplotlib", _rc_read, _rc_write,
-            default=lambda: _rc_defaults()),
+            default=lambda: _rc_defaults(), unchanged=_rc_unchanged),
     # Handlers hold streams and files that cannot be stored: a cell that changes logging is not stored (replayed
     # is False), and a cell run under another logging configuration misses, as it would log other lines.
     Setting("logging", "logging", loggers.read, _cannot_set, replayed=False, default=loggers.default),
@@ -239,7 +248,7 @@ _last: dict[str, tuple[Any, str]] = {}  # name -> (value, digest): equal values 
 
 def _digest(setting: Setting, value: Any) -> str:
     last = _last.get(setting.name)
-    if last is not None and type(last[0]) is type(value) and last[0] == value:
+    if last is not None and _same(last[0], value):  # == can raise (an array in a colour cycle): _same falls back
         return last[1]
     try:
         digest = hash_value(value).hex()
@@ -259,7 +268,7 @@ def _code_names(code: types.CodeType) -> Iterator[str]:
 @lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
 def _tree_names(tree: ast.AST) -> frozenset[str]:
     names: set[str] = set()
-    for n in ast.walk(tree):
+    for n in nodes(tree):
         if isinstance(n, ast.Name):
             names.add(n.id)
         elif isinstance(n, ast.Attribute):
@@ -303,15 +312,24 @@ _last_read: dict[str, tuple[Any, Any]] = {}  # name -> (value read, its departur
 
 def _departure(setting: Setting) -> Any:
     """The setting's value, or only what differs from the library's defaults; _AT_DEFAULT if nothing does."""
+    last = _last_read.get(setting.name)
+    if last is not None and setting.unchanged is not None and _still(setting.unchanged, last[0]):
+        return last[1]
     value = setting.read()
     if setting.default is None:
         return value
-    last = _last_read.get(setting.name)
     if last is not None and _same(last[0], value):
         return last[1]
     departure = _departure_from(setting, value)
     _last_read[setting.name] = (value, departure)
     return departure
+
+
+def _still(unchanged: Callable[[Any], bool], last: Any) -> bool:
+    try:
+        return bool(unchanged(last))
+    except Exception:  # values that cannot be compared with == (arrays): read and compared by content instead
+        return False
 
 
 def _departure_from(setting: Setting, value: Any) -> Any:
@@ -438,8 +456,8 @@ def _warn(what: str, exc: Exception) -> None:
 def replay(record: Changes | None, shell: Any) -> None:
     """Set again what the run changed: settings, module attributes, and the line magics it ran. A failure warns:
     the hit's values are restored all the same."""
-    if record is None:
-        return
+    if record is None or not (record.magics or record.settings or record.attributes or record.removed):
+        return  # most entries: the run changed nothing outside its namespace
     for name, args in record.magics:
         try:
             shell.run_line_magic(name, args)
@@ -475,7 +493,7 @@ def _import(name: str) -> types.ModuleType:
 @lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
 def _path_literals_added(tree: ast.AST) -> tuple[str, ...]:
     found = []
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("insert", "append") and isinstance(node.func.value, ast.Attribute)
                 and node.func.value.attr == "path" and node.args):
@@ -490,11 +508,20 @@ def _added_paths(tree: ast.AST) -> list[str]:
     return [path for path in _path_literals_added(tree) if os.path.isdir(path)]
 
 
-@contextmanager
-def cell_import_path(tree: ast.AST) -> Iterator[None]:
+def cell_import_path(tree: ast.AST) -> AbstractContextManager[None]:
     """While the cell is keyed and its entry loaded, the folders it adds to sys.path are on it, so its imports
     are found (and keyed) and its restored functions import; sys.path is put back afterwards (a hit sets the
-    path the run left)."""
+    path the run left). Most cells add none: nothing to enter then (a generator context costs every hit twice)."""
+    if not _path_literals_added(tree):
+        return _NOTHING_ADDED
+    return _import_path(tree)
+
+
+_NOTHING_ADDED = nullcontext()  # stateless: one serves every cell
+
+
+@contextmanager
+def _import_path(tree: ast.AST) -> Iterator[None]:
     added = [p for p in _added_paths(tree) if p not in sys.path]
     saved = list(sys.path)
     sys.path[:0] = added

@@ -28,3 +28,32 @@ def test_a_state_whose_pickle_is_not_canonical_is_compared_by_content() -> None:
     assert pickle.dumps(first, protocol=5) != pickle.dumps(second, protocol=5)  # what makes this case
     assert determinism.advanced({"torch": first}, {"torch": second}) == {}
     assert determinism.drawn_states({"torch": first}, {"torch": second}, ast.parse("x = 1"), {}) == {}
+
+
+def test_pythons_generator_is_compared_exactly_without_pickling() -> None:
+    random.seed(3)
+    random.gauss(0, 1)  # leaves a cached gaussian in the state
+    version, internal, cached = random.getstate()
+    assert isinstance(cached, float)
+    same = (version, tuple(internal), float(cached))
+    assert determinism.advanced({"random": (version, internal, cached)}, {"random": same}) == {}
+    # Equal as numbers, yet another state: 0.0 == -0.0, and the next gauss() would return the other one.
+    zero, minus_zero = (version, internal, 0.0), (version, internal, -0.0)
+    assert set(determinism.advanced({"random": zero}, {"random": minus_zero})) == {"random"}
+    assert set(determinism.advanced({"random": (version, internal, None)}, {"random": zero})) == {"random"}
+    moved = (version, (*internal[:-1], internal[-1] + 1), cached)
+    assert set(determinism.advanced({"random": (version, internal, cached)}, {"random": moved})) == {"random"}
+
+
+@pytest.mark.parametrize("cell", ["x = random.random()", "random.seed(1)\nx = random.random()", "x = 1",
+                                  "import time\nt = time.time()"])
+def test_one_pass_after_a_run_agrees_with_the_separate_questions(cell: str) -> None:
+    namespace = {"random": random}
+    tree = ast.parse(cell)
+    before = determinism.rng_states()
+    exec(compile(tree, "<cell>", "exec"), namespace)
+    after = determinism.rng_states()
+    found = determinism.after_run(before, after, tree, namespace, [])
+    assert found.advanced.keys() == determinism.advanced(before, after).keys()
+    assert found.drawn == determinism.drawn_states(before, after, tree, namespace)
+    assert found.frozen == determinism.static_reason(tree, namespace, [], set(after) - set(before))

@@ -1,0 +1,52 @@
+"""Keying reads the library settings on every hit: a setting compared in place must key as a fresh read does."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from nbcache.keys import settings
+from tests.support import Shell
+
+
+def _rc_input() -> str | None:
+    return settings.setting_inputs(ast.parse("x = 1"), []).get("setting:matplotlib.rcParams")
+
+
+def test_rcparams_compared_in_place_key_as_a_fresh_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    mpl = pytest.importorskip("matplotlib")
+    monkeypatch.setitem(mpl.rcParams, "lines.linewidth", 1.5)
+    first = _rc_input()
+    assert _rc_input() == first  # unchanged: the same departure, without a copy
+    mpl.rcParams["lines.linewidth"] = 7.0
+    changed = _rc_input()
+    assert changed is not None and changed != first
+    settings._last_read.clear()  # what a fresh process would read
+    assert _rc_input() == changed
+
+
+def test_an_rcparam_that_cannot_be_compared_with_eq_is_read_and_compared_by_content(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mpl = pytest.importorskip("matplotlib")
+    np = pytest.importorskip("numpy")
+    from matplotlib import cycler
+
+    monkeypatch.setitem(mpl.rcParams, "axes.prop_cycle", cycler(color=np.eye(4)[:3]))
+    first = _rc_input()
+    assert _rc_input() == first
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=np.eye(4)[1:])
+    assert _rc_input() != first
+
+
+def test_a_colour_cycle_of_arrays_changed_between_runs_is_a_miss_not_an_error(shell: Shell) -> None:
+    pytest.importorskip("matplotlib")
+    shell.run("import matplotlib as mpl\nimport numpy as np\nfrom matplotlib import cycler")
+    try:
+        for rows in ("[:3]", "[1:]"):
+            shell.run(f"mpl.rcParams['axes.prop_cycle'] = cycler(color=np.eye(4){rows})")
+            result, _ = shell.cached("x = 1")
+            assert result.error_in_exec is None, result.error_in_exec  # type: ignore[attr-defined]
+        assert shell.runs == 2
+    finally:
+        shell.run("mpl.rc_file_defaults()")
