@@ -461,8 +461,8 @@ class _Pickler(pickle.Pickler):
         if obj.base is None or type(obj).__module__ != "numpy":
             return NotImplemented
         view = self._input_view(obj)  # first: a view of an input's memory must be one of the live input's
-        if view is not NotImplemented or owner is None:
-            return view
+        if view is not NotImplemented or owner is None or owner is obj:
+            return view  # (an array over a buffer that is no array, as a tree's nodes: it holds its memory)
         if id(owner) in self._owners or owner.nbytes <= max(2 * obj.nbytes, _SMALL_OWNER):
             self.viewed.add(id(obj))
             return _view_of, (owner, _offset(obj, owner), obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
