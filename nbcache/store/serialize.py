@@ -297,8 +297,12 @@ def _view_of(owner: Any, offset: int, shape: tuple, strides: tuple, dtype: Any, 
 _SMALL_OWNER = 1 << 16
 
 
+def _address(array: Any) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
 def _offset(view: Any, owner: Any) -> int:
-    return int(view.__array_interface__["data"][0] - owner.__array_interface__["data"][0])
+    return _address(view) - _address(owner)
 
 
 def _view_of_owner(array: Any, array_offset: int, owner_nbytes: int, offset: int, shape: tuple, strides: tuple,
@@ -324,7 +328,9 @@ def _input_view_reduction(obj: Any, refs: dict[int, Any]) -> Any:
     """A view into an unchanged input's array is written as (that input, offset, layout): after a hit it is a view
     of the live input, as after a real run (``head = X[:5]`` sees a later ``X -= 1``), also when that input was
     itself restored by a hit. A view that cannot be written so is refused: a copy would not share memory."""
-    arrays = getattr(refs, "arrays_by_owner", {}).get(id(array_root(obj)), [])
+    arrays = getattr(refs, "arrays_by_owner", {}).get(id(array_root(obj)))
+    if not arrays:  # no input's array shares this memory (most views: a figure's lines over their own _xy)
+        return NotImplemented
     start, end = _byte_span(obj)
     for array in arrays:
         array_start, array_end = _byte_span(array)
@@ -442,6 +448,7 @@ class _Pickler(pickle.Pickler):
         self._dill: _SharedWriter | None = None
         self.sharing: dict[int, set[int]] = {}  # id(owner) -> ids of the arrays written that use its memory
         self.viewed: set[int] = set()  # ids of the arrays written as views of their owner
+        self._addresses: dict[int, int] = {}  # id(owner) -> where its memory starts
         # By class, whether its instances are left to pickle: a figure is thousands of artists, transforms and
         # boxes of a few dozen classes, and the checks below cost a Python call each (kept per dump, so that no
         # class outlives the notebook cell that defined it).
@@ -461,12 +468,21 @@ class _Pickler(pickle.Pickler):
         if obj.base is None or type(obj).__module__ != "numpy":
             return NotImplemented
         view = self._input_view(obj)  # first: a view of an input's memory must be one of the live input's
-        if view is not NotImplemented or owner is None:
-            return view
+        if view is not NotImplemented or owner is None or owner is obj:
+            return view  # (an array over a buffer that is no array, as a tree's nodes: it holds its memory)
         if id(owner) in self._owners or owner.nbytes <= max(2 * obj.nbytes, _SMALL_OWNER):
             self.viewed.add(id(obj))
-            return _view_of, (owner, _offset(obj, owner), obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
+            offset = _address(obj) - self._owner_address(owner)
+            return _view_of, (owner, offset, obj.shape, obj.strides, obj.dtype, bool(obj.flags.writeable))
         return NotImplemented
+
+    def _owner_address(self, owner: Any) -> int:
+        """Where an owner's memory starts, asked once: a figure's lines are views, several of each owner, and
+        numpy says where an array starts only through a dict it builds each time (5 us)."""
+        address = self._addresses.get(id(owner))
+        if address is None:
+            address = self._addresses[id(owner)] = _address(owner)  # (kept alive by its views' base)
+        return address
 
     def _input_view(self, obj: Any) -> Any:
         return NotImplemented  # no inputs: nothing to be a view of
@@ -551,6 +567,9 @@ class _PresetPickler(_Pickler):
         ref = self._refs.get(id(obj))
         if ref is not None:
             return _resolved, (ref,)
+        plain = self._plain.get(type(obj))  # (``_Pickler.reducer_override``, inline: called for every object)
+        if plain:
+            return NotImplemented
         return super().reducer_override(obj)
 
     def _input_view(self, obj: Any) -> Any:

@@ -230,3 +230,15 @@ def test_a_type_dill_writes_its_own_way_still_gets_the_dill_pass() -> None:
     ser = serialize.dumps({"outputs": {"lock": threading.Lock()}})
     assert ser.engine == "dill"
     assert hasattr(serialize.loads(ser.data, ser.buffers, engine="dill")["outputs"]["lock"], "acquire")
+
+
+def test_an_array_over_a_buffer_it_does_not_share_is_written_by_the_c_pickler() -> None:
+    """An array made over another object's memory (a scikit-learn tree's nodes, over a Cython buffer; any array a
+    restore made over its bytes) holds its memory itself: it was written as a view of itself, which recursed
+    until Python's limit and sent the whole payload through dill (1.4 s for a random forest)."""
+    nodes = np.frombuffer(bytearray(np.arange(6.0).tobytes()), dtype=np.float64)
+    ser = serialize.dumps({"outputs": {"nodes": nodes, "pair": [nodes, nodes[1:3]]}})
+    out = serialize.loads(ser.data, ser.buffers)["outputs"]
+    assert ser.engine == "pickle"
+    assert out["nodes"].tolist() == nodes.tolist() and out["pair"][0] is out["nodes"]
+    assert np.shares_memory(out["pair"][1], out["nodes"]) and out["pair"][1].tolist() == [1.0, 2.0]
