@@ -8,7 +8,6 @@ available (another kernel, an ipykernel without an I/O thread), each message is 
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from IPython import get_ipython
@@ -42,11 +41,7 @@ class Outbox:
                 return
         self.send(msg, self._topic)
 
-    def flush(self, wake: bool = True) -> None:
-        """Hand the queued messages to the I/O thread. ``wake=False``: queue them behind what it has to send
-        without waking it; they go out, in order, at its next wake, which the next IOPub message of this request
-        brings (the cell's output, its result, at the latest the kernel's "idle" status). A panel's final display
-        goes this way: its messages share a wake with the cell's own, sparing one thread switch per cell."""
+    def flush(self) -> None:
         frames, self._frames = self._frames, []
         io = getattr(self._socket, "io_thread", None)
         really_send = getattr(io, "_really_send", None)
@@ -54,12 +49,7 @@ class Outbox:
             for parts, copy in frames:
                 self._socket.send_multipart(parts, copy=copy)
             return
-        send = lambda: [really_send(parts, copy=copy) for parts, copy in frames]  # noqa: E731
-        queue, thread = getattr(io, "_events", None), getattr(io, "thread", None)
-        if not wake and isinstance(queue, deque) and thread is not None and thread.is_alive():
-            queue.append(send)  # what ``schedule`` does, less the wake: the thread sends every queued event then
-            return
-        io.schedule(send)
+        io.schedule(lambda: [really_send(parts, copy=copy) for parts, copy in frames])
 
 
 def outbox() -> Outbox | None:

@@ -81,16 +81,14 @@ def summary_text(status: CellStatus) -> str:
     return status.reason
 
 
-def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None,
-             wake: bool = True) -> None:
+def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None) -> None:
     """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first;
     ``header``: the header's model, opened first (its ``comm_open`` and the display wake the I/O thread once).
 
     ipykernel's publisher flushes both streams before every display, and each flush waits for its I/O thread:
     two round trips that cost a cheap hit more than the rest of the panel. The panel is shown before the cell's
     own output (a miss shows it before running, a hit before replaying), when nothing is waiting to be flushed.
-    Outside a kernel (or with another publisher) it is a plain ``display``. ``wake=False``: the messages go out
-    with the next IOPub message of the cell (``Outbox.flush``), for a display the cell's end follows at once.
+    Outside a kernel (or with another publisher) it is a plain ``display``.
     """
     box = outbox()
     if header is not None:
@@ -101,7 +99,7 @@ def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: Ligh
     kind = "update_display_data" if update else "display_data"
     content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
     box.display(box.session.msg(kind, content, parent=box.parent))
-    box.flush(wake)
+    box.flush()
 
 
 class _Shared:
@@ -232,11 +230,10 @@ class StatusPanel:
         view = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         return {"text/plain": text, _WIDGET_VIEW: view}
 
-    def _show(self, text: str, again: bool = False, final: bool = False) -> None:
+    def _show(self, text: str, again: bool = False) -> None:
         """Display once; later calls replace the display's text so the saved notebook holds the final line.
 
-        ``again``: the cell cleared its output (and the panel with it), so show it anew. ``final``: the cell's
-        own outputs or its end follow at once, and the display goes out with them (one wake of the I/O thread).
+        ``again``: the cell cleared its output (and the panel with it), so show it anew.
         During "recompute" the panel is already shown and its widgets update it; a display made then would land
         in the panel's own output area.
         """
@@ -246,7 +243,7 @@ class StatusPanel:
             self._display_id = f"nbcache-{uuid.uuid4().hex}"
         update = self._shown and not again
         self._shown, self._text = True, text
-        _publish(self._bundle(text), self._display_id, update, self._light, wake=not final)
+        _publish(self._bundle(text), self._display_id, update, self._light)
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
@@ -288,7 +285,7 @@ class StatusPanel:
         same status sends nothing more (one widget and one display in all)."""
         self.status = status
         self._set(status.state, summary_text(status))
-        self._show(status.line, final=True)  # the replay of the outputs follows
+        self._show(status.line)
 
     def saving(self, approx_bytes: int) -> None:
         """A save shows (badge "saving" and a bar) only once it has taken ``progress_delay_s``: most are quicker."""
@@ -328,8 +325,7 @@ class StatusPanel:
         self._set(status.state, summary_text(status))
         if self.details_box is not None:
             self._fill_details()
-        # Open sidebars refresh after the cell (post_run_cell); the cell's end follows at once.
-        self._show(status.line, again=status.cleared_output, final=True)
+        self._show(status.line, again=status.cleared_output)  # open sidebars refresh after the cell (post_run_cell)
 
     # ---- details and buttons, built on first use
     def _build_details(self) -> None:

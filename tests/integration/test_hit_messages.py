@@ -160,19 +160,3 @@ def test_a_hits_header_answers_its_buttons(client: BlockingKernelClient) -> None
     box = [state for state in details if state.get("_model_name") == "VBoxModel" and "nbcache-panel" in
            state.get("_dom_classes", [])]
     assert box and box[0]["children"][0] == f"IPY_MODEL_{opened['comm_id']}"
-
-
-@pytest.mark.parametrize("body", ["z = x + 1", "z = x + 1\nz"])
-def test_a_panel_sent_with_the_cells_end_arrives_before_the_kernel_is_idle(client: BlockingKernelClient,
-                                                                           body: str) -> None:
-    """The final display waits for the I/O thread's next wake instead of waking it: for a cell that shows nothing
-    that wake is the kernel's "idle" status, and the panel must still come before it (collected until idle)."""
-    _messages(client, "%load_ext nbcache\nx = 3")
-    for state in ("miss", "hit"):
-        seen = _messages(client, f"%%cache\n{body}")
-        kinds = [m["msg_type"] for m in seen]
-        assert "comm_open" in kinds and "display_data" in kinds, kinds
-        shown = seen[kinds.index("display_data")]["content"]["data"]
-        assert shown["text/plain"].startswith(f"nbcache: {state}") and WIDGET_VIEW in shown
-        if "execute_result" in kinds:
-            assert kinds.index("display_data") < kinds.index("execute_result"), kinds
