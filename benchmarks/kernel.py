@@ -5,9 +5,8 @@ it (so a busy machine slows both alike): the first pass's cached cells miss (run
 Each cell's time is the kernel's own, from its "busy" message to its execute reply (header timestamps), so the
 client's speed is left out while every widget message the panel sends is counted. The figures are per-cell
 medians of each pass. Each miss's save is timed inside the kernel too (around ``CachedCell._save``, the time its
-status line reports), so the miss's overhead can be given without it. A panel's final display is handed to the
-kernel's I/O thread without waking it and goes out with the cell's next IOPub message, at the latest the "idle"
-status, so every figure here still includes a panel that reached the client (``_check_all_hit`` reads it).
+status line reports), so the miss's overhead can be given without it. Every figure includes a panel that reached
+the client (``_check_all_hit`` reads it).
 """
 
 from __future__ import annotations

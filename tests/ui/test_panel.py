@@ -169,9 +169,9 @@ def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell, monkey
     published: list[bool] = []
     publish = nbcache.ui.panel._publish
 
-    def recorded(bundle: dict, display_id: str, update: bool, header: Any = None, wake: bool = True) -> None:
+    def recorded(bundle: dict, display_id: str, update: bool, header: Any = None) -> None:
         published.append(update)
-        publish(bundle, display_id, update, header, wake)
+        publish(bundle, display_id, update, header)
 
     monkeypatch.setattr(nbcache.ui.panel, "_publish", recorded)
     panel = StatusPanel(shell.ip._nbcache_magics.store())
@@ -286,15 +286,12 @@ def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[Status
 def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[bool] = []
-    woke: list[bool] = []
-    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update, header=None, wake=True: (
-        shown.append(update), woke.append(wake)))
+    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update, header=None:
+                        shown.append(update))
     shell.cached("y = 1")
     shown.clear()
-    woke.clear()
     shell.cached("y = 1")
     assert badge(panels[-1]) == "hit" and shown == [False]  # nothing to replay: shown once, with its final line
-    assert woke == [False]  # the cell's end follows: its display goes out with the cell's next message
     assert panels[-1].details_box is None and panels[-1].out is None and panels[-1].progress is None
 
 
