@@ -202,26 +202,12 @@ def _random_state_shape(state: Any) -> bool:
             and (state[2] is None or type(state[2]) is float))
 
 
-def advanced(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The generators whose state the run changed, with their new state."""
-    return {k: v for k, v in after.items() if k not in before or _changed(before[k], v, k)}
-
-
 def _state_digest(state: Any) -> str:
     return hash_value(state).hex()
 
 
 _SEED_OF = {"random.seed": "random", "numpy.random.seed": "numpy", "torch.manual_seed": "torch",
             "torch.random.manual_seed": "torch"}
-
-
-def drawn_states(before: dict[str, Any], after: dict[str, Any], tree: ast.AST,
-                 namespace: dict[str, Any]) -> dict[str, str]:
-    """The generators loaded before the run that it advanced without seeding them itself, with a digest of the
-    state they started from: the entry holds only while they are in that state again."""
-    seeded = {_SEED_OF[name] for name, _ in _cell_calls(tree, namespace) if name in _SEED_OF}
-    return {k: _state_digest(v) for k, v in before.items()
-            if k in after and k not in seeded and _changed(v, after[k], k)}
 
 
 @dataclass(frozen=True)
@@ -235,8 +221,9 @@ class RunRandomness:
 
 def after_run(before: dict[str, Any], after: dict[str, Any], tree: ast.AST, namespace: dict[str, Any],
               inputs: Iterable[Any]) -> RunRandomness:
-    """``advanced``, ``drawn_states`` and ``static_reason`` in one pass: each generator's states compared once and
-    the cell's calls found once (each was done twice before, a tenth of a cheap miss)."""
+    """What the run did to the global generators, in one pass: each generator's states compared once and the
+    cell's calls found once (asked separately, each was done twice, a tenth of a cheap miss). A generator the cell
+    seeded itself is advanced but not drawn: its result does not depend on the state it started from."""
     changed = {k for k, v in after.items() if k not in before or _changed(before[k], v, k)}
     calls = list(_cell_calls(tree, namespace))
     seeded = {_SEED_OF[name] for name, _ in calls if name in _SEED_OF}
