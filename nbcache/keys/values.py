@@ -37,6 +37,7 @@ from blake3 import blake3
 
 from nbcache.analysis.paths import literal_paths
 from nbcache.errors import UnhashableValue
+from nbcache.gcpause import paused_gc
 from nbcache.keys import arrays, modules
 from nbcache.keys.files import file_digest
 from nbcache.keys.modules import is_library_file as _is_library_file
@@ -941,7 +942,8 @@ def hash_value_reads(obj: object, namespace: dict[str, Any] | None = None) -> tu
     """
     h = _Hasher(namespace)
     try:
-        h.update(obj)
+        with paused_gc:  # the walk keeps what it saw alive until it ends: see gcpause
+            h.update(obj)
     except UnhashableValue:
         raise
     except RecursionError:

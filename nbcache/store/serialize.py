@@ -39,6 +39,7 @@ from typing import Any, Literal
 import dill
 
 from nbcache.errors import SerializationError
+from nbcache.gcpause import paused_gc
 from nbcache.keys import memo
 
 _PROTOCOL = 5
@@ -701,7 +702,7 @@ def dumps(payload: Any, refs: dict[int, Any] | None = None) -> Serialized:
     refs = refs or {}
     # dill warns on stderr about objects it then writes another way: nbcache's saving must not add to the
     # cell's output (a failure still surfaces, as a SerializationError).
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), paused_gc:
         warnings.simplefilter("ignore", dill.PicklingWarning)
         return _dumps(payload, refs)
 
@@ -726,9 +727,10 @@ def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = No
     resolve = resolve or _no_refs
     token, reader = _RESOLVE.set(resolve), _READER.set(_SharedReader(resolve))
     try:
-        if engine == "dill":
-            return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
-        return _Unpickler(io.BytesIO(data), resolve, buffers).load()
+        with paused_gc:
+            if engine == "dill":
+                return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
+            return _Unpickler(io.BytesIO(data), resolve, buffers).load()
     finally:
         _READER.reset(reader)
         _RESOLVE.reset(token)
@@ -736,5 +738,6 @@ def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = No
 
 def loads_dill(data: bytes, resolve: Resolve | None = None) -> dict[str, Any]:
     """Format 1 entries: the whole payload was one dill pickle, globals written by value."""
-    return _DillUnpickler(io.BytesIO(data), resolve or _no_refs).load()
+    with paused_gc:
+        return _DillUnpickler(io.BytesIO(data), resolve or _no_refs).load()
 
