@@ -39,6 +39,7 @@ from nbcache.analysis.paths import literal_paths
 from nbcache.errors import UnhashableValue
 from nbcache.gcpause import paused_gc
 from nbcache.keys import arrays, modules
+from nbcache.keys.caches import cache_attributes, content_state
 from nbcache.keys.files import file_digest
 from nbcache.keys.modules import is_library_file as _is_library_file
 from nbcache.keys.modules import module_version, user_module_digest
@@ -559,6 +560,14 @@ def _h_colormap(h: _Hasher, obj: Any) -> None:
     _h_state(h, _colormap_state(obj))
 
 
+def _h_without_cache(h: _Hasher, obj: Any) -> None:
+    """A library object by its attributes less the C++ cache it rebuilds from them (see keys.caches)."""
+    if h.remember(obj):
+        return
+    h.tag(f"less-cache:{_typename(obj)}")
+    _h_state(h, content_state(obj))
+
+
 # ---- matplotlib figures: tens of thousands of small objects, so hashed as one pickle written in C
 class _NamesNotebookCode(Exception):
     """The pickle would name a notebook function or class instead of holding its code: not content."""
@@ -685,6 +694,8 @@ class _FigurePickler(pickle.Pickler):
         self.libraries: set[str] = set()  # whose functions and classes it names: their versions count
 
     def _kind(self, cls: type) -> _Kind:
+        if cache_attributes(cls) is not None:  # a triangulation a TriContourSet holds: less its C++ cache
+            self._reductions[cls] = _state_reduction(content_state)
         if issubclass(cls, _NAMED_TYPES):
             kind = _Kind.NAMED
         elif _is_user_name(cls.__module__):
@@ -856,6 +867,8 @@ _OBSERVED = {"numpy.ma.MaskedArray": _h_masked_array, "sklearn.utils._bunch.Bunc
 def _observed_handler(obj: Any) -> Callable[[_Hasher, Any], None] | None:
     cls = type(obj)
     found = _OBSERVED.get(f"{cls.__module__}.{cls.__qualname__}")
+    if found is None and cache_attributes(cls) is not None:
+        return _h_without_cache
     colors = sys.modules.get("matplotlib.colors")  # (loaded before any figure is: handlers are kept per type)
     if found is None and colors is not None and isinstance(obj, colors.Colormap):
         return _h_colormap if cls.__reduce_ex__ is object.__reduce_ex__ else None

@@ -41,6 +41,8 @@ import dill
 from nbcache.errors import SerializationError
 from nbcache.gcpause import paused_gc
 from nbcache.keys import memo
+from nbcache.keys.caches import cache_attributes
+from nbcache.store import rebuild
 
 _PROTOCOL = 5
 # Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
@@ -200,7 +202,8 @@ class _DillPickler(dill.Pickler):
         return _input_view_reduction(obj, self._refs)
 
     def reducer_override(self, obj: Any) -> Any:
-        return _notebook_reduction(obj)
+        special = rebuild.reduction(obj)
+        return special if special is not NotImplemented else _notebook_reduction(obj)
 
 
 class _SharedWriter:
@@ -428,14 +431,15 @@ def _string_array_reduction(obj: Any) -> Any:
 
 
 # What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
-# wrappers, and what dill writes (functions, classes, modules). Instances of any other class are left to pickle.
+# wrappers, what dill writes (functions, classes, modules), and the library objects whose C++ cache is left out
+# (see keys.caches). Instances of any other class are left to pickle.
 _SPECIAL_BASES = (type, types.FunctionType, types.ModuleType, functools._lru_cache_wrapper)
 
 
 def _left_to_pickle(cls: type) -> bool:
     """True if ``_Pickler.reducer_override`` returns NotImplemented for every instance of ``cls``: each of its checks
     is by type, unless a class overrides ``__class__`` (a proxy), which isinstance consults instead."""
-    if cls.__name__ == "ndarray" or issubclass(cls, _SPECIAL_BASES):
+    if cls.__name__ == "ndarray" or issubclass(cls, _SPECIAL_BASES) or cache_attributes(cls) is not None:
         return False
     return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
 
@@ -500,6 +504,9 @@ class _Pickler(pickle.Pickler):
     def _special(self, obj: Any) -> Any:
         if type(obj).__name__ == "ndarray":
             return self._array(obj)
+        special = rebuild.reduction(obj)
+        if special is not NotImplemented:
+            return special
         special = _notebook_reduction(obj)
         if special is not NotImplemented or not _needs_dill(obj):
             return special
