@@ -38,7 +38,7 @@ from blake3 import blake3
 from nbcache.analysis.paths import literal_paths
 from nbcache.errors import UnhashableValue
 from nbcache.gcpause import paused_gc
-from nbcache.keys import arrays, modules
+from nbcache.keys import arrays, generators, modules
 from nbcache.keys.caches import cache_attributes, content_state
 from nbcache.keys.files import file_digest
 from nbcache.keys.modules import is_library_file as _is_library_file
@@ -859,9 +859,19 @@ def _h_axes(h: _Hasher, ax: Any) -> None:
         _h_reduce_state(h, ax)
 
 
+def _h_generator(h: _Hasher, obj: Any) -> None:
+    """A random generator by its state, except a process-wide one, which is named (see keys.generators)."""
+    name = generators.global_name(obj)
+    if name is None:
+        _h_reduce(h, obj)
+    elif not h.remember(obj):
+        h.tag(f"global-generator:{name}")
+
+
 # By the class's module and name as ``type()`` gives them (numpy's masked array says ``numpy.ma``).
 _OBSERVED = {"numpy.ma.MaskedArray": _h_masked_array, "sklearn.utils._bunch.Bunch": _h_bunch,
-             "matplotlib.cbook.CallbackRegistry": _h_callback_registry}
+             "matplotlib.cbook.CallbackRegistry": _h_callback_registry,
+             **dict.fromkeys(generators.CLASSES, _h_generator)}
 
 
 def _observed_handler(obj: Any) -> Callable[[_Hasher, Any], None] | None:

@@ -40,9 +40,9 @@ import dill
 
 from nbcache.errors import SerializationError
 from nbcache.gcpause import paused_gc
-from nbcache.keys import memo
+from nbcache.keys import generators, memo
 from nbcache.keys.caches import cache_attributes
-from nbcache.store import rebuild
+from nbcache.store import attrdicts, rebuild
 
 _PROTOCOL = 5
 # Buffers smaller than this stay inside the pickle: a blob file each would cost more than it saves.
@@ -179,6 +179,12 @@ def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
     return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
 
 
+def _generator_reduction(obj: Any) -> Any:
+    """A process-wide random generator as a reference to this process's own (see keys.generators)."""
+    name = generators.global_name(obj)
+    return NotImplemented if name is None else (generators.live, (name,))
+
+
 def _notebook_reduction(obj: Any) -> Any:
     """How to write a notebook Enum or an ``lru_cache`` wrapper of a notebook function; NotImplemented if not one."""
     if isinstance(obj, enum.EnumMeta) and not _importable(obj):
@@ -202,8 +208,11 @@ class _DillPickler(dill.Pickler):
         return _input_view_reduction(obj, self._refs)
 
     def reducer_override(self, obj: Any) -> Any:
-        special = rebuild.reduction(obj)
-        return special if special is not NotImplemented else _notebook_reduction(obj)
+        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction, _notebook_reduction):
+            special = reduction(obj)
+            if special is not NotImplemented:
+                return special
+        return NotImplemented
 
 
 class _SharedWriter:
@@ -431,8 +440,9 @@ def _string_array_reduction(obj: Any) -> Any:
 
 
 # What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
-# wrappers, what dill writes (functions, classes, modules), and the library objects whose C++ cache is left out
-# (see keys.caches). Instances of any other class are left to pickle.
+# wrappers, what dill writes (functions, classes, modules), the library objects whose C++ cache is left out
+# (see keys.caches), dicts that are their own namespace (see attrdicts) and the process-wide random generators
+# (see keys.generators). Instances of any other class are left to pickle.
 _SPECIAL_BASES = (type, types.FunctionType, types.ModuleType, functools._lru_cache_wrapper)
 
 
@@ -440,6 +450,10 @@ def _left_to_pickle(cls: type) -> bool:
     """True if ``_Pickler.reducer_override`` returns NotImplemented for every instance of ``cls``: each of its checks
     is by type, unless a class overrides ``__class__`` (a proxy), which isinstance consults instead."""
     if cls.__name__ == "ndarray" or issubclass(cls, _SPECIAL_BASES) or cache_attributes(cls) is not None:
+        return False
+    if issubclass(cls, dict) and cls is not dict:  # may be its own namespace (see attrdicts)
+        return False
+    if f"{cls.__module__}.{cls.__qualname__}" in generators.CLASSES:  # may be a process-wide one
         return False
     return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
 
@@ -504,9 +518,10 @@ class _Pickler(pickle.Pickler):
     def _special(self, obj: Any) -> Any:
         if type(obj).__name__ == "ndarray":
             return self._array(obj)
-        special = rebuild.reduction(obj)
-        if special is not NotImplemented:
-            return special
+        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction):
+            special = reduction(obj)
+            if special is not NotImplemented:
+                return special
         special = _notebook_reduction(obj)
         if special is not NotImplemented or not _needs_dill(obj):
             return special
