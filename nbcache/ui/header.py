@@ -11,6 +11,7 @@ built on the comm already open, sending nothing, since the frontend already hold
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,14 @@ def _template(layout: Any, style: Any, labels: tuple[str, ...]) -> dict[str, Any
 _PACKED_OPEN_START = b'{"data": {"state": '
 _PACKED_OPEN_END = b', "target_name": "' + _TARGET.encode() + b'", "target_module": null}'
 _packed: dict[int, bytes] = {}  # by id of a template in ``_templates`` (which keeps it, so the id is not reused)
+
+
+# A text as ``json_packer`` packs it; one encoder for all (``json.dumps`` with options makes one at each call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+def _packed_text(text: str) -> bytes:
+    return _ENCODER.encode(text).encode("utf8", errors="surrogateescape")
 
 
 def _packed_template(state: dict[str, Any]) -> bytes:
@@ -125,8 +134,8 @@ class LightHeader:
         if pack is not json_packer:
             return {"data": self._data(), "comm_id": self.model_id, "target_name": _TARGET, "target_module": None}
         return b"".join((_PACKED_OPEN_START, _packed_template(self._template), b', "description": ',
-                         pack(self.args["description"]), b', "tooltip": ', pack(self.args["tooltip"]),
-                         b'}, "buffer_paths": []}, "comm_id": ', pack(self.model_id), _PACKED_OPEN_END))
+                         _packed_text(self.args["description"]), b', "tooltip": ', _packed_text(self.args["tooltip"]),
+                         b'}, "buffer_paths": []}, "comm_id": "', self.model_id.encode(), b'"', _PACKED_OPEN_END))
 
     def adopt(self) -> Any:
         """The ``ToggleButtons`` widget of this model, made on its open comm: no message is sent."""
