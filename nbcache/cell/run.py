@@ -84,7 +84,8 @@ def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute
         name for name, value in after.items()
         if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
     }
-    deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
+    # The names gone, by set operations in C rather than a test of each name.
+    deleted = {name for name in (before.keys() | run.deleted) - after.keys() if not is_ipython_name(name)}
     return outputs, deleted
 
 
