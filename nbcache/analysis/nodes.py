@@ -10,21 +10,10 @@ microseconds. Keyed by the tree object, like the other per-tree memos: a re-run 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from functools import lru_cache
 
 # Cells of a long notebook, as cell.parsed keeps them.
 _TREES = 512
-
-
-def _children(node: ast.AST) -> Iterator[ast.AST]:
-    """What ``ast.iter_child_nodes`` gives, in its order, without its generator of fields."""
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            yield value
-        elif isinstance(value, list):
-            yield from (item for item in value if isinstance(item, ast.AST))
 
 
 @lru_cache(maxsize=_TREES)
@@ -47,5 +36,17 @@ def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
 
 @lru_cache(maxsize=64)  # only cells with path-like literals ask (analysis/paths.py)
 def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    """Each node's parent (shared, read-only); a node shared by several parents (``ast.Load()``) gets the last."""
-    return {child: node for node in nodes(tree) for child in _children(node)}
+    """Each node's parent (shared, read-only); a node shared by several parents (``ast.Load()``) gets the last,
+    as ``{child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}`` would."""
+    found: dict[ast.AST, ast.AST] = {}
+    node_type = ast.AST
+    for node in nodes(tree):
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                found[value] = node
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, node_type):
+                        found[item] = node
+    return found
