@@ -107,10 +107,20 @@ def overheads(times: dict[str, list[float]]) -> dict[str, float]:
     return {kind: statistics.median(times[kind]) - plain for kind in ("hit", "miss")}
 
 
+def paired(cached: list[float], plain: list[float]) -> list[float]:
+    """Each cached cell's time less that of the plain cell run just before it, added to the plain cells' median:
+    the row's difference of medians is then the median of those pairs' differences, which a burst of load on
+    the shared machine moves far less (it lands on both cells of a pair alike) than two medians taken apart."""
+    base = statistics.median(plain)
+    return [base + c - p for c, p in zip(cached, plain, strict=True)]
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="nbcache-bench-kernel-") as folder:
         times = passes(8 if quick else 120, Path(folder))
     less_save = [m - s for m, s in zip(times["miss"], times["save"], strict=True)]
+    count = len(times["hit"])
+    before_miss, before_hit = times["plain"][:count], times["plain"][count:]
     return [
         row("kernel", "cheap cell, hit (panel included)", times["hit"], "the plain cell", times["plain"],
             "<= +2 ms", lambda s, b: s - b <= 0.002),
@@ -119,4 +129,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         row("kernel", "cheap cell, miss less its own save", less_save, "the plain cell", times["plain"],
             "<= +3 ms", lambda s, b: s - b <= 0.003),
         row("kernel", "the save alone (in those misses)", times["save"], "the plain cell", times["plain"], "", None),
+        # The same goals read from differences within pairs of cells (see ``paired``): less noise, same meaning.
+        row("kernel", "cheap cell, hit, paired with the plain cell before it", paired(times["hit"], before_hit),
+            "the plain cell", times["plain"], "<= +2 ms", lambda s, b: s - b <= 0.002),
+        row("kernel", "cheap cell, miss less its save, paired with the plain cell before it",
+            paired(less_save, before_miss), "the plain cell", times["plain"], "<= +3 ms",
+            lambda s, b: s - b <= 0.003),
     ]

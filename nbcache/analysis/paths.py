@@ -13,7 +13,7 @@ import os
 import re
 from functools import lru_cache
 
-from nbcache.analysis.nodes import nodes
+from nbcache.analysis.nodes import nodes, parents
 
 # Calls whose path argument is written, created or removed, not read.
 _WRITE_PREFIXES = ("to_", "save", "write", "dump")
@@ -87,9 +87,8 @@ def _path_like_literals(tree: ast.AST) -> tuple[ast.Constant, ...]:
                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value))
 
 
-@lru_cache(maxsize=64)  # keyed by the tree object, as above: one map per cell tree, shared (read-only) by the three
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    return {child: node for node in nodes(tree) for child in ast.iter_child_nodes(node)}
+    return parents(tree)  # one map per cell tree, shared (read-only) by the three
 
 
 def literal_paths(tree: ast.AST) -> list[str]:

@@ -37,11 +37,15 @@ from nbcache.keys.reasons import describe_changes
 from nbcache.keys.values import shared_figures
 from nbcache.store import background, clearing
 from nbcache.store.entry import EntryMeta
+from nbcache.ui.progress import Ticker
 from nbcache.ui.report import CellState, CellStatus, QuietReporter, Reporter, TextReporter, approx_size
 from nbcache.ui.statusline import hit_line, miss_line, uncached_line
 
 _MISSING = object()
 TOO_CHEAP = "too cheap to store"
+# A miss takes its key's lock (so that another kernel missing on the key waits for this result) once it has run
+# this long: a second kernel that starts the same cell sooner computes it too, as where locks are unavailable.
+LOCK_AFTER_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute
         name for name, value in after.items()
         if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
     }
-    deleted = {name for name in before.keys() | run.deleted if name not in after and not is_ipython_name(name)}
+    # The names gone, by set operations in C rather than a test of each name.
+    deleted = {name for name in (before.keys() | run.deleted) - after.keys() if not is_ipython_name(name)}
     return outputs, deleted
 
 
@@ -266,15 +271,20 @@ class CachedCell:
         """Run the cell holding its key's lock; if another kernel holds it, wait for and restore its result."""
         __tracebackhide__ = True  # noqa: F841
         lock = self.store.lock(cell.key)
+        later: Ticker | None = None
         try:
-            if not lock.try_acquire():
+            if not lock.try_acquire(create=False):
                 self.reporter.begin(CellState.WAITING, "another kernel is computing this cell; waiting for its result")
                 lock.wait()
                 loaded = self._load(cell.key)
                 if loaded is not None and not self._restore_problem(cell, loaded[0], loaded[1].meta):
                     return self._hit(cell, *loaded)
+            if not lock.held:  # no lock file yet: made and taken only if the cell runs long enough (locks.py)
+                later = Ticker(lock.try_acquire, LOCK_AFTER_S).start()
             return self._miss(cell, self._miss_reason(cell))
         finally:
+            if later is not None:
+                later.stop()  # waits for a take under way: none comes after
             lock.release()
 
     def _miss_reason(self, cell: Prepared) -> str:

@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 
 from blake3 import blake3
 
+from nbcache.analysis.nodes import nodes
 from nbcache.analysis.paths import literal_paths
 from nbcache.keys.distributions import provider
 from nbcache.keys.files import file_digest
@@ -136,7 +137,7 @@ def imported_names(tree: ast.AST) -> list[str]:
 @lru_cache(maxsize=64)  # a cell's tree is read for its imports twice while it is keyed
 def _imported_names(tree: ast.AST) -> tuple[str, ...]:
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes(tree):  # the tree's shared node list: no walk of its own
         if isinstance(node, ast.Import):
             for alias in node.names:
                 names.update(_prefixes(alias.name))

@@ -27,11 +27,11 @@ def fraction(elapsed_s: float, approx_bytes: int, bytes_per_s: float = EXPECTED_
 class _Schedule:
     """One thread that runs every ticker's ticks when they are due.
 
-    Every miss starts two tickers (a panel's "running" badge, its save's bar) and almost always stops both long
-    before they are due. Waking a thread for each start and each stop cost a cheap cell in a kernel about as
-    much as the rest of its panel (each wake competes with the cell for the interpreter lock), so neither wakes
-    it: a start wakes the thread only when it is idle or due later than the new ticker, a stop only marks the
-    ticker, and the thread drops stopped tickers when it next wakes.
+    Every miss starts up to three tickers (its key's lock, a panel's "running" badge, its save's bar) and almost
+    always stops them long before they are due. Waking a thread for each start and each stop cost a cheap cell
+    in a kernel about as much as the rest of its panel (each wake competes with the cell for the interpreter
+    lock), so neither wakes it: a start wakes the thread only when it is idle or due later than the new ticker,
+    a stop only marks the ticker, and the thread drops stopped tickers when it next wakes.
     """
 
     def __init__(self) -> None:

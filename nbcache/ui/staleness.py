@@ -22,6 +22,8 @@ def watch(provider: Callable[[], Sequence[Any]] | None) -> None:
 
 def refresh_after_cell(result: Any = None) -> None:
     """post_run_cell hook: a cell may have changed an input; views that fail to refresh are left as they were."""
+    if not _VIEWS:  # no sidebar open: nothing to do after each cell
+        return
     for view in list(_VIEWS):
         try:
             view.refresh()

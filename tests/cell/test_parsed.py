@@ -46,3 +46,76 @@ def test_running_a_cell_leaves_its_remembered_tree_unchanged(shell: Shell) -> No
     shell.ns["x"] = [3, 1, 2]
     shell.run(body)
     assert shell.runs == 1 and shell.ns["x"] == [1, 2, 3] and shell.ns["y"] == 3
+
+
+# Cells with and without IPython's syntax: each must come out exactly as IPython's own transform makes it.
+_CELLS = [
+    "y = x + 1\ny",
+    "a = [j * 3 for j in range(100)]\nlen(a)\n",
+    "\n\nx = 1\ny = 2",  # leading blank lines
+    "    x = 1\n    y = 2\n",  # indented as pasted
+    ">>> x = 1\n>>> y = x",  # a pasted doctest
+    "In [1]: x = 1\n   ...: y = 2",  # a pasted IPython session
+    "x = 1\n...: y = 2",
+    "s = '''\n/not an escape\n'''\nlen(s)",
+    "def f(a, b):\n    return a / b\n\nf(1,\n  2)",
+    "x = (1\n     / 2)\nx",
+    "%time x = 1\ny = 2",
+    "x = 1\n!echo hi",
+    "files = !ls\nfiles",
+    "t = %timeit -o pass\nt",
+    "x = 1\nlen?",
+    "x = 1\n/len x",
+    "x = 1\n,print a b",
+    "x = 1\n;print a",
+    "x = 1\n  /len x",
+    "%%capture\nprint(1)",
+    "ls",  # one line: automagic
+    "pwd\n",
+    "x = 'a%b'\nx",
+    "# a comment only\n",
+    "",
+    "x = 1 \\\n    + 2\nx",
+]
+
+
+def test_the_transform_is_ipythons_for_every_kind_of_cell() -> None:
+    ip = InteractiveShell.instance()
+    for raw in _CELLS:
+        assert parsed.transformed(ip, raw) == ip.transform_cell(raw), raw
+
+
+def test_a_cell_without_ipython_syntax_is_not_tokenized_by_ipython(monkeypatch) -> None:  # noqa: ANN001
+    ip = InteractiveShell.instance()
+    asked: list[str] = []
+    transform = ip.transform_cell
+    monkeypatch.setattr(ip, "transform_cell", lambda raw: (asked.append(raw), transform(raw))[1])
+    for raw in ("y = x + 1\ny", ">>> x = 1\n>>> y = x", "    x = 1\n    y = 2\n"):
+        parsed.transformed(ip, raw)
+    assert asked == []
+    for raw in ("%time x = 1\ny = 2", "x = 1\n/len x", "ls", ">>> x = 1\n>>> /len x"):
+        parsed.transformed(ip, raw)
+    assert len(asked) == 4
+
+
+def test_a_token_transformer_added_by_the_user_is_applied() -> None:
+    from IPython.core.inputtransformer2 import TokenTransformBase
+
+    class Shout(TokenTransformBase):
+        @classmethod
+        def find(cls, tokens_by_line):  # noqa: ANN001, ANN206
+            for line in tokens_by_line:
+                for token in line:
+                    if token.string == "quiet":
+                        return cls(token.start)
+            return None
+
+        def transform(self, lines: list[str]) -> list[str]:
+            return [line.replace("quiet", "LOUD") for line in lines]
+
+    ip = InteractiveShell.instance()
+    ip.input_transformer_manager.token_transformers.append(Shout)
+    try:
+        assert parsed.transformed(ip, "quiet = 1\nquiet") == "LOUD = 1\nLOUD\n"
+    finally:
+        ip.input_transformer_manager.token_transformers.remove(Shout)

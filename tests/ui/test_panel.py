@@ -212,11 +212,13 @@ def test_a_second_cache_panel_replaces_the_first(shell: Shell) -> None:
 class _HeldElsewhere:
     """A key lock another kernel holds; it finishes (without storing anything) the moment we wait."""
 
-    def try_acquire(self) -> bool:
+    held = False
+
+    def try_acquire(self, create: bool = True) -> bool:
         return False
 
     def wait(self) -> None:
-        pass
+        self.held = True
 
     def release(self) -> None:
         pass
