@@ -18,6 +18,11 @@ from blake3 import blake3
 from nbcache.keys.memo import MEMO, address_view
 from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
 
+try:  # the optional C accelerator (hatch_build.py): each chunk's bytes in one pass, the same as the Python route
+    from nbcache import _strhash as accelerator
+except ImportError:  # not built (no compiler at install): the pure-Python route, same digests
+    accelerator = None
+
 # Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
 THREADED_BYTES = 1 << 23
 # Bound on the temporary copy made to hash a non-contiguous array, chunk by chunk.
@@ -27,6 +32,8 @@ _CHUNK_BYTES = 1 << 24
 _STRING_CHUNK = 1 << 16
 # Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
 _PADDED_WIDTH = 64
+# Slots of the accelerator's table of objects already held for the memo (a power of two; 512 KiB).
+_SEEN_SLOTS = 1 << 16
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -163,7 +170,34 @@ def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     return digest, objects
 
 
+def _feed_joined(strings: Any, data: bytes, lengths: bytes | None) -> None:
+    if lengths is None:  # as _h_string_chunk decides: no item holds a NUL
+        strings.tag("nul-joined")
+    else:
+        strings.tag("lengths")
+        strings.raw(lengths)
+    strings.raw(data)
+
+
+def _accelerated_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+    """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
+    (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
+    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache."""
+    strings = h.child()
+    held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
+    seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
+    for start in range(0, len(flat), _STRING_CHUNK):
+        found = accelerator.join(flat, start, min(start + _STRING_CHUNK, len(flat)), held, seen)
+        if found is None:
+            return None
+        _feed_joined(strings, *found)
+    digest: bytes = strings.h.digest()
+    return digest, held or []
+
+
 def _strings_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+    if accelerator is not None and flat.flags.c_contiguous:
+        return _accelerated_digest(h, flat)
     found = _shared_digest(h, flat) if _shares_objects(flat) else None
     return found if found is not None else _joined_digest(h, flat)
 

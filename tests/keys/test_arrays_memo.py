@@ -15,6 +15,8 @@ from nbcache.keys import arrays, memo
 from nbcache.keys.values import hash_value
 from nbcache.store import serialize
 
+pytestmark = pytest.mark.usefixtures("string_route")  # the C accelerator and the Python route alike
+
 N = 3 * arrays._STRING_CHUNK + 5
 WORDS = np.array([f"item-{i:05d}" for i in range(2000)], dtype=object)
 

@@ -1,0 +1,320 @@
+/* The bytes of an object-string chunk, as nbcache.keys.arrays hashes them, in one C pass over its items.
+
+join(objects, start, stop, held=None, seen=None) walks items [start, stop) of a list or of a C-contiguous
+object array (a buffer of format "O") once: each must be an exact str (a subclass, None, a number: the answer is
+None and the caller hashes item by item). It returns (data, lengths): data is the items' UTF-8, NUL-joined, with
+lone surrogates encoded as themselves (what str.encode("utf-8", "surrogatepass") gives); lengths is None when no
+item holds a NUL, else each item's length in code points as native int64 (what the stream then feeds first).
+
+held, a list, gets one list referencing every item (the memo's guarantee that no hashed object is freed); seen,
+a writable buffer of a power-of-two count of pointer-sized slots, zeroed by the caller once per array, lets an
+object already held (during this array's walk: held keeps it alive, so its address names it still) be left out,
+so shared objects are mostly held once.
+
+It calls no Python code (and allocates no object a garbage collection could start from) between the first and
+the last item: the array keeps every item alive meanwhile.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* How many items ahead an object's header (and a short string's characters, which follow it) is fetched. */
+#define PREFETCH 12
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_OBJECT(o) __builtin_prefetch((const void *)(o))
+#else
+#define PREFETCH_OBJECT(o) ((void)0)
+#endif
+
+typedef struct {
+    PyObject *bytes; /* the output, grown as needed, shrunk to size at the end */
+    Py_ssize_t size;
+    Py_ssize_t capacity;
+} Out;
+
+static int out_reserve(Out *out, Py_ssize_t more) {
+    if (out->size + more <= out->capacity) {
+        return 0;
+    }
+    Py_ssize_t want = out->capacity * 2;
+    if (want < out->size + more) {
+        want = out->size + more;
+    }
+    if (_PyBytes_Resize(&out->bytes, want) < 0) {
+        return -1;
+    }
+    out->capacity = want;
+    return 0;
+}
+
+/* Worst-case UTF-8 bytes of one code point of a string of this kind. */
+static Py_ssize_t max_utf8(PyObject *s) {
+    if (PyUnicode_IS_ASCII(s)) {
+        return 1;
+    }
+    switch (PyUnicode_KIND(s)) {
+    case PyUnicode_1BYTE_KIND:
+        return 2;
+    case PyUnicode_2BYTE_KIND:
+        return 3;
+    default:
+        return 4;
+    }
+}
+
+/* Each code point on its own (so a surrogate is 3 bytes, as "surrogatepass" writes it); returns bytes written. */
+static Py_ssize_t encode_wide(PyObject *s, unsigned char *dst) {
+    const int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    unsigned char *p = dst;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            *p++ = (unsigned char)c;
+        } else if (c < 0x800) {
+            *p++ = (unsigned char)(0xC0 | (c >> 6));
+            *p++ = (unsigned char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            *p++ = (unsigned char)(0xE0 | (c >> 12));
+            *p++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            *p++ = (unsigned char)(0x80 | (c & 0x3F));
+        } else {
+            *p++ = (unsigned char)(0xF0 | (c >> 18));
+            *p++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+            *p++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            *p++ = (unsigned char)(0x80 | (c & 0x3F));
+        }
+    }
+    return p - dst;
+}
+
+/* The item at i: from a list or from the array's pointer buffer. */
+typedef struct {
+    PyObject **items;
+    Py_ssize_t count;
+} Items;
+
+static inline size_t seen_slot(PyObject *item, size_t mask) {
+    uintptr_t address = (uintptr_t)item;
+    return (size_t)((address >> 4) ^ (address >> 20)) & mask;
+}
+
+/* Whether item's slot in seen already names it (it was held before in this walk); if not, it is recorded. */
+static int seen_before(PyObject *item, uintptr_t *seen, size_t mask) {
+    if (seen == NULL) {
+        return 0;
+    }
+    uintptr_t address = (uintptr_t)item;
+    size_t slot = seen_slot(item, mask);
+    if (seen[slot] == address) {
+        return 1;
+    }
+    seen[slot] = address;
+    return 0;
+}
+
+/* 1: every item an exact str, joined into out (and each put in kept, a list of count slots, unless seen before:
+   *kept_count says how many); 0: an item is not one; -1: an error is set. */
+static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *kept_count, uintptr_t *seen,
+                      size_t mask) {
+    for (Py_ssize_t i = 0; i < items->count; i++) {
+        PyObject *s = items->items[i];
+        if (i + PREFETCH < items->count) { /* the walk waits on each object's memory (and slot): ask ahead */
+            PyObject *ahead = items->items[i + PREFETCH];
+            PREFETCH_OBJECT(ahead);
+            if (seen != NULL) {
+                PREFETCH_OBJECT(&seen[seen_slot(ahead, mask)]);
+            }
+        }
+        if (!PyUnicode_CheckExact(s)) {
+            return 0;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(s) < 0) {
+            return -1;
+        }
+#endif
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        if (out_reserve(out, n * max_utf8(s) + 1) < 0) {
+            return -1;
+        }
+        unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out->bytes) + out->size;
+        if (i > 0) {
+            *dst++ = 0;
+            out->size++;
+        }
+        if (PyUnicode_IS_ASCII(s)) {
+            memcpy(dst, PyUnicode_DATA(s), (size_t)n);
+            out->size += n;
+        } else {
+            out->size += encode_wide(s, dst);
+        }
+        if (kept != NULL && !seen_before(s, seen, mask)) {
+            PyList_SET_ITEM(kept, *kept_count, Py_NewRef(s));
+            ++*kept_count;
+        }
+    }
+    return 1;
+}
+
+/* Whether the joined bytes hold a NUL besides the count-1 separators (UTF-8 writes a 0 byte for U+0000 only). */
+static int holds_nul(const Out *out, Py_ssize_t count) {
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(out->bytes);
+    Py_ssize_t zeros = 0;
+    for (Py_ssize_t i = 0; i < out->size; i++) {
+        zeros += data[i] == 0;
+    }
+    return zeros != count - 1; /* as the Python route decides: an empty chunk takes the lengths form */
+}
+
+static PyObject *lengths_of(const Items *items) {
+    PyObject *lengths = PyBytes_FromStringAndSize(NULL, items->count * (Py_ssize_t)sizeof(int64_t));
+    if (lengths == NULL) {
+        return NULL;
+    }
+    int64_t *dst = (int64_t *)PyBytes_AS_STRING(lengths);
+    for (Py_ssize_t i = 0; i < items->count; i++) {
+        dst[i] = (int64_t)PyUnicode_GET_LENGTH(items->items[i]);
+    }
+    return lengths;
+}
+
+/* The items kept (shared ones mostly once) appended to held as one list: no list growth per item. */
+static int hold(PyObject *held, PyObject *kept, Py_ssize_t kept_count) {
+    if (PyList_SetSlice(kept, kept_count, PyList_GET_SIZE(kept), NULL) < 0) { /* the unused slots (NULL) */
+        return -1;
+    }
+    /* Only exact strs: it can be part of no reference cycle, so the garbage collector need not walk its items
+       (65,536 per chunk) at every collection while the memo holds it. */
+    PyObject_GC_UnTrack(kept);
+    return PyList_Append(held, kept);
+}
+
+static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen, size_t mask) {
+    Out out = {PyBytes_FromStringAndSize(NULL, items->count * 16 + 1), 0, items->count * 16 + 1};
+    if (out.bytes == NULL) {
+        return NULL;
+    }
+    PyObject *kept = held != NULL ? PyList_New(items->count) : NULL;
+    Py_ssize_t kept_count = 0;
+    if (held != NULL && kept == NULL) {
+        Py_DECREF(out.bytes);
+        return NULL;
+    }
+    int found = join_items(items, &out, kept, &kept_count, seen, mask);
+    if (found > 0 && kept != NULL && hold(held, kept, kept_count) < 0) {
+        found = -1;
+    }
+    Py_XDECREF(kept);
+    if (found <= 0) {
+        Py_DECREF(out.bytes);
+        if (found == 0) {
+            Py_RETURN_NONE;
+        }
+        return NULL;
+    }
+    PyObject *lengths = NULL;
+    if (holds_nul(&out, items->count)) {
+        lengths = lengths_of(items);
+        if (lengths == NULL) {
+            Py_DECREF(out.bytes);
+            return NULL;
+        }
+    }
+    if (_PyBytes_Resize(&out.bytes, out.size) < 0) {
+        Py_XDECREF(lengths);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(NN)", out.bytes, lengths != NULL ? lengths : Py_NewRef(Py_None));
+    return result;
+}
+
+static int object_buffer(PyObject *objects, Py_buffer *view) {
+    if (PyObject_GetBuffer(objects, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    if (view->format == NULL || strcmp(view->format, "O") != 0 || view->itemsize != sizeof(PyObject *)) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "join() needs a list or a C-contiguous object array");
+        return -1;
+    }
+    return 0;
+}
+
+static int seen_slots(PyObject *seen_obj, Py_buffer *view, uintptr_t **seen, size_t *mask) {
+    if (PyObject_GetBuffer(seen_obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        return -1;
+    }
+    size_t slots = (size_t)view->len / sizeof(uintptr_t);
+    if (slots == 0 || (slots & (slots - 1)) != 0) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "seen must hold a power-of-two count of pointer-sized slots");
+        return -1;
+    }
+    *seen = (uintptr_t *)view->buf;
+    *mask = slots - 1;
+    return 0;
+}
+
+static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"objects", "start", "stop", "held", "seen", NULL};
+    PyObject *objects, *held = Py_None, *seen_obj = Py_None;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|OO:join", keywords, &objects, &start, &stop, &held,
+                                     &seen_obj)) {
+        return NULL;
+    }
+    if (held != Py_None && !PyList_Check(held)) {
+        PyErr_SetString(PyExc_TypeError, "held must be a list or None");
+        return NULL;
+    }
+    Py_buffer view = {0}, seen_view = {0};
+    Items items;
+    Py_ssize_t total;
+    if (PyList_Check(objects)) {
+        items.items = PySequence_Fast_ITEMS(objects);
+        total = PyList_GET_SIZE(objects);
+    } else {
+        if (object_buffer(objects, &view) < 0) {
+            return NULL;
+        }
+        items.items = (PyObject **)view.buf;
+        total = view.len / view.itemsize;
+    }
+    if (start < 0 || stop < start || stop > total) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_IndexError, "join(): start and stop must lie within the items");
+        return NULL;
+    }
+    items.items += start;
+    items.count = stop - start;
+    uintptr_t *seen = NULL;
+    size_t mask = 0;
+    if (seen_obj != Py_None && seen_slots(seen_obj, &seen_view, &seen, &mask) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyObject *result = join_range(&items, held == Py_None ? NULL : held, seen, mask);
+    if (seen != NULL) {
+        PyBuffer_Release(&seen_view);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"join", (PyCFunction)(void (*)(void))join, METH_VARARGS | METH_KEYWORDS,
+     "join(objects, start, stop, held=None, seen=None) -> (data, lengths | None) | None\n\n"
+     "Items [start, stop) of a list or C-contiguous object array, all exact str, as their UTF-8 joined with NULs\n"
+     "(surrogates as themselves) and, when an item holds a NUL, their lengths as native int64; None when an item\n"
+     "is not an exact str."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_strhash", "Object-string chunks joined in C for nbcache.keys.arrays.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__strhash(void) { return PyModule_Create(&module); }
