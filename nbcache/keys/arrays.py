@@ -19,7 +19,9 @@ from nbcache.keys.memo import MEMO, address_view
 from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
 
 try:  # the optional C accelerator (hatch_build.py): each chunk's bytes in one pass, the same as the Python route
-    from nbcache import _strhash as accelerator
+    from nbcache import _strhash
+
+    accelerator: Any = _strhash  # tests set it to None to take the Python route
 except ImportError:  # not built (no compiler at install): the pure-Python route, same digests
     accelerator = None
 
