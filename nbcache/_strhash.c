@@ -63,6 +63,24 @@ static Py_ssize_t max_utf8(PyObject *s) {
     }
 }
 
+/* memcpy, without a library call for the short strings a column mostly holds: two fixed-size copies that overlap
+   cover any length between their size and twice it (and read no byte past the string). */
+static inline void copy_short(unsigned char *dst, const unsigned char *src, Py_ssize_t n) {
+    if (n >= 8 && n <= 16) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n < 4) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            dst[i] = src[i];
+        }
+    } else {
+        memcpy(dst, src, (size_t)n);
+    }
+}
+
 /* Each code point on its own (so a surrogate is 3 bytes, as "surrogatepass" writes it); returns bytes written. */
 static Py_ssize_t encode_wide(PyObject *s, unsigned char *dst) {
     const int kind = PyUnicode_KIND(s);
@@ -146,7 +164,7 @@ static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *
             out->size++;
         }
         if (PyUnicode_IS_ASCII(s)) {
-            memcpy(dst, PyUnicode_DATA(s), (size_t)n);
+            copy_short(dst, (const unsigned char *)PyUnicode_DATA(s), n);
             out->size += n;
         } else {
             out->size += encode_wide(s, dst);

@@ -50,7 +50,7 @@ class Text(str):
 
 SURROGATE = st.integers(0xD800, 0xDFFF).map(chr)
 TEXT = st.one_of(
-    st.text(st.characters(max_codepoint=0x7F), max_size=6),  # ASCII, NUL included
+    st.text(st.characters(max_codepoint=0x7F), max_size=20),  # ASCII (every copy size), NUL included
     st.text(st.characters(min_codepoint=0x80, max_codepoint=0xFF), max_size=6),  # Latin-1
     st.text(st.one_of(st.characters(max_codepoint=0xFFFF), SURROGATE), max_size=6),  # BMP and lone surrogates
     st.text(st.characters(min_codepoint=0x10000), max_size=3),  # astral
