@@ -277,6 +277,7 @@ static int seen_slots(PyObject *seen_obj, Py_buffer *view, uintptr_t **seen, siz
 }
 
 static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
+    (void)module;
     static char *keywords[] = {"objects", "start", "stop", "held", "seen", NULL};
     PyObject *objects, *held = Py_None, *seen_obj = Py_None;
     Py_ssize_t start, stop;
@@ -333,6 +334,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_strhash", "Object-string chunks joined in C for nbcache.keys.arrays.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__strhash(void) { return PyModule_Create(&module); }
