@@ -71,15 +71,6 @@ class _Stream:
 
 
 # ---- numpy
-def _strings_stream(h: Any, items: int) -> Any:
-    """A separate stream for an object array's strings; past one chunk, its blake3 spreads each chunk's bytes over
-    blake3's threads (the same digest: blake3's tree does not depend on how many threads walk it)."""
-    strings = h.child()
-    if items > _STRING_CHUNK:
-        strings.h = blake3(max_threads=blake3.AUTO)
-    return strings
-
-
 def _h_string_chunk(h: Any, chunk: list) -> None:
     """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
     one C-level count tells; otherwise the character lengths go first."""
@@ -105,7 +96,7 @@ def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     Each chunk is taken out as a list first: iterating a list is several times faster in C than iterating the
     numpy array, and the chunk's objects are still in cache when join reads them right after the type check.
     """
-    strings, chunks = _strings_stream(h, len(flat)), []
+    strings, chunks = h.child(), []
     for start in range(0, len(flat), _STRING_CHUNK):
         chunk = flat[start : start + _STRING_CHUNK].tolist()
         if not _all_str(chunk):
@@ -170,7 +161,7 @@ def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     if padded is None:
         return None
     rows, used = padded
-    strings = _strings_stream(h, len(flat))
+    strings = h.child()
     for start in range(0, len(flat), _STRING_CHUNK):
         chunk = codes[start : start + _STRING_CHUNK]
         block = rows.take(chunk, axis=0)  # take is several times faster than fancy indexing here
@@ -194,7 +185,7 @@ def _accelerated_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
     (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
     as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache."""
-    strings = _strings_stream(h, len(flat))
+    strings = h.child()
     held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
     seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
     for start in range(0, len(flat), _STRING_CHUNK):
