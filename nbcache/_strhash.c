@@ -177,6 +177,65 @@ static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *
     return 1;
 }
 
+/* The walk for a chunk whose bytes are made without the GIL: with it, each item checked, held and its pointer
+   copied to snap (the array may change meanwhile, its objects may not: held keeps every one alive); returns the
+   bytes the encoding may take at most, 0 if an item is not an exact str, -1 with an error set. */
+static Py_ssize_t hold_items(const Items *items, PyObject **snap, PyObject *kept, Py_ssize_t *kept_count,
+                             uintptr_t *seen, size_t mask) {
+    Py_ssize_t bound = 1;
+    for (Py_ssize_t i = 0; i < items->count; i++) {
+        PyObject *s = items->items[i];
+        if (i + PREFETCH < items->count) {
+            PyObject *ahead = items->items[i + PREFETCH];
+            PREFETCH_OBJECT(ahead);
+            PREFETCH_OBJECT(&seen[seen_slot(ahead, mask)]);
+        }
+        if (!PyUnicode_CheckExact(s)) {
+            return 0;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(s) < 0) {
+            return -1;
+        }
+#endif
+        bound += PyUnicode_GET_LENGTH(s) * max_utf8(s) + 1;
+        snap[i] = s;
+        if (!seen_before(s, seen, mask)) {
+            PyList_SET_ITEM(kept, *kept_count, Py_NewRef(s));
+            ++*kept_count;
+        }
+    }
+    return bound;
+}
+
+/* The held items' UTF-8, NUL-joined, into dst (room for the bound): reads only what a str never changes, so it
+   runs without the GIL. Returns the bytes written; *zeros counts the 0 bytes among them. */
+static Py_ssize_t encode_held(PyObject *const *snap, Py_ssize_t count, unsigned char *dst, Py_ssize_t *zeros) {
+    unsigned char *p = dst;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *s = snap[i];
+        if (i + PREFETCH < count) {
+            PREFETCH_OBJECT(snap[i + PREFETCH]);
+        }
+        if (i > 0) {
+            *p++ = 0;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        if (PyUnicode_IS_ASCII(s)) {
+            copy_short(p, (const unsigned char *)PyUnicode_DATA(s), n);
+            p += n;
+        } else {
+            p += encode_wide(s, p);
+        }
+    }
+    Py_ssize_t found = 0;
+    for (const unsigned char *q = dst; q < p; q++) {
+        found += *q == 0;
+    }
+    *zeros = found;
+    return p - dst;
+}
+
 /* Whether the joined bytes hold a NUL besides the count-1 separators (UTF-8 writes a 0 byte for U+0000 only). */
 static int holds_nul(const Out *out, Py_ssize_t count) {
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(out->bytes);
@@ -249,6 +308,51 @@ static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen,
     return result;
 }
 
+/* The result of join_range for a chunk whose items get held (held and seen given), with its bytes made without
+   the GIL, so that another thread (hashing the previous chunk) runs meanwhile. */
+static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *seen, size_t mask) {
+    PyObject **snap = PyMem_Malloc((size_t)(items->count > 0 ? items->count : 1) * sizeof(PyObject *));
+    if (snap == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *kept = PyList_New(items->count);
+    if (kept == NULL) {
+        PyMem_Free(snap);
+        return NULL;
+    }
+    Py_ssize_t kept_count = 0;
+    Py_ssize_t bound = hold_items(items, snap, kept, &kept_count, seen, mask);
+    if (bound > 0 && hold(held, kept, kept_count) < 0) {
+        bound = -1;
+    }
+    Py_DECREF(kept); /* held owns it now; on failure its references go with it */
+    PyObject *bytes = bound > 0 ? PyBytes_FromStringAndSize(NULL, bound) : NULL;
+    if (bytes == NULL) {
+        PyMem_Free(snap);
+        if (bound == 0) {
+            Py_RETURN_NONE;
+        }
+        return NULL;
+    }
+    Py_ssize_t size, zeros;
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_BEGIN_ALLOW_THREADS
+    size = encode_held(snap, items->count, dst, &zeros);
+    Py_END_ALLOW_THREADS
+    PyObject *lengths = NULL;
+    if (zeros != items->count - 1) { /* as holds_nul decides */
+        Items snapped = {snap, items->count};
+        lengths = lengths_of(&snapped);
+    }
+    PyMem_Free(snap);
+    if ((zeros != items->count - 1 && lengths == NULL) || _PyBytes_Resize(&bytes, size) < 0) {
+        Py_XDECREF(bytes);
+        Py_XDECREF(lengths);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", bytes, lengths != NULL ? lengths : Py_NewRef(Py_None));
+}
+
 static int object_buffer(PyObject *objects, Py_buffer *view) {
     if (PyObject_GetBuffer(objects, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         return -1;
@@ -278,11 +382,16 @@ static int seen_slots(PyObject *seen_obj, Py_buffer *view, uintptr_t **seen, siz
 
 static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    static char *keywords[] = {"objects", "start", "stop", "held", "seen", NULL};
+    static char *keywords[] = {"objects", "start", "stop", "held", "seen", "release", NULL};
     PyObject *objects, *held = Py_None, *seen_obj = Py_None;
     Py_ssize_t start, stop;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|OO:join", keywords, &objects, &start, &stop, &held,
-                                     &seen_obj)) {
+    int release = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|OOp:join", keywords, &objects, &start, &stop, &held,
+                                     &seen_obj, &release)) {
+        return NULL;
+    }
+    if (release && (held == Py_None || seen_obj == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "release needs held and seen: only held items are read without the GIL");
         return NULL;
     }
     if (held != Py_None && !PyList_Check(held)) {
@@ -315,7 +424,8 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    PyObject *result = join_range(&items, held == Py_None ? NULL : held, seen, mask);
+    PyObject *result = release ? join_released(&items, held, seen, mask)
+                               : join_range(&items, held == Py_None ? NULL : held, seen, mask);
     if (seen != NULL) {
         PyBuffer_Release(&seen_view);
     }
@@ -325,10 +435,10 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
 
 static PyMethodDef methods[] = {
     {"join", (PyCFunction)(void (*)(void))join, METH_VARARGS | METH_KEYWORDS,
-     "join(objects, start, stop, held=None, seen=None) -> (data, lengths | None) | None\n\n"
+     "join(objects, start, stop, held=None, seen=None, release=False) -> (data, lengths | None) | None\n\n"
      "Items [start, stop) of a list or C-contiguous object array, all exact str, as their UTF-8 joined with NULs\n"
      "(surrogates as themselves) and, when an item holds a NUL, their lengths as native int64; None when an item\n"
-     "is not an exact str."},
+     "is not an exact str. With release (held and seen given), the bytes are made without the GIL."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,6 +10,8 @@ own: the next cell must still see the key the original values gave.
 from __future__ import annotations
 
 import operator
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -71,18 +73,27 @@ class _Stream:
 
 
 # ---- numpy
-def _h_string_chunk(h: Any, chunk: list) -> None:
+def _joined_bytes(chunk: list) -> tuple[bytes, bytes | None]:
     """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
-    one C-level count tells; otherwise the character lengths go first."""
+    one C-level count tells; otherwise their character lengths (int64) go first. The C accelerator's ``join``
+    returns the same pair."""
     import numpy as np
 
     joined = "\0".join(chunk)
-    if joined.count("\0") == len(chunk) - 1:
-        h.tag("nul-joined")
+    lengths = None
+    if joined.count("\0") != len(chunk) - 1:
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)).tobytes()
+    return joined.encode("utf-8", "surrogatepass"), lengths
+
+
+def _feed_joined(strings: Any, data: bytes, lengths: bytes | None) -> None:
+    """One chunk into the strings stream: which form it takes, then its bytes."""
+    if lengths is None:
+        strings.tag("nul-joined")
     else:
-        h.tag("lengths")
-        h.raw(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)).tobytes())
-    h.raw(joined.encode("utf-8", "surrogatepass"))
+        strings.tag("lengths")
+        strings.raw(lengths)
+    strings.raw(data)
 
 
 def _all_str(items: list) -> bool:
@@ -101,7 +112,7 @@ def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
         chunk = flat[start : start + _STRING_CHUNK].tolist()
         if not _all_str(chunk):
             return None
-        _h_string_chunk(strings, chunk)
+        _feed_joined(strings, *_joined_bytes(chunk))
         chunks.append(chunk)
     digest: bytes = strings.h.digest()
     return digest, chunks
@@ -166,40 +177,74 @@ def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
         chunk = codes[start : start + _STRING_CHUNK]
         block = rows.take(chunk, axis=0)  # take is several times faster than fancy indexing here
         data = block.reshape(-1) if used is None else block[used[chunk]]
-        strings.tag("nul-joined")  # what _h_string_chunk feeds for the same strings: they hold no NUL
+        strings.tag("nul-joined")  # what _feed_joined feeds for the same strings: they hold no NUL
         strings.raw(memoryview(data)[:-1])  # no NUL after the last string
     digest: bytes = strings.h.digest()
     return digest, objects
 
 
-def _feed_joined(strings: Any, data: bytes, lengths: bytes | None) -> None:
-    if lengths is None:  # as _h_string_chunk decides: no item holds a NUL
-        strings.tag("nul-joined")
-    else:
-        strings.tag("lengths")
-        strings.raw(lengths)
-    strings.raw(data)
+class _Feeder:
+    """Chunks fed to a strings stream in order by a thread of its own, so that blake3 hashing one chunk (without
+    the GIL) overlaps the accelerator making the next (whose encoding runs without the GIL too): one core each."""
+
+    def __init__(self, strings: Any) -> None:
+        self.strings = strings
+        self.queue: queue.SimpleQueue[tuple[bytes, bytes | None] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._drain, name="nbcache-strings", daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _feed_joined(self.strings, *chunk)
+                except BaseException as exc:  # raised in the caller's thread by close()
+                    self.error = exc
+
+    def put(self, chunk: tuple[bytes, bytes | None]) -> None:
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _accelerated_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
     (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
-    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache."""
+    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
+    An array of several chunks (its items then held for the memo) is hashed by a _Feeder while the next chunk
+    is made."""
     strings = h.child()
     held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
     seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
-    for start in range(0, len(flat), _STRING_CHUNK):
-        found = accelerator.join(flat, start, min(start + _STRING_CHUNK, len(flat)), held, seen)
-        if found is None:
-            return None
-        _feed_joined(strings, *found)
+    feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
+    try:
+        for start in range(0, len(flat), _STRING_CHUNK):
+            stop = min(start + _STRING_CHUNK, len(flat))
+            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None)
+            if found is None:
+                return None
+            if feeder is not None:
+                feeder.put(found)
+            else:
+                _feed_joined(strings, *found)
+    finally:
+        if feeder is not None:
+            feeder.close()
     digest: bytes = strings.h.digest()
     return digest, held or []
 
 
 def _strings_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
-    if accelerator is not None and flat.flags.c_contiguous:
-        return _accelerated_digest(h, flat)
+    if accelerator is not None:
+        try:
+            return _accelerated_digest(h, flat)
+        except (TypeError, BufferError):  # numpy lent no object buffer: the Python routes below need none
+            pass
     found = _shared_digest(h, flat) if _shares_objects(flat) else None
     return found if found is not None else _joined_digest(h, flat)
 

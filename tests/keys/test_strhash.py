@@ -27,7 +27,8 @@ Join = Callable[..., Any]
 
 
 def reference_join(objects: Any, start: int, stop: int, held: list | None = None, seen: Any = None) -> Any:
-    """The contract of ``_strhash.join``, in the terms of ``_h_string_chunk`` (the stream existing keys hold)."""
+    """The contract of ``_strhash.join`` written out on its own: what ``arrays._joined_bytes`` gives a chunk of
+    exact strs (the stream existing keys hold), None for any other item, the chunk held as one list."""
     chunk = list(objects[start:stop])
     if any(type(item) is not str for item in chunk):
         return None
@@ -87,6 +88,8 @@ def test_join_gives_the_bytes_of_the_python_route(join: Join, items: list[Any], 
     expected = reference_join(items, start, stop)
     assert join(_objects(items), start, stop) == expected
     assert join(items, start, stop) == expected  # a list's chunk too
+    if join is not reference_join:  # its bytes made without the GIL, from the items it holds
+        assert join(_objects(items), start, stop, [], bytearray(64), release=True) == expected
 
 
 def _digests(flat: np.ndarray) -> dict[str, bytes | None]:
@@ -185,6 +188,8 @@ def test_bad_arguments_are_refused() -> None:
         join(["a"], 0, 1, [], bytearray(24))  # three slots: not a power of two
     with pytest.raises(TypeError):
         join(["a"], 0, 1, ())
+    with pytest.raises(ValueError):
+        join(["a"], 0, 1, release=True)  # only held items may be read without the GIL
 
 
 def _compiler() -> bool:
@@ -198,3 +203,32 @@ def test_the_accelerator_is_built_where_a_compiler_is() -> None:
     if _compiler():
         assert arrays.accelerator is not None, "build it in place: python hatch_build.py (or pip install -e .)"
     assert set(ROUTES) == ({C, PYTHON} if arrays.accelerator is not None else {PYTHON})
+
+
+def test_an_array_that_lends_no_buffer_takes_the_python_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = _objects([f"name {i % 7}" for i in range(3 * K + 1)])
+    with monkeypatch.context() as patch:
+        patch.setattr(arrays, "accelerator", None)
+        expected = hash_value(items.copy())
+
+    class NoBuffer:
+        @staticmethod
+        def join(*args: Any) -> Any:
+            raise BufferError("no object buffer")
+
+    monkeypatch.setattr(arrays, "accelerator", NoBuffer)
+    assert hash_value(items) == expected
+
+
+def test_a_failure_while_feeding_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a long array are hashed by a thread of their own; what goes wrong there is raised here."""
+    if arrays.accelerator is None:  # no thread without it: only where no compiler could build it
+        assert not _compiler()
+        return
+
+    def failing(strings: Any, data: bytes, lengths: bytes | None) -> None:
+        raise MemoryError("feeding")
+
+    monkeypatch.setattr(arrays, "_feed_joined", failing)
+    with pytest.raises(MemoryError, match="feeding"):
+        arrays._accelerated_digest(_Hasher(), _objects([f"name {i}" for i in range(2 * K)]))
