@@ -11,6 +11,10 @@ a writable buffer of a power-of-two count of pointer-sized slots, zeroed by the 
 object already held (during this array's walk: held keeps it alive, so its address names it still) be left out,
 so shared objects are mostly held once.
 
+addresses, a writable buffer of a pointer-sized slot per item of the whole array, gets the address of each item
+read, at its index: exactly the objects the bytes came from (and held), whatever another thread writes into the
+array meanwhile, which is what the memo must compare later.
+
 It calls no Python code (and allocates no object a garbage collection could start from) between the first and
 the last item: the array keeps every item alive meanwhile.
 */
@@ -136,7 +140,7 @@ static int seen_before(PyObject *item, uintptr_t *seen, size_t mask) {
 /* 1: every item an exact str, joined into out (and each put in kept, a list of count slots, unless seen before:
    *kept_count says how many); 0: an item is not one; -1: an error is set. */
 static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *kept_count, uintptr_t *seen,
-                      size_t mask) {
+                      size_t mask, PyObject **addresses) {
     for (Py_ssize_t i = 0; i < items->count; i++) {
         PyObject *s = items->items[i];
         if (i + PREFETCH < items->count) { /* the walk waits on each object's memory (and slot): ask ahead */
@@ -172,6 +176,9 @@ static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *
         if (kept != NULL && !seen_before(s, seen, mask)) {
             PyList_SET_ITEM(kept, *kept_count, Py_NewRef(s));
             ++*kept_count;
+        }
+        if (addresses != NULL) {
+            addresses[i] = s;
         }
     }
     return 1;
@@ -269,7 +276,7 @@ static int hold(PyObject *held, PyObject *kept, Py_ssize_t kept_count) {
     return PyList_Append(held, kept);
 }
 
-static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen, size_t mask) {
+static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen, size_t mask, PyObject **addresses) {
     Out out = {PyBytes_FromStringAndSize(NULL, items->count * 16 + 1), 0, items->count * 16 + 1};
     if (out.bytes == NULL) {
         return NULL;
@@ -280,7 +287,7 @@ static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen,
         Py_DECREF(out.bytes);
         return NULL;
     }
-    int found = join_items(items, &out, kept, &kept_count, seen, mask);
+    int found = join_items(items, &out, kept, &kept_count, seen, mask, addresses);
     if (found > 0 && kept != NULL && hold(held, kept, kept_count) < 0) {
         found = -1;
     }
@@ -310,14 +317,19 @@ static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen,
 
 /* The result of join_range for a chunk whose items get held (held and seen given), with its bytes made without
    the GIL, so that another thread (hashing the previous chunk) runs meanwhile. */
-static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *seen, size_t mask) {
-    PyObject **snap = PyMem_Malloc((size_t)(items->count > 0 ? items->count : 1) * sizeof(PyObject *));
-    if (snap == NULL) {
-        return PyErr_NoMemory();
+static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *seen, size_t mask,
+                               PyObject **addresses) {
+    PyObject **own = NULL;
+    if (addresses == NULL) {
+        own = PyMem_Malloc((size_t)(items->count > 0 ? items->count : 1) * sizeof(PyObject *));
+        if (own == NULL) {
+            return PyErr_NoMemory();
+        }
     }
+    PyObject **snap = addresses != NULL ? addresses : own;
     PyObject *kept = PyList_New(items->count);
     if (kept == NULL) {
-        PyMem_Free(snap);
+        PyMem_Free(own);
         return NULL;
     }
     Py_ssize_t kept_count = 0;
@@ -328,7 +340,7 @@ static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *se
     Py_DECREF(kept); /* held owns it now; on failure its references go with it */
     PyObject *bytes = bound > 0 ? PyBytes_FromStringAndSize(NULL, bound) : NULL;
     if (bytes == NULL) {
-        PyMem_Free(snap);
+        PyMem_Free(own);
         if (bound == 0) {
             Py_RETURN_NONE;
         }
@@ -344,7 +356,7 @@ static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *se
         Items snapped = {snap, items->count};
         lengths = lengths_of(&snapped);
     }
-    PyMem_Free(snap);
+    PyMem_Free(own);
     if ((zeros != items->count - 1 && lengths == NULL) || _PyBytes_Resize(&bytes, size) < 0) {
         Py_XDECREF(bytes);
         Py_XDECREF(lengths);
@@ -382,12 +394,12 @@ static int seen_slots(PyObject *seen_obj, Py_buffer *view, uintptr_t **seen, siz
 
 static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    static char *keywords[] = {"objects", "start", "stop", "held", "seen", "release", NULL};
-    PyObject *objects, *held = Py_None, *seen_obj = Py_None;
+    static char *keywords[] = {"objects", "start", "stop", "held", "seen", "release", "addresses", NULL};
+    PyObject *objects, *held = Py_None, *seen_obj = Py_None, *addresses_obj = Py_None;
     Py_ssize_t start, stop;
     int release = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|OOp:join", keywords, &objects, &start, &stop, &held,
-                                     &seen_obj, &release)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|OOpO:join", keywords, &objects, &start, &stop, &held,
+                                     &seen_obj, &release, &addresses_obj)) {
         return NULL;
     }
     if (release && (held == Py_None || seen_obj == Py_None)) {
@@ -424,8 +436,26 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    PyObject *result = release ? join_released(&items, held, seen, mask)
-                               : join_range(&items, held == Py_None ? NULL : held, seen, mask);
+    Py_buffer addresses_view = {0};
+    PyObject **addresses = NULL;
+    if (addresses_obj != Py_None) {
+        if (PyObject_GetBuffer(addresses_obj, &addresses_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&seen_view);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        if (addresses_view.len < stop * (Py_ssize_t)sizeof(PyObject *)) {
+            PyBuffer_Release(&addresses_view);
+            PyBuffer_Release(&seen_view);
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "addresses must have a pointer-sized slot for every item");
+            return NULL;
+        }
+        addresses = (PyObject **)addresses_view.buf + start;
+    }
+    PyObject *result = release ? join_released(&items, held, seen, mask, addresses)
+                               : join_range(&items, held == Py_None ? NULL : held, seen, mask, addresses);
+    PyBuffer_Release(&addresses_view);
     if (seen != NULL) {
         PyBuffer_Release(&seen_view);
     }
@@ -435,10 +465,12 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
 
 static PyMethodDef methods[] = {
     {"join", (PyCFunction)(void (*)(void))join, METH_VARARGS | METH_KEYWORDS,
-     "join(objects, start, stop, held=None, seen=None, release=False) -> (data, lengths | None) | None\n\n"
+     "join(objects, start, stop, held=None, seen=None, release=False, addresses=None)\n"
+     "    -> (data, lengths | None) | None\n\n"
      "Items [start, stop) of a list or C-contiguous object array, all exact str, as their UTF-8 joined with NULs\n"
      "(surrogates as themselves) and, when an item holds a NUL, their lengths as native int64; None when an item\n"
-     "is not an exact str. With release (held and seen given), the bytes are made without the GIL."},
+     "is not an exact str. With release (held and seen given), the bytes are made without the GIL. addresses, a\n"
+     "writable buffer of a pointer-sized slot per item, gets the address of each item read, at its index."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,7 @@ import operator
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from blake3 import blake3
@@ -42,6 +43,16 @@ _SEEN_SLOTS = 1 << 16
 _PIECE = 1 << 20
 
 Handler = Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
+class Strings:
+    """An object array's strings digest, references to every object it came from (for the memo), and, where the
+    route recorded them, those objects' addresses as it read them (else the memo takes the array's own)."""
+
+    digest: bytes
+    held: list
+    read: Any = None
 
 
 def _typename(obj: Any) -> str:
@@ -100,7 +111,7 @@ def _all_str(items: list) -> bool:
     return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
 
 
-def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _joined_digest(h: Any, flat: Any) -> Strings | None:
     """The strings' stream, joined a bounded chunk at a time (no per-element Python code), and the chunks (they
     reference every item, for the memo); None as soon as an item is not an exact str.
 
@@ -114,8 +125,7 @@ def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
             return None
         _feed_joined(strings, *_joined_bytes(chunk))
         chunks.append(chunk)
-    digest: bytes = strings.h.digest()
-    return digest, chunks
+    return Strings(strings.h.digest(), chunks)
 
 
 def _shares_objects(flat: Any) -> bool:
@@ -160,7 +170,7 @@ def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
     return rows, used
 
 
-def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _shared_digest(h: Any, flat: Any) -> Strings | None:
     """The same stream as _joined_digest, for items that share objects, and the distinct objects (every item is
     one of them): only those are type-checked and encoded; each chunk's bytes are their rows gathered by code
     (numpy, no per-item Python code). None when an object is not an exact str, or few objects are shared, or the
@@ -179,8 +189,7 @@ def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
         data = block.reshape(-1) if used is None else block[used[chunk]]
         strings.tag("nul-joined")  # what _feed_joined feeds for the same strings: they hold no NUL
         strings.raw(memoryview(data)[:-1])  # no NUL after the last string
-    digest: bytes = strings.h.digest()
-    return digest, objects
+    return Strings(strings.h.digest(), objects)
 
 
 class _Feeder:
@@ -212,20 +221,23 @@ class _Feeder:
             raise self.error
 
 
-def _accelerated_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
     (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
     as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
     An array of several chunks (its items then held for the memo) is hashed by a _Feeder while the next chunk
     is made."""
+    import numpy as np
+
     strings = h.child()
     held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
     seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
+    read = np.empty(len(flat), dtype=np.uintp) if held is not None else None  # the objects hashed, for the memo
     feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
     try:
         for start in range(0, len(flat), _STRING_CHUNK):
             stop = min(start + _STRING_CHUNK, len(flat))
-            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None)
+            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None, addresses=read)
             if found is None:
                 return None
             if feeder is not None:
@@ -235,11 +247,10 @@ def _accelerated_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
     finally:
         if feeder is not None:
             feeder.close()
-    digest: bytes = strings.h.digest()
-    return digest, held or []
+    return Strings(strings.h.digest(), held or [], read)
 
 
-def _strings_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _strings_digest(h: Any, flat: Any) -> Strings | None:
     if accelerator is not None:
         try:
             return _accelerated_digest(h, flat)
@@ -257,15 +268,27 @@ def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
     pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
     digest = MEMO.recall(arr, pointers) if pointers is not None else None
     if digest is None:
+        before = pointers.copy() if pointers is not None and accelerator is None else None
         found = _strings_digest(h, flat)
         if found is None:
             return False
-        digest, held = found
+        digest = found.digest
         if pointers is not None:
-            MEMO.keep(arr, pointers, held, digest)
+            _remember(arr, pointers, before, found)
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True
+
+
+def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
+    """Memoise the digest under the addresses of the very objects hashed: those the route read, or, where it
+    recorded none, the array's own if no other thread changed an item while it was hashed (else nothing)."""
+    import numpy as np
+
+    if found.read is not None:
+        MEMO.keep(arr, found.read, found.held, found.digest, owned=True)
+    elif before is not None and np.array_equal(before, pointers):
+        MEMO.keep(arr, before, found.held, found.digest, owned=True)
 
 
 def h_ndarray(h: Any, arr: Any) -> None:

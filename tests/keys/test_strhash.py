@@ -89,7 +89,10 @@ def test_join_gives_the_bytes_of_the_python_route(join: Join, items: list[Any], 
     assert join(_objects(items), start, stop) == expected
     assert join(items, start, stop) == expected  # a list's chunk too
     if join is not reference_join:  # its bytes made without the GIL, from the items it holds
-        assert join(_objects(items), start, stop, [], bytearray(64), release=True) == expected
+        read = np.zeros(len(items), dtype=np.uintp)
+        assert join(_objects(items), start, stop, [], bytearray(64), release=True, addresses=read) == expected
+        if expected is not None:  # the objects read, each at its index (what the memo compares later)
+            assert read[start:stop].tolist() == [id(item) for item in items[start:stop]]
 
 
 def _digests(flat: np.ndarray) -> dict[str, bytes | None]:
@@ -97,12 +100,12 @@ def _digests(flat: np.ndarray) -> dict[str, bytes | None]:
     found: dict[str, bytes | None] = {}
     if arrays.accelerator is not None:
         c = arrays._accelerated_digest(_Hasher(), flat)
-        found[C] = None if c is None else c[0]
+        found[C] = None if c is None else c.digest
     joined = arrays._joined_digest(_Hasher(), flat)
-    found[PYTHON] = None if joined is None else joined[0]
+    found[PYTHON] = None if joined is None else joined.digest
     shared = arrays._shared_digest(_Hasher(), flat) if arrays._shares_objects(flat) else None
     if shared is not None:
-        found["shared"] = shared[0]
+        found["shared"] = shared.digest
     return found
 
 
@@ -190,6 +193,8 @@ def test_bad_arguments_are_refused() -> None:
         join(["a"], 0, 1, ())
     with pytest.raises(ValueError):
         join(["a"], 0, 1, release=True)  # only held items may be read without the GIL
+    with pytest.raises(ValueError):
+        join(["a", "b"], 0, 2, addresses=bytearray(8))  # a slot for every item
 
 
 def _compiler() -> bool:
