@@ -1,10 +1,11 @@
 /* The bytes of an object-string chunk, as nbcache.keys.arrays hashes them, in one C pass over its items.
 
-join(objects, start, stop, held=None, seen=None) walks items [start, stop) of a list or of a C-contiguous
-object array (a buffer of format "O") once: each must be an exact str (a subclass, None, a number: the answer is
-None and the caller hashes item by item). It returns (data, lengths): data is the items' UTF-8, NUL-joined, with
-lone surrogates encoded as themselves (what str.encode("utf-8", "surrogatepass") gives); lengths is None when no
-item holds a NUL, else each item's length in code points as native int64 (what the stream then feeds first).
+join(objects, start, stop, held=None, seen=None, release=False, addresses=None) walks items [start, stop) of a
+list or of a C-contiguous object array (a buffer of format "O") once: each must be an exact str (a subclass,
+None, a number: the answer is None and the caller hashes item by item). It returns (data, lengths): data is the
+items' UTF-8, NUL-joined, with lone surrogates encoded as themselves (what str.encode("utf-8", "surrogatepass")
+gives); lengths is None when no item holds a NUL, else each item's length in code points as native int64 (what
+the stream then feeds first).
 
 held, a list, gets one list referencing every item (the memo's guarantee that no hashed object is freed); seen,
 a writable buffer of a power-of-two count of pointer-sized slots, zeroed by the caller once per array, lets an
@@ -16,7 +17,9 @@ read, at its index: exactly the objects the bytes came from (and held), whatever
 array meanwhile, which is what the memo must compare later.
 
 It calls no Python code (and allocates no object a garbage collection could start from) between the first and
-the last item: the array keeps every item alive meanwhile.
+the last item: the array keeps every item alive meanwhile. With release (held and seen given), it checks, holds
+and records the items first, then makes the bytes without the GIL (another thread, hashing the previous chunk,
+runs meanwhile), reading only the recorded items, which held keeps alive, and only what a str never changes.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
