@@ -10,7 +10,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test check bench corpus lint lab clean screenshots
 
-$(STAMP): pyproject.toml
+# The C accelerator is compiled at install (hatch_build.py): editing it reinstalls, which rebuilds it in place.
+$(STAMP): pyproject.toml hatch_build.py nbcache/_strhash.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

@@ -6,7 +6,8 @@
   pandas.util.hash_pandas_object, measured in turns, and joblib.hash (goal >= 10x faster); the same frame with one
   object per string (as string operations leave it), and a column of unique strings. Object-string frames are
   measured twice: a first hash (a new copy each time, so no memoised digest applies) and a frame hashed before
-  (what the next cell reading it pays: its string digests come from the memo after a pointer compare);
+  (what the next cell reading it pays: its string digests come from the memo after a pointer compare). A first
+  hash takes the C accelerator (nbcache/_strhash.c) where the install built it, else the pure-Python route;
 - keying a trivial cell (absolute goal: well under 1 ms), against a plain ``exec`` of the same cell.
 """
 

@@ -10,13 +10,23 @@ own: the next cell must still see the key the original values gave.
 from __future__ import annotations
 
 import operator
+import queue
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from blake3 import blake3
 
 from nbcache.keys.memo import MEMO, address_view
 from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
+
+try:  # the optional C accelerator (hatch_build.py): each chunk's bytes in one pass, the same as the Python route
+    from nbcache import _strhash
+
+    accelerator: Any = _strhash  # tests set it to None to take the Python route
+except ImportError:  # not built (no compiler at install): the pure-Python route, same digests
+    accelerator = None
 
 # Buffers this large are hashed with blake3's threads (below it, starting them costs more than it saves).
 THREADED_BYTES = 1 << 23
@@ -27,10 +37,22 @@ _CHUNK_BYTES = 1 << 24
 _STRING_CHUNK = 1 << 16
 # Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
 _PADDED_WIDTH = 64
+# Slots of the accelerator's table of objects already held for the memo (a power of two; 512 KiB).
+_SEEN_SLOTS = 1 << 16
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
 Handler = Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
+class Strings:
+    """An object array's strings digest, references to every object it came from (for the memo), and, where the
+    route recorded them, those objects' addresses as it read them (else the memo takes the array's own)."""
+
+    digest: bytes
+    held: list
+    read: Any = None
 
 
 def _typename(obj: Any) -> str:
@@ -62,25 +84,34 @@ class _Stream:
 
 
 # ---- numpy
-def _h_string_chunk(h: Any, chunk: list) -> None:
+def _joined_bytes(chunk: list) -> tuple[bytes, bytes | None]:
     """Exact strs, joined with NULs: unambiguous (given the count) when no string contains a NUL itself, which
-    one C-level count tells; otherwise the character lengths go first."""
+    one C-level count tells; otherwise their character lengths (int64) go first. The C accelerator's ``join``
+    returns the same pair."""
     import numpy as np
 
     joined = "\0".join(chunk)
-    if joined.count("\0") == len(chunk) - 1:
-        h.tag("nul-joined")
+    lengths = None
+    if joined.count("\0") != len(chunk) - 1:
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)).tobytes()
+    return joined.encode("utf-8", "surrogatepass"), lengths
+
+
+def _feed_joined(strings: Any, data: bytes, lengths: bytes | None) -> None:
+    """One chunk into the strings stream: which form it takes, then its bytes."""
+    if lengths is None:
+        strings.tag("nul-joined")
     else:
-        h.tag("lengths")
-        h.raw(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)).tobytes())
-    h.raw(joined.encode("utf-8", "surrogatepass"))
+        strings.tag("lengths")
+        strings.raw(lengths)
+    strings.raw(data)
 
 
 def _all_str(items: list) -> bool:
     return operator.countOf(map(type, items), str) == len(items)  # exact str only: a subclass is not a str
 
 
-def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _joined_digest(h: Any, flat: Any) -> Strings | None:
     """The strings' stream, joined a bounded chunk at a time (no per-element Python code), and the chunks (they
     reference every item, for the memo); None as soon as an item is not an exact str.
 
@@ -92,10 +123,9 @@ def _joined_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
         chunk = flat[start : start + _STRING_CHUNK].tolist()
         if not _all_str(chunk):
             return None
-        _h_string_chunk(strings, chunk)
+        _feed_joined(strings, *_joined_bytes(chunk))
         chunks.append(chunk)
-    digest: bytes = strings.h.digest()
-    return digest, chunks
+    return Strings(strings.h.digest(), chunks)
 
 
 def _shares_objects(flat: Any) -> bool:
@@ -140,7 +170,7 @@ def _padded_rows(values: list[str]) -> tuple[Any, Any] | None:
     return rows, used
 
 
-def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+def _shared_digest(h: Any, flat: Any) -> Strings | None:
     """The same stream as _joined_digest, for items that share objects, and the distinct objects (every item is
     one of them): only those are type-checked and encoded; each chunk's bytes are their rows gathered by code
     (numpy, no per-item Python code). None when an object is not an exact str, or few objects are shared, or the
@@ -157,13 +187,75 @@ def _shared_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
         chunk = codes[start : start + _STRING_CHUNK]
         block = rows.take(chunk, axis=0)  # take is several times faster than fancy indexing here
         data = block.reshape(-1) if used is None else block[used[chunk]]
-        strings.tag("nul-joined")  # what _h_string_chunk feeds for the same strings: they hold no NUL
+        strings.tag("nul-joined")  # what _feed_joined feeds for the same strings: they hold no NUL
         strings.raw(memoryview(data)[:-1])  # no NUL after the last string
-    digest: bytes = strings.h.digest()
-    return digest, objects
+    return Strings(strings.h.digest(), objects)
 
 
-def _strings_digest(h: Any, flat: Any) -> tuple[bytes, list] | None:
+class _Feeder:
+    """Chunks fed to a strings stream in order by a thread of its own, so that blake3 hashing one chunk (without
+    the GIL) overlaps the accelerator making the next (whose encoding runs without the GIL too): one core each."""
+
+    def __init__(self, strings: Any) -> None:
+        self.strings = strings
+        self.queue: queue.SimpleQueue[tuple[bytes, bytes | None] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._drain, name="nbcache-strings", daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _feed_joined(self.strings, *chunk)
+                except BaseException as exc:  # raised in the caller's thread by close()
+                    self.error = exc
+
+    def put(self, chunk: tuple[bytes, bytes | None]) -> None:
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
+    """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
+    (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
+    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
+    An array of several chunks (its items then held for the memo) is hashed by a _Feeder while the next chunk
+    is made."""
+    import numpy as np
+
+    strings = h.child()
+    held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
+    seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
+    read = np.empty(len(flat), dtype=np.uintp) if held is not None else None  # the objects hashed, for the memo
+    feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
+    try:
+        for start in range(0, len(flat), _STRING_CHUNK):
+            stop = min(start + _STRING_CHUNK, len(flat))
+            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None, addresses=read)
+            if found is None:
+                return None
+            if feeder is not None:
+                feeder.put(found)
+            else:
+                _feed_joined(strings, *found)
+    finally:
+        if feeder is not None:
+            feeder.close()
+    return Strings(strings.h.digest(), held or [], read)
+
+
+def _strings_digest(h: Any, flat: Any) -> Strings | None:
+    if accelerator is not None:
+        try:
+            return _accelerated_digest(h, flat)
+        except (TypeError, BufferError):  # numpy lent no object buffer: the Python routes below need none
+            pass
     found = _shared_digest(h, flat) if _shares_objects(flat) else None
     return found if found is not None else _joined_digest(h, flat)
 
@@ -176,15 +268,27 @@ def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
     pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
     digest = MEMO.recall(arr, pointers) if pointers is not None else None
     if digest is None:
+        before = pointers.copy() if pointers is not None and accelerator is None else None
         found = _strings_digest(h, flat)
         if found is None:
             return False
-        digest, held = found
+        digest = found.digest
         if pointers is not None:
-            MEMO.keep(arr, pointers, held, digest)
+            _remember(arr, pointers, before, found)
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True
+
+
+def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
+    """Memoise the digest under the addresses of the very objects hashed: those the route read, or, where it
+    recorded none, the array's own if no other thread changed an item while it was hashed (else nothing)."""
+    import numpy as np
+
+    if found.read is not None:
+        MEMO.keep(arr, found.read, found.held, found.digest, owned=True)
+    elif before is not None and np.array_equal(before, pointers):
+        MEMO.keep(arr, before, found.held, found.digest, owned=True)
 
 
 def h_ndarray(h: Any, arr: Any) -> None:

@@ -101,8 +101,9 @@ class StringDigests:
                 self._remove(key)
         return None
 
-    def keep(self, arr: Any, pointers: Any, held: Any, digest: bytes) -> None:
-        """Remember ``digest`` for ``arr``, whose items (at ``pointers``, all exact ``str``) ``held`` references."""
+    def keep(self, arr: Any, pointers: Any, held: Any, digest: bytes, owned: bool = False) -> None:
+        """Remember ``digest`` for ``arr``, whose items (at ``pointers``, all exact ``str``) ``held`` references;
+        ``owned``: ``pointers`` is a copy of the caller's that the entry may keep as it is."""
         size = len(pointers)
         if size < MIN_ITEMS or size > self.max_items:
             return
@@ -112,7 +113,7 @@ class StringDigests:
         except TypeError:  # an array type without weak references: no way to drop the entry with it
             return
         finalizer.atexit = False
-        entry = _Entry(pointers.copy(), held, digest, finalizer)
+        entry = _Entry(pointers if owned else pointers.copy(), held, digest, finalizer)
         with self._lock:
             self._purge()
             self._remove(key)

@@ -15,6 +15,8 @@ from nbcache.keys import arrays, memo
 from nbcache.keys.values import hash_value
 from nbcache.store import serialize
 
+pytestmark = pytest.mark.usefixtures("string_route")  # the C accelerator and the Python route alike
+
 N = 3 * arrays._STRING_CHUNK + 5
 WORDS = np.array([f"item-{i:05d}" for i in range(2000)], dtype=object)
 
@@ -285,3 +287,21 @@ def test_a_frame_changed_after_its_hash_is_saved_without_digests(computed: list[
     computed.clear()
     assert hash_value(restored) == _fresh(frame)
     assert computed[0] == N  # the changed column was hashed in full
+
+
+def test_an_item_replaced_while_the_column_is_hashed_never_gets_the_old_digest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread may write into the array while its strings are hashed (the accelerator makes a chunk's
+    bytes without the GIL): the memo must describe the objects the digest came from, or nothing."""
+    arr = _distinct()
+    real = arrays._feed_joined
+
+    def feed_and_change(strings: object, data: bytes, lengths: bytes | None) -> None:
+        if arr[0] == "user 00000000":  # chunk 0 is read: change it, as another thread would
+            arr[0] = "".join(["chan", "ged"])
+        real(strings, data, lengths)
+
+    monkeypatch.setattr(arrays, "_feed_joined", feed_and_change)
+    hash_value(arr)
+    monkeypatch.setattr(arrays, "_feed_joined", real)
+    assert hash_value(arr) == _fresh(arr)

@@ -15,6 +15,8 @@ from nbcache.keys.values import hash_value
 from nbcache.store import serialize
 from tests.support import run_in_new_process
 
+pytestmark = pytest.mark.usefixtures("string_route")  # the C accelerator and the Python route alike
+
 LONG = 3 * arrays._STRING_CHUNK + 17  # several chunks and a partial one
 
 

@@ -1,0 +1,239 @@
+"""The C accelerator for object strings (``nbcache/_strhash.c``) against the pure-Python route: for every input the
+same bytes per chunk, so the same digest, whatever the items (ASCII, Latin-1, BMP, astral, NULs, empty strings,
+lone surrogates, str subclasses, None, NaN, numbers), their count around the chunk bounds, and whether they share
+objects. Where the accelerator is not built, ``join`` runs as the Python reference of its contract alone."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sys
+import sysconfig
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nbcache.keys import arrays
+from nbcache.keys.values import _Hasher, hash_value
+
+from .conftest import PYTHON, ROUTES, C
+
+Join = Callable[..., Any]
+
+
+def reference_join(objects: Any, start: int, stop: int, held: list | None = None, seen: Any = None) -> Any:
+    """The contract of ``_strhash.join`` written out on its own: what ``arrays._joined_bytes`` gives a chunk of
+    exact strs (the stream existing keys hold), None for any other item, the chunk held as one list."""
+    chunk = list(objects[start:stop])
+    if any(type(item) is not str for item in chunk):
+        return None
+    joined = "\0".join(chunk)
+    no_nul = joined.count("\0") == len(chunk) - 1
+    lengths = None if no_nul else np.array([len(s) for s in chunk], dtype=np.int64).tobytes()
+    if held is not None:
+        held.append(chunk)
+    return joined.encode("utf-8", "surrogatepass"), lengths
+
+
+@pytest.fixture(params=ROUTES)
+def join(request: pytest.FixtureRequest) -> Join:
+    return arrays.accelerator.join if request.param == C else reference_join
+
+
+class Text(str):
+    """A str subclass: never hashed as a plain str (its class is part of the value)."""
+
+
+SURROGATE = st.integers(0xD800, 0xDFFF).map(chr)
+TEXT = st.one_of(
+    st.text(st.characters(max_codepoint=0x7F), max_size=20),  # ASCII (every copy size), NUL included
+    st.text(st.characters(min_codepoint=0x80, max_codepoint=0xFF), max_size=6),  # Latin-1
+    st.text(st.one_of(st.characters(max_codepoint=0xFFFF), SURROGATE), max_size=6),  # BMP and lone surrogates
+    st.text(st.characters(min_codepoint=0x10000), max_size=3),  # astral
+    st.text(st.one_of(st.characters(), SURROGATE, st.just("\0")), max_size=6),  # all widths in one string
+)
+ODD = st.one_of(st.none(), st.just(float("nan")), st.integers(), st.binary(max_size=3), TEXT.map(Text),
+                TEXT.map(np.str_))
+
+
+@st.composite
+def columns(draw: st.DrawFn) -> list[Any]:
+    """Strings drawn from a pool (shared objects) or each made anew, and at most one item of another type."""
+    pool = draw(st.lists(TEXT, min_size=1, max_size=8))
+    picks = draw(st.lists(st.integers(0, len(pool) - 1), max_size=40))
+    items: list[Any] = [pool[i] for i in picks]
+    if draw(st.booleans()):  # one new object per item, as string operations make them
+        items = [s.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for s in items]
+    if items and draw(st.booleans()):
+        items[draw(st.integers(0, len(items) - 1))] = draw(ODD)
+    return items
+
+
+def _objects(items: list[Any]) -> np.ndarray:
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = items
+    return arr
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=columns(), data=st.data())
+def test_join_gives_the_bytes_of_the_python_route(join: Join, items: list[Any], data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(items)))
+    stop = data.draw(st.integers(start, len(items)))
+    expected = reference_join(items, start, stop)
+    assert join(_objects(items), start, stop) == expected
+    assert join(items, start, stop) == expected  # a list's chunk too
+    if join is not reference_join:  # its bytes made without the GIL, from the items it holds
+        read = np.zeros(len(items), dtype=np.uintp)
+        assert join(_objects(items), start, stop, [], bytearray(64), release=True, addresses=read) == expected
+        if expected is not None:  # the objects read, each at its index (what the memo compares later)
+            assert read[start:stop].tolist() == [id(item) for item in items[start:stop]]
+
+
+def _digests(flat: np.ndarray) -> dict[str, bytes | None]:
+    """The strings digest by each route: the accelerator, the Python join, the Python shared objects route."""
+    found: dict[str, bytes | None] = {}
+    if arrays.accelerator is not None:
+        c = arrays._accelerated_digest(_Hasher(), flat)
+        found[C] = None if c is None else c.digest
+    joined = arrays._joined_digest(_Hasher(), flat)
+    found[PYTHON] = None if joined is None else joined.digest
+    shared = arrays._shared_digest(_Hasher(), flat) if arrays._shares_objects(flat) else None
+    if shared is not None:
+        found["shared"] = shared.digest
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=columns(), chunk=st.integers(1, 6))
+def test_every_route_gives_one_digest(items: list[Any], chunk: int) -> None:
+    """Small chunks, so columns of a few items cross several chunk bounds (the chunking is part of the stream)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "_STRING_CHUNK", chunk)
+        digests = _digests(_objects(items))
+        assert len(set(digests.values())) == 1, digests
+        with_c = hash_value(_objects(items))
+        patch.setattr(arrays, "accelerator", None)
+        assert hash_value(_objects(items)) == with_c
+
+
+K = arrays._STRING_CHUNK
+WIDE = "aé\u65e5\U0001f600"
+
+
+@pytest.mark.parametrize("size", [1, K - 1, K, K + 1, 2 * K + 1])
+@pytest.mark.parametrize("last", ["x", "", "a\0b", "\ud800", WIDE, Text("x"), None, float("nan")],
+                         ids=["ascii", "empty", "nul", "surrogate", "wide", "subclass", "None", "NaN"])
+def test_the_chunk_bounds_at_full_size(size: int, last: Any) -> None:
+    """The last item (alone in the last chunk, or not) changes the form, the width or the route of its chunk."""
+    pool = [f"item-{i}" for i in range(977)]  # shared objects: the shared route joins in where it can
+    items: list[Any] = [pool[i % 977] for i in range(size - 1)] + [last]
+    digests = _digests(_objects(items))
+    assert len(set(digests.values())) == 1, digests
+    assert (digests[PYTHON] is None) == (type(last) is not str)
+
+
+def test_a_chunk_past_the_threaded_size() -> None:
+    """A chunk whose bytes reach THREADED_BYTES is fed as the digest of a threaded hash, by either route."""
+    items = [f"{i:08d}" + "x" * 200 for i in range(K)]
+    assert len("\0".join(items)) >= arrays.THREADED_BYTES
+    digests = _digests(_objects(items))
+    assert len(set(digests.values())) == 1 and digests[PYTHON] is not None
+
+
+@pytest.mark.parametrize("slots", [1, 4, 1 << 16])
+def test_held_references_every_item_once_at_least(join: Join, slots: int) -> None:
+    words = [f"w{i}" for i in range(50)]
+    items = [words[i % 50] for i in range(1000)] + [f"new {i}" for i in range(1000)]
+    arr = _objects(items)
+    probe = items[-1]
+    refs = sys.getrefcount(probe)
+    held: list[list[str]] = []
+    assert join(arr, 0, len(arr), held, bytearray(8 * slots)) is not None
+    kept = [id(s) for chunk in held for s in chunk]
+    assert set(kept) == {id(s) for s in items}
+    if join is not reference_join:
+        assert len(kept) <= len(items)
+        if slots == arrays._SEEN_SLOTS:
+            assert len(kept) < 1100  # 50 shared objects mostly once, and the 1,000 new ones
+        assert not gc.is_tracked(held[0])  # only strs: the collector need not walk it
+    assert sys.getrefcount(probe) == refs + 1
+    del held
+    assert sys.getrefcount(probe) == refs  # nothing leaked
+
+
+def test_an_item_of_another_type_leaves_nothing_held(join: Join) -> None:
+    first = "".join(["fir", "st"])  # an object of its own (no interned constant)
+    arr = _objects([first, "b", None])
+    refs = sys.getrefcount(first)
+    held: list[list[str]] = []
+    assert join(arr, 0, 3, held, bytearray(64)) is None
+    assert held == [] and sys.getrefcount(first) == refs
+
+
+def test_bad_arguments_are_refused() -> None:
+    if arrays.accelerator is None:  # nothing to refuse them: only where no compiler could build it
+        assert not _compiler()
+        return
+    join = arrays.accelerator.join
+    with pytest.raises(TypeError):
+        join(np.zeros(3), 0, 3)  # not an object buffer
+    with pytest.raises(IndexError):
+        join(["a"], 0, 2)
+    with pytest.raises(IndexError):
+        join(["a"], 1, 0)
+    with pytest.raises(ValueError):
+        join(["a"], 0, 1, [], bytearray(24))  # three slots: not a power of two
+    with pytest.raises(TypeError):
+        join(["a"], 0, 1, ())
+    with pytest.raises(ValueError):
+        join(["a"], 0, 1, release=True)  # only held items may be read without the GIL
+    with pytest.raises(ValueError):
+        join(["a", "b"], 0, 2, addresses=bytearray(8))  # a slot for every item
+
+
+def _compiler() -> bool:
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    include = sysconfig.get_paths()["include"]
+    return shutil.which(cc) is not None and Path(include, "Python.h").exists()
+
+
+def test_the_accelerator_is_built_where_a_compiler_is() -> None:
+    """A build that silently fell back to pure Python would be slower with no test noticing."""
+    if _compiler():
+        assert arrays.accelerator is not None, "build it in place: python hatch_build.py (or pip install -e .)"
+    assert set(ROUTES) == ({C, PYTHON} if arrays.accelerator is not None else {PYTHON})
+
+
+def test_an_array_that_lends_no_buffer_takes_the_python_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = _objects([f"name {i % 7}" for i in range(3 * K + 1)])
+    with monkeypatch.context() as patch:
+        patch.setattr(arrays, "accelerator", None)
+        expected = hash_value(items.copy())
+
+    class NoBuffer:
+        @staticmethod
+        def join(*args: Any) -> Any:
+            raise BufferError("no object buffer")
+
+    monkeypatch.setattr(arrays, "accelerator", NoBuffer)
+    assert hash_value(items) == expected
+
+
+def test_a_failure_while_feeding_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a long array are hashed by a thread of their own; what goes wrong there is raised here."""
+    if arrays.accelerator is None:  # no thread without it: only where no compiler could build it
+        assert not _compiler()
+        return
+
+    def failing(strings: Any, data: bytes, lengths: bytes | None) -> None:
+        raise MemoryError("feeding")
+
+    monkeypatch.setattr(arrays, "_feed_joined", failing)
+    with pytest.raises(MemoryError, match="feeding"):
+        arrays._accelerated_digest(_Hasher(), _objects([f"name {i}" for i in range(2 * K)]))
