@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -486,14 +486,37 @@ def h_series(h: Any, obj: Any) -> None:
     h.update(dict(obj.attrs))
 
 
+def _columns_by_series(frame: Any) -> Iterator[Any]:
+    return (_column_values(frame.iloc[:, i]) for i in range(frame.shape[1]))
+
+
+def frame_columns(frame: Any) -> Iterator[Any]:
+    """Each column's values, as ``_column_values`` takes them from the column's Series, without making the Series:
+    pandas builds one in about 40 us, which was 40% of hashing a 100-column frame."""
+    import numpy as np
+    import pandas as pd
+
+    iterate = getattr(frame, "_iter_column_arrays", None)  # pandas' own, by position (duplicate names too)
+    if iterate is None:
+        yield from _columns_by_series(frame)
+        return
+    for values in iterate():
+        if not isinstance(values.dtype, np.dtype):
+            yield values  # an extension array: what ``Series.array`` gives
+        elif values.dtype.hasobject:
+            yield pd.arrays.NumpyExtensionArray(np.asarray(values))  # ``Series.array`` of an object column
+        else:
+            yield np.asarray(values)  # ``Series.to_numpy``: a naive datetime column's array is numpy's M8 too
+
+
 def h_dataframe(h: Any, obj: Any) -> None:
     if h.remember(obj):
         return
     h.tag(f"{_typename(obj)}:{obj.shape}")
     h_pandas_index(h, obj.columns)
     h_pandas_index(h, obj.index)
-    for i in range(obj.shape[1]):
-        h_pandas_values(h, _column_values(obj.iloc[:, i]))
+    for values in frame_columns(obj):
+        h_pandas_values(h, values)
     h.update(dict(obj.attrs))
 
 
