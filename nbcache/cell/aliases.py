@@ -8,6 +8,7 @@ hit follows the path in the namespace, where the key guarantees the same content
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
@@ -50,6 +51,16 @@ class References(dict):
         self.arrays_by_owner.setdefault(id(array_root(array)), []).append(array)
 
 
+def _set_on_frame(obj: Any) -> frozenset[str]:
+    """The attributes set on a pandas Series or DataFrame beyond pandas' own (none for anything else)."""
+    generic = sys.modules.get("pandas.core.generic")
+    if generic is None or not isinstance(obj, generic.NDFrame):
+        return frozenset()
+    from nbcache.keys.arrays import pandas_extras
+
+    return frozenset(pandas_extras(obj))
+
+
 def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
     """What the input's content hash covers: items of containers, attributes of plain instances. Not modules,
     classes or functions: they are hashed by name or code, so what hangs off them may differ on a hit."""
@@ -60,8 +71,11 @@ def _children(obj: Any) -> Iterator[tuple[Step, Any]]:
     elif isinstance(obj, (type, ModuleType)) or callable(obj):
         return
     elif isinstance(getattr(obj, "__dict__", None), dict):
-        # Not lazily filled caches (a pandas Index's `_cache`): what they hold now may be missing on a hit.
-        yield from ((("attr", k), v) for k, v in vars(obj).items() if isinstance(k, str) and not k.endswith("_cache"))
+        # Not lazily filled caches (a pandas Index's `_cache`): what they hold now may be missing on a hit. Nor
+        # what was set on a pandas frame (``df.design_info``): one pickle cannot write is missing after a hit.
+        skip = _set_on_frame(obj)
+        yield from ((("attr", k), v) for k, v in vars(obj).items()
+                    if isinstance(k, str) and not k.endswith("_cache") and k not in skip)
 
 
 def input_references(inputs: dict[str, Any], namespace: dict[str, Any]) -> References:

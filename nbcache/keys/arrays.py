@@ -18,6 +18,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from nbcache.errors import UnhashableValue
 from nbcache.keys.memo import MEMO, address_view
 from nbcache.keys.memo import MIN_ITEMS as MEMO_MIN_ITEMS
 
@@ -476,6 +477,47 @@ def _column_values(series: Any) -> Any:
     return series.array
 
 
+# What pandas keeps in a Series' or DataFrame's ``__dict__`` itself besides its ``_internal_names`` (attrs, the type
+# tag its unpickling sets, caches of some versions); anything else there was set on the object (``df.design_info``
+# by a formula library, ``df.note = ...``).
+_PANDAS_OWN = frozenset({"_mgr", "_attrs", "_flags", "_name", "_typ", "_item_cache", "_cacher", "_is_copy", "_cache"})
+
+
+def _pandas_own(cls: type) -> frozenset[str]:
+    return _PANDAS_OWN | frozenset(getattr(cls, "_internal_names_set", ()))
+
+
+def pandas_extras(obj: Any) -> dict[str, Any]:
+    """The attributes set on a Series or DataFrame beyond pandas' own, by name, with a subclass's ``_metadata``:
+    a cell can read them, and pandas' pickle keeps only the ``_metadata`` ones (see store.serialize)."""
+    own = _pandas_own(type(obj))
+    found = {k: v for k, v in vars(obj).items() if k not in own}
+    for name in getattr(type(obj), "_metadata", ()):
+        if name not in own and name not in found and hasattr(obj, name):
+            found[name] = getattr(obj, name)
+    return dict(sorted(found.items()))
+
+
+def _h_extras(h: Any, obj: Any) -> None:
+    """The attributes set on it, fed only when present (a plain frame's digest is what it was). One that cannot be
+    hashed counts as absent, as it is after a restore (see store.serialize): patsy's ``DesignInfo``, which formula
+    models attach to their frames, refuses pickling, and keying every cell that reads such a model on it would
+    leave none of them cached."""
+    digests = {}
+    for name, value in pandas_extras(obj).items():
+        part = h.child()
+        try:
+            part.update(value)
+        except UnhashableValue:
+            continue
+        digests[name] = part.h.digest()
+    if digests:
+        h.tag(f"extras:{len(digests)}")
+        for name, digest in digests.items():
+            h.tag(name)
+            h.raw(digest)
+
+
 def h_series(h: Any, obj: Any) -> None:
     if h.remember(obj):
         return
@@ -484,6 +526,7 @@ def h_series(h: Any, obj: Any) -> None:
     h_pandas_index(h, obj.index)
     h_pandas_values(h, _column_values(obj))
     h.update(dict(obj.attrs))
+    _h_extras(h, obj)
 
 
 def _columns_by_series(frame: Any) -> Iterator[Any]:
@@ -518,6 +561,7 @@ def h_dataframe(h: Any, obj: Any) -> None:
     for values in frame_columns(obj):
         h_pandas_values(h, values)
     h.update(dict(obj.attrs))
+    _h_extras(h, obj)
 
 
 # ---- torch

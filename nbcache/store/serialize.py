@@ -179,6 +179,47 @@ def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
     return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
 
 
+def _is_pandas_object(cls: type) -> bool:
+    """A Series or DataFrame (or a subclass): pandas' pickle keeps only its data and ``_metadata``."""
+    generic = sys.modules.get("pandas.core.generic")
+    return generic is not None and issubclass(cls, generic.NDFrame)
+
+
+def _pandas_reduction(obj: Any) -> Any:
+    """A Series or DataFrame with attributes set on it (``df.design_info``, set by formula libraries and read by
+    statsmodels), which pandas' own pickle drops: its recipe, then those attributes. Before, a hit gave back a
+    frame without them, and an entry whose output held one of them could not be loaded again."""
+    if not _is_pandas_object(type(obj)):
+        return NotImplemented
+    from nbcache.keys.arrays import pandas_extras
+
+    extras = {k: v for k, v in pandas_extras(obj).items()
+              if k not in getattr(type(obj), "_metadata", ()) and _picklable(v)}
+    if not extras:
+        return NotImplemented
+    reduced = obj.__reduce_ex__(_PROTOCOL)
+    if type(reduced) is not tuple or not 3 <= len(reduced) <= 5 or any(part is not None for part in reduced[3:]):
+        return NotImplemented  # not the recipe pandas writes today: left to pickle
+    return reduced[0], reduced[1], (reduced[2], extras), None, None, _set_pandas_state
+
+
+def _picklable(value: Any) -> bool:
+    """Whether an attribute set on a frame can be written; one that cannot (patsy's ``DesignInfo``) is left out, as
+    pandas' own pickle leaves it, so that the frame, and the model holding it, can still be saved."""
+    try:
+        pickle.dumps(value, protocol=_PROTOCOL)
+    except Exception:
+        return False
+    return True
+
+
+def _set_pandas_state(obj: Any, state: tuple[Any, dict[str, Any]]) -> None:
+    own, extras = state
+    obj.__setstate__(own)
+    for name, value in extras.items():
+        object.__setattr__(obj, name, value)  # as pandas itself sets a name that is not a column
+
+
 def _generator_reduction(obj: Any) -> Any:
     """A process-wide random generator as a reference to this process's own (see keys.generators)."""
     name = generators.global_name(obj)
@@ -208,7 +249,8 @@ class _DillPickler(dill.Pickler):
         return _input_view_reduction(obj, self._refs)
 
     def reducer_override(self, obj: Any) -> Any:
-        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction, _notebook_reduction):
+        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction, _pandas_reduction,
+                          _notebook_reduction):
             special = reduction(obj)
             if special is not NotImplemented:
                 return special
@@ -441,8 +483,9 @@ def _string_array_reduction(obj: Any) -> Any:
 
 # What the reductions below may write another way: arrays (by the class's name), notebook Enums and lru_cache
 # wrappers, what dill writes (functions, classes, modules), the library objects whose C++ cache is left out
-# (see keys.caches), dicts that are their own namespace (see attrdicts) and the process-wide random generators
-# (see keys.generators). Instances of any other class are left to pickle.
+# (see keys.caches), dicts that are their own namespace (see attrdicts), the process-wide random generators
+# (see keys.generators) and pandas objects with attributes set on them. Instances of any other class are left to
+# pickle.
 _SPECIAL_BASES = (type, types.FunctionType, types.ModuleType, functools._lru_cache_wrapper)
 
 
@@ -454,6 +497,8 @@ def _left_to_pickle(cls: type) -> bool:
     if issubclass(cls, dict) and cls is not dict:  # may be its own namespace (see attrdicts)
         return False
     if f"{cls.__module__}.{cls.__qualname__}" in generators.CLASSES:  # may be a process-wide one
+        return False
+    if _is_pandas_object(cls):  # may hold attributes pandas' pickle drops
         return False
     return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
 
@@ -518,7 +563,7 @@ class _Pickler(pickle.Pickler):
     def _special(self, obj: Any) -> Any:
         if type(obj).__name__ == "ndarray":
             return self._array(obj)
-        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction):
+        for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction, _pandas_reduction):
             special = reduction(obj)
             if special is not NotImplemented:
                 return special
