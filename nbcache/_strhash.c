@@ -140,27 +140,38 @@ static int seen_before(PyObject *item, uintptr_t *seen, size_t mask) {
     return 0;
 }
 
+/* Item i of a walk, its successor's memory asked ahead (the walk waits on each object's memory and its seen
+   slot): 1 if it is an exact str (ready), 0 if not, -1 with an error set. */
+static inline int exact_str_at(const Items *items, Py_ssize_t i, uintptr_t *seen, size_t mask) {
+    if (i + PREFETCH < items->count) {
+        PyObject *ahead = items->items[i + PREFETCH];
+        PREFETCH_OBJECT(ahead);
+        if (seen != NULL) {
+            PREFETCH_OBJECT(&seen[seen_slot(ahead, mask)]);
+        }
+    }
+    PyObject *s = items->items[i];
+    if (!PyUnicode_CheckExact(s)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0) {
+        return -1;
+    }
+#endif
+    return 1;
+}
+
 /* 1: every item an exact str, joined into out (and each put in kept, a list of count slots, unless seen before:
    *kept_count says how many); 0: an item is not one; -1: an error is set. */
 static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *kept_count, uintptr_t *seen,
                       size_t mask, PyObject **addresses) {
     for (Py_ssize_t i = 0; i < items->count; i++) {
+        int found = exact_str_at(items, i, seen, mask);
+        if (found <= 0) {
+            return found;
+        }
         PyObject *s = items->items[i];
-        if (i + PREFETCH < items->count) { /* the walk waits on each object's memory (and slot): ask ahead */
-            PyObject *ahead = items->items[i + PREFETCH];
-            PREFETCH_OBJECT(ahead);
-            if (seen != NULL) {
-                PREFETCH_OBJECT(&seen[seen_slot(ahead, mask)]);
-            }
-        }
-        if (!PyUnicode_CheckExact(s)) {
-            return 0;
-        }
-#if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_READY(s) < 0) {
-            return -1;
-        }
-#endif
         Py_ssize_t n = PyUnicode_GET_LENGTH(s);
         if (out_reserve(out, n * max_utf8(s) + 1) < 0) {
             return -1;
@@ -194,20 +205,11 @@ static Py_ssize_t hold_items(const Items *items, PyObject **snap, PyObject *kept
                              uintptr_t *seen, size_t mask) {
     Py_ssize_t bound = 1;
     for (Py_ssize_t i = 0; i < items->count; i++) {
+        int found = exact_str_at(items, i, seen, mask);
+        if (found <= 0) {
+            return found;
+        }
         PyObject *s = items->items[i];
-        if (i + PREFETCH < items->count) {
-            PyObject *ahead = items->items[i + PREFETCH];
-            PREFETCH_OBJECT(ahead);
-            PREFETCH_OBJECT(&seen[seen_slot(ahead, mask)]);
-        }
-        if (!PyUnicode_CheckExact(s)) {
-            return 0;
-        }
-#if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_READY(s) < 0) {
-            return -1;
-        }
-#endif
         bound += PyUnicode_GET_LENGTH(s) * max_utf8(s) + 1;
         snap[i] = s;
         if (!seen_before(s, seen, mask)) {

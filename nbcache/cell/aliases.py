@@ -8,13 +8,13 @@ hit follows the path in the namespace, where the key guarantees the same content
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 from types import ModuleType
 from typing import Any
 
+from nbcache.keys.arrays import is_pandas_object, pandas_extras
 from nbcache.store.serialize import array_root
 
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
@@ -53,12 +53,7 @@ class References(dict):
 
 def _set_on_frame(obj: Any) -> frozenset[str]:
     """The attributes set on a pandas Series or DataFrame beyond pandas' own (none for anything else)."""
-    generic = sys.modules.get("pandas.core.generic")
-    if generic is None or not isinstance(obj, generic.NDFrame):
-        return frozenset()
-    from nbcache.keys.arrays import pandas_extras
-
-    return frozenset(pandas_extras(obj))
+    return frozenset(pandas_extras(obj)) if is_pandas_object(type(obj)) else frozenset()
 
 
 def _children(obj: Any) -> Iterator[tuple[Step, Any]]:

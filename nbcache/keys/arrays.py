@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -485,6 +486,12 @@ _PANDAS_OWN = frozenset({"_mgr", "_attrs", "_flags", "_name", "_typ", "_item_cac
 
 def _pandas_own(cls: type) -> frozenset[str]:
     return _PANDAS_OWN | frozenset(getattr(cls, "_internal_names_set", ()))
+
+
+def is_pandas_object(cls: type) -> bool:
+    """A Series or DataFrame class (or a subclass); False while pandas is not loaded."""
+    generic = sys.modules.get("pandas.core.generic")
+    return generic is not None and issubclass(cls, generic.NDFrame)
 
 
 def pandas_extras(obj: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ import dill
 from nbcache.errors import SerializationError
 from nbcache.gcpause import paused_gc
 from nbcache.keys import generators, memo
+from nbcache.keys.arrays import is_pandas_object, pandas_extras
 from nbcache.keys.caches import cache_attributes
 from nbcache.store import attrdicts, rebuild
 
@@ -179,20 +180,12 @@ def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
     return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
 
 
-def _is_pandas_object(cls: type) -> bool:
-    """A Series or DataFrame (or a subclass): pandas' pickle keeps only its data and ``_metadata``."""
-    generic = sys.modules.get("pandas.core.generic")
-    return generic is not None and issubclass(cls, generic.NDFrame)
-
-
 def _pandas_reduction(obj: Any) -> Any:
     """A Series or DataFrame with attributes set on it (``df.design_info``, set by formula libraries and read by
     statsmodels), which pandas' own pickle drops: its recipe, then those attributes. Before, a hit gave back a
     frame without them, and an entry whose output held one of them could not be loaded again."""
-    if not _is_pandas_object(type(obj)):
+    if not is_pandas_object(type(obj)):
         return NotImplemented
-    from nbcache.keys.arrays import pandas_extras
-
     extras = {k: v for k, v in pandas_extras(obj).items()
               if k not in getattr(type(obj), "_metadata", ()) and _picklable(v)}
     if not extras:
@@ -498,7 +491,7 @@ def _left_to_pickle(cls: type) -> bool:
         return False
     if f"{cls.__module__}.{cls.__qualname__}" in generators.CLASSES:  # may be a process-wide one
         return False
-    if _is_pandas_object(cls):  # may hold attributes pandas' pickle drops
+    if is_pandas_object(cls):  # may hold attributes pandas' pickle drops
         return False
     return all("__class__" not in vars(base) for base in cls.__mro__[:-1])
 
