@@ -10,8 +10,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test check bench corpus lint lab clean screenshots
 
-# The C accelerator is compiled at install (hatch_build.py): editing it reinstalls, which rebuilds it in place.
-$(STAMP): pyproject.toml hatch_build.py nbcache/_strhash.c
+# The C accelerators are compiled at install (hatch_build.py): editing one reinstalls, which rebuilds them in place.
+$(STAMP): pyproject.toml hatch_build.py nbcache/_strhash.c nbcache/_bindings.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
