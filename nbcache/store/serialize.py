@@ -183,27 +183,28 @@ def _lru_cached(function: Any, maxsize: int | None, typed: bool) -> Any:
 def _pandas_reduction(obj: Any) -> Any:
     """A Series or DataFrame with attributes set on it (``df.design_info``, set by formula libraries and read by
     statsmodels), which pandas' own pickle drops: its recipe, then those attributes. Before, a hit gave back a
-    frame without them, and an entry whose output held one of them could not be loaded again."""
+    frame without them, and an entry whose output held one of them could not be loaded again. An attribute that
+    cannot be written (patsy's ``DesignInfo`` refuses pickling) makes the whole save fail: a hit giving the frame
+    back without it would break a later ``X.design_info`` that a re-run serves."""
     if not is_pandas_object(type(obj)):
         return NotImplemented
-    extras = {k: v for k, v in pandas_extras(obj).items()
-              if k not in getattr(type(obj), "_metadata", ()) and _picklable(v)}
+    extras = {k: v for k, v in pandas_extras(obj).items() if k not in getattr(type(obj), "_metadata", ())}
     if not extras:
         return NotImplemented
+    for name, value in extras.items():
+        _check_picklable(name, value)
     reduced = obj.__reduce_ex__(_PROTOCOL)
     if type(reduced) is not tuple or not 3 <= len(reduced) <= 5 or any(part is not None for part in reduced[3:]):
         return NotImplemented  # not the recipe pandas writes today: left to pickle
     return reduced[0], reduced[1], (reduced[2], extras), None, None, _set_pandas_state
 
 
-def _picklable(value: Any) -> bool:
-    """Whether an attribute set on a frame can be written; one that cannot (patsy's ``DesignInfo``) is left out, as
-    pandas' own pickle leaves it, so that the frame, and the model holding it, can still be saved."""
+def _check_picklable(name: str, value: Any) -> None:
+    """Raises SerializationError naming an attribute set on a frame that pickle cannot write."""
     try:
         pickle.dumps(value, protocol=_PROTOCOL)
-    except Exception:
-        return False
-    return True
+    except Exception as exc:
+        raise SerializationError(f"its attribute {name!r} ({_describe(value)}) cannot be saved: {exc}") from None
 
 
 def _set_pandas_state(obj: Any, state: tuple[Any, dict[str, Any]]) -> None:

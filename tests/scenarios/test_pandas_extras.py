@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from nbcache.errors import SerializationError
 from nbcache.keys.values import hash_value
 from nbcache.store import serialize
 from tests.scenarios.restarts import Step, differential
@@ -61,26 +63,41 @@ class Unpicklable:
         raise NotImplementedError("Sorry, pickling not yet supported")
 
 
-def test_an_attribute_that_cannot_be_written_leaves_the_frame_saveable_and_hashable() -> None:
+def test_an_attribute_that_cannot_be_written_makes_the_save_fail_naming_it() -> None:
+    """Pandas' pickle drops it; a hit giving the frame back without it would differ from a re-run (a later
+    ``X.design_info`` would raise), so nbcache refuses to save instead. The frame still hashes (the attribute counts
+    as absent, so a cell only reading such a frame is cached), and another attribute still changes the hash."""
     df = pd.DataFrame({"x": [1, 2]})
     object.__setattr__(df, "design_info", Unpicklable())
     object.__setattr__(df, "note", "kept")
+    with pytest.raises(SerializationError, match=r"output 'df' \(DataFrame\).*attribute 'design_info' \(Unpicklable\)"):
+        serialize.dumps({"outputs": {"df": df}})
     before = hash_value(df)
-    saved = serialize.dumps({"outputs": {"df": df}})
-    back = serialize.loads(saved.data, saved.buffers)["outputs"]["df"]
-    assert back.note == "kept" and not hasattr(back, "design_info")
     object.__setattr__(df, "note", "changed")
     assert hash_value(df) != before
 
 
+def test_a_cell_making_a_frame_with_an_attribute_that_cannot_be_written_is_not_stored(tmp_path: Path) -> None:
+    """A formula library's design matrix (patsy's ``dmatrices``): the cell runs every time, so a later cell reading
+    ``X.design_info`` works after a restart as after a plain run."""
+    design = ("class Design:\n    def __init__(self, terms):\n        self.terms = terms\n"
+              "    def __reduce__(self):\n        raise NotImplementedError('Sorry, pickling not yet supported')\n")
+    steps: list[Step] = [
+        ("import pandas as pd\n" + design, False),
+        ("X = pd.DataFrame({'a': [1.0, 2.0]})\nobject.__setattr__(X, 'design_info', Design(['a']))", True),
+        ("print(X.design_info.terms, X['a'].sum())", False),
+    ]
+    differential(steps, tmp_path, stored=False)
+
+
 def test_a_cell_reading_into_what_was_set_on_a_frame_of_an_input_hits_after_a_restart(tmp_path: Path) -> None:
     """An output held an object that the input reached through ``df.design_info`` (statsmodels' quantile
-    regression notebook): it was written as that path, which a hit could not follow, since the attribute, which
-    pickle cannot write, is gone from a restored frame, so the entry could never be loaded. Such paths are no
-    longer taken; here the object is found by its other path."""
+    regression notebook): it was written as that path, which a hit could not follow where the attribute was not
+    restored, so the entry could never be loaded. Such paths are never taken; here the object is found by its
+    other path."""
     steps: list[Step] = [
         ("import pandas as pd\nclass Design:\n    def __init__(self, terms):\n        self.terms = terms\n"
-         "    def __reduce__(self):\n        raise NotImplementedError('no pickling')\nclass Box:\n    pass", False),
+         "class Box:\n    pass", False),
         ("terms = ['a', 'b']\ndf = pd.DataFrame({'a': [1]})\nobject.__setattr__(df, 'design_info', Design(terms))\n"
          "model = Box()\nmodel.frame = df\nmodel.deep = Box()\nmodel.deep.inner = Box()\n"
          "model.deep.inner.more = Box()\nmodel.deep.inner.more.terms = terms\ndel terms", True),
