@@ -16,6 +16,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 from blake3 import blake3
 
@@ -230,9 +231,7 @@ class _Imported:
 _imported: dict[str, _Imported] = {}
 
 
-_by_file: dict[str, types.ModuleType] = {}
 _OWN_FOLDER = os.path.realpath(os.path.dirname(os.path.dirname(__file__))) + os.sep
-_by_file_seen: list[tuple[int, str, int] | None] = [None]
 
 
 def _modules_signature() -> tuple[int, str, int]:
@@ -244,19 +243,70 @@ def _modules_signature() -> tuple[int, str, int]:
     return len(modules), last, id(modules.get(last))
 
 
+def _user_file(module: types.ModuleType) -> str | None:
+    """The real path of a loaded module's source when it is the user's own (not a library's, not nbcache's)."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str) and file.endswith(".py") and not is_library_file(file):
+        real = _real_path(file)
+        if not real.startswith(_OWN_FOLDER):  # nbcache itself, installed editable: not the user's code
+            return real
+    return None
+
+
+class _UserModules:
+    """The loaded user modules by real path, kept in step with ``sys.modules`` by its changes only.
+
+    Every cached cell looks here two or three times, and a cell that imports, or a library that imports lazily
+    while it runs, changes ``sys.modules``: reading all of its two thousand modules again took 2-3 ms each time.
+    A dict keeps insertion order and an import adds at the end (a module imported again after its removal too),
+    so the modules added since the last look are the last ones; the walk back from the end stops at the first it
+    has seen. When the count says a module was removed besides, everything is read again (a module that left may
+    have shared its file with another)."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, types.ModuleType] = {}
+        self.seen: dict[str, Any] = {}  # sys.modules as of the last look
+        self.signature: tuple[int, str, int] | None = None
+
+    def refresh(self) -> None:
+        signature = _modules_signature()
+        if signature == self.signature:
+            return
+        added = self._added()
+        if added is None:
+            self.by_file.clear()
+            self.seen = dict(sys.modules)
+            added = list(self.seen.items())
+        else:
+            self.seen.update(added)
+        for _, module in added:
+            real = _user_file(module)
+            if real is not None:
+                self.by_file[real] = module
+        self.signature = signature
+
+    def _added(self) -> list[tuple[str, Any]] | None:
+        """The modules added since the last look, or None if others were removed (or another thread imported
+        while this one looked): then every module must be looked at."""
+        added: list[tuple[str, Any]] = []
+        try:
+            for name, module in reversed(sys.modules.items()):
+                if self.seen.get(name) is module:
+                    break
+                added.append((name, module))
+        except RuntimeError:  # sys.modules changed size meanwhile
+            return None
+        new_names = sum(1 for name, _ in added if name not in self.seen)
+        return added if len(sys.modules) == len(self.seen) + new_names else None
+
+
+_user = _UserModules()
+
+
 def _loaded_module(path: str) -> types.ModuleType | None:
-    """The loaded user module whose file is ``path`` (a real path); the map is rebuilt when sys.modules grows."""
-    signature = _modules_signature()
-    if signature != _by_file_seen[0]:
-        _by_file.clear()
-        for module in list(sys.modules.values()):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str) and file.endswith(".py") and not is_library_file(file):
-                real = _real_path(file)
-                if not real.startswith(_OWN_FOLDER):  # nbcache itself, installed editable: not the user's code
-                    _by_file[real] = module
-        _by_file_seen[0] = signature
-    found = _by_file.get(path)
+    """The loaded user module whose file is ``path`` (a real path)."""
+    _user.refresh()
+    found = _user.by_file.get(path)
     return found if found is not None and sys.modules.get(found.__name__) is found else None
 
 
@@ -295,13 +345,13 @@ def loaded_digest(path: str, current: bytes) -> bytes:
 def user_modules() -> dict[str, types.ModuleType]:
     """The loaded modules from the user's own files, by name."""
     _loaded_module("")  # refresh the map
-    return {m.__name__: m for m in _by_file.values() if sys.modules.get(m.__name__) is m}
+    return {m.__name__: m for m in _user.by_file.values() if sys.modules.get(m.__name__) is m}
 
 
 def note_imports() -> None:
     """Remember the source of the user modules loaded now (after a cell ran: what it imported is fresh)."""
     _loaded_module("")  # refresh the map
-    for real, module in list(_by_file.items()):
+    for real, module in list(_user.by_file.items()):
         seen = _imported.get(real)
         fresh = seen is None or seen.spec is not getattr(module, "__spec__", None)
         if fresh and os.path.isfile(real) and _pyc_matches(real) is not False:
