@@ -192,10 +192,21 @@ def _model(ip: InteractiveShell, rows: int, repeat: int) -> list[dict[str, Any]]
                 "none (smaller is better)", None)]
 
 
+def _top_level_loop(ip: InteractiveShell, iterations: int, repeat: int) -> list[dict[str, Any]]:
+    """A pure-Python loop at the top of a cell: every name it reads or binds goes through the cell's locals, which
+    nbcache makes a recorder (the C one where it was built); its miss against the plain cell."""
+    ip.user_ns["n"] = iterations
+    body = "s = 0\nfor i in range(n):\n    s += i % 7"
+    plain, miss = _interleaved(lambda: _run(ip, body), lambda: _run(ip, "%%cache -q -f\n" + body), repeat)
+    return [row("top-level loop", f"{iterations:,} iterations, miss (run and store)", miss, "the plain cell", plain,
+                "<= 1.5x", lambda s, b: s <= 1.5 * b)]
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     repeat = 5 if quick else 9
     with _shell() as ip:
         rows = _trivial(ip, 50 if quick else 500)
+        rows += _top_level_loop(ip, 20_000 if quick else 1_000_000, repeat)
         rows += _first_hit_after_restart(3 if quick else 9)
         rows += _large_array(ip, (16 if quick else 1024) * 2**20, repeat)
         rows += _large_frame(ip, 50_000 if quick else 10_000_000, repeat)

@@ -8,18 +8,30 @@ each costs a dictionary operation and, for a store, two set operations.
 
 Recorder(namespace) is a dict subclass whose own items stay empty; namespace must be a dict (IPython's user
 namespace; a subclass's own __getitem__ is honoured). Attributes: namespace, bound (set of names stored) and
-deleted (set of names deleted), as the pure-Python recorder has them.
+deleted (set of names deleted), as the pure-Python recorder has them. bound and deleted are changed only
+through the mapping (the recorder remembers the names it stored last as being in bound).
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+
+/* How many of the names stored last are remembered, so that a loop storing the same few names skips the set. */
+#define RECENT 4
 
 typedef struct {
     PyDictObject dict; /* empty: the items live in namespace */
     PyObject *namespace;
     PyObject *bound;
     PyObject *deleted;
+    PyObject *recent[RECENT]; /* names in bound, stored lately (strong references); cleared by any delete */
+    int next;
 } Recorder;
+
+static void forget_recent(Recorder *self) {
+    for (int i = 0; i < RECENT; i++) {
+        Py_CLEAR(self->recent[i]);
+    }
+}
 
 static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"namespace", NULL};
@@ -34,6 +46,7 @@ static int recorder_init(Recorder *self, PyObject *args, PyObject *kwargs) {
         Py_XDECREF(deleted);
         return -1;
     }
+    forget_recent(self);
     Py_XSETREF(self->namespace, Py_NewRef(namespace));
     Py_XSETREF(self->bound, bound);
     Py_XSETREF(self->deleted, deleted);
@@ -65,6 +78,22 @@ static PyObject *recorder_getitem(Recorder *self, PyObject *name) {
     return PyObject_GetItem(self->namespace, name);
 }
 
+/* name noted as bound: a loop stores the same few names over and over, which are then found among the recent
+   ones by pointer (code objects intern their names) without a set lookup. */
+static int note_bound(Recorder *self, PyObject *name) {
+    for (int i = 0; i < RECENT; i++) {
+        if (self->recent[i] == name) {
+            return 0;
+        }
+    }
+    if (PySet_Add(self->bound, name) < 0) {
+        return -1;
+    }
+    Py_XSETREF(self->recent[self->next], Py_NewRef(name));
+    self->next = (self->next + 1) % RECENT;
+    return 0;
+}
+
 /* name taken out of a set of notes, skipped when the set is empty (no name was deleted: the usual case). */
 static int forget(PyObject *notes, PyObject *name) {
     return PySet_GET_SIZE(notes) == 0 ? 0 : PySet_Discard(notes, name);
@@ -78,11 +107,12 @@ static int recorder_setitem(Recorder *self, PyObject *name, PyObject *value) {
     if (value != NULL) {
         int stored = PyDict_CheckExact(self->namespace) ? PyDict_SetItem(self->namespace, name, value)
                                                         : PyObject_SetItem(self->namespace, name, value);
-        if (stored < 0 || PySet_Add(self->bound, name) < 0 || forget(self->deleted, name) < 0) {
+        if (stored < 0 || note_bound(self, name) < 0 || forget(self->deleted, name) < 0) {
             return -1;
         }
         return 0;
     }
+    forget_recent(self); /* the name may leave bound */
     if (PyObject_DelItem(self->namespace, name) < 0 || PySet_Add(self->deleted, name) < 0 ||
         forget(self->bound, name) < 0) {
         return -1;
@@ -98,6 +128,9 @@ static int recorder_contains(Recorder *self, PyObject *name) {
 }
 
 static int recorder_traverse(Recorder *self, visitproc visit, void *arg) {
+    for (int i = 0; i < RECENT; i++) {
+        Py_VISIT(self->recent[i]);
+    }
     Py_VISIT(self->namespace);
     Py_VISIT(self->bound);
     Py_VISIT(self->deleted);
@@ -105,6 +138,7 @@ static int recorder_traverse(Recorder *self, visitproc visit, void *arg) {
 }
 
 static int recorder_clear(Recorder *self) {
+    forget_recent(self);
     Py_CLEAR(self->namespace);
     Py_CLEAR(self->bound);
     Py_CLEAR(self->deleted);
@@ -113,6 +147,7 @@ static int recorder_clear(Recorder *self) {
 
 static void recorder_dealloc(Recorder *self) {
     PyObject_GC_UnTrack(self);
+    forget_recent(self);
     Py_CLEAR(self->namespace);
     Py_CLEAR(self->bound);
     Py_CLEAR(self->deleted);
