@@ -15,11 +15,12 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from nbcache.analysis import determinism
-from nbcache.analysis.names import CellAnalysis, is_ipython_name
+from nbcache.analysis.names import CellAnalysis
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
+from nbcache.cell.namespace import Before, changes_of_run
 from nbcache.cell.parsed import hides_value, parse_cell
 from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
@@ -75,18 +76,6 @@ class Prepared:
 
 def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=2)
-
-
-def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
-    """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
-    # Identity first: a notebook's namespace is mostly names the run left alone, and is_ipython_name is a call.
-    outputs = {
-        name for name, value in after.items()
-        if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
-    }
-    # The names gone, by set operations in C rather than a test of each name.
-    deleted = {name for name in (before.keys() | run.deleted) - after.keys() if not is_ipython_name(name)}
-    return outputs, deleted
 
 
 def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -304,7 +293,7 @@ class CachedCell:
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
+        before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
         with recording(self.shell, self.reporter.output_starts) as recorded, self._reporting_failure():
@@ -314,7 +303,7 @@ class CachedCell:
                                        cell.inputs.values.values())
         randomness = {"nondeterministic": random.frozen, "random_state": random.drawn}
         changes = settings.changes(snapshot, cell.analysis.magics)
-        outputs, deletions = _runtime_changes(before, self.ns, run)
+        outputs, deletions = changes_of_run(before, self.ns, run.bound, run.deleted)
         mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
