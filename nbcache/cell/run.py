@@ -72,6 +72,7 @@ class Prepared:
     normalised: str
     key: str
     ident: str
+    offset: int = 0  # lines of the cell before ``source``: ``tree`` is numbered past them
 
 
 def _warn(message: str) -> None:
@@ -150,18 +151,22 @@ class CachedCell:
 
     def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        parsed = parse_cell(self.shell, raw)  # a SyntaxError surfaces as it would without %%cache
-        source, tree, analysis = parsed.source, parsed.tree, parsed.analysis
+        # Parsed numbered as the run compiles it (past the %%cache line); a SyntaxError surfaces as without %%cache.
+        parsed = parse_cell(self.shell, raw, execute.body_offset(self.shell, raw))
+        source, tree, analysis, offset = parsed.source, parsed.tree, parsed.analysis, parsed.offset
         if analysis.dynamic:
-            return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
+            reason = f"cell {analysis.dynamic}, so nbcache cannot tell what it reads"
+            return self._uncached(tree, source, raw, reason, offset)
         try:
-            cell = self._prepare(raw, source, tree, analysis, parsed.normalised)
+            cell = self._prepare(raw, source, tree, analysis, parsed.normalised, offset)
         except UnhashableInput as exc:
             reason = f"input {exc.name} cannot be hashed: {exc.description}; add --ignore {exc.name} to leave it out"
-            return self._uncached(tree, source, raw, reason)
+            return self._uncached(tree, source, raw, reason, offset)
         return self._run_prepared(cell)
 
-    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis, normalised: str) -> Prepared:
+    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis, normalised: str,
+                 offset: int = 0) -> Prepared:
+        """``offset``: the lines before ``source`` in the cell, by which ``tree`` is numbered (see execute.py)."""
         try:
             files = expand_deps(self.options.deps)
         except FileNotFoundError as exc:
@@ -170,7 +175,7 @@ class CachedCell:
         inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
         key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
-        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident)
+        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident, offset)
 
     def _run_prepared(self, cell: Prepared) -> Any:
         __tracebackhide__ = True  # noqa: F841
@@ -350,7 +355,7 @@ class CachedCell:
     def _execute(self, cell: Prepared) -> execute.Execution:
         """Run the cell live (auto mode overrides this to run it through IPython's own code path)."""
         __tracebackhide__ = True  # noqa: F841
-        return execute.run(self.shell, cell.tree, cell.source, cell.raw)
+        return execute.run(self.shell, cell.tree, cell.source, cell.raw, cell.offset)
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> EntryMeta:
@@ -387,10 +392,10 @@ class CachedCell:
         return stored, time.perf_counter() - start, ""
 
     # ---- uncached
-    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
+    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str, offset: int = 0) -> Any:
         __tracebackhide__ = True  # noqa: F841
         self._status(CellStatus(state=CellState.NOT_CACHED, line=uncached_line(reason), reason=reason, raw=raw))
-        return execute.run(self.shell, tree, source, raw).value
+        return execute.run(self.shell, tree, source, raw, offset).value
 
     # ---- what the user is told: the stderr line or the panel, as the reporter decides
     @contextmanager
