@@ -423,7 +423,7 @@ class Index:
         """Whether any process has matched this index against the entries folder: a new or rebuilt index has not,
         and knows nothing yet of the entries already there."""
         with self._lock:
-            db = self._connect()
+            db = self._connect()  # a file rebuilt meanwhile is another file: asked, never taken for synced
             if self._ino is not None and self._ino == self._synced_ino:
                 return True  # a sync's row for the entries folder is never removed from that file (``sync``)
             synced = db.execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
