@@ -4,9 +4,9 @@ One kernel runs a notebook of cheap cells twice over, each cell once plain and o
 it (so a busy machine slows both alike): the first pass's cached cells miss (run and store), the second's hit.
 Each cell's time is the kernel's own, from its "busy" message to its execute reply (header timestamps), so the
 client's speed is left out while every widget message the panel sends is counted. The figures are per-cell
-medians of each pass. Each miss's save is timed inside the kernel too (around ``CachedCell._save``, the time its
-status line reports), so the miss's overhead can be given without it. Every figure includes a panel that reached
-the client (``_check_all_hit`` reads it).
+medians of each pass. Each miss's save is timed inside the kernel too (around ``CachedCell._save_entry``: all that
+exists only to store the entry, the time its status line reports), so the miss's overhead can be given without
+it. Every figure includes a panel that reached the client (``_check_all_hit`` reads it).
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def _seconds(cell: Any) -> float:
 _TIME_SAVES = """
 import time as _bench_time
 import nbcache.cell.run as _bench_run
-_bench_saves, _bench_save = [], _bench_run.CachedCell._save
+_bench_saves, _bench_save = [], _bench_run.CachedCell._save_entry
 def _bench_timed_save(self, *args, **kwargs):
     start = _bench_time.perf_counter()
     try:
         return _bench_save(self, *args, **kwargs)
     finally:
         _bench_saves.append(_bench_time.perf_counter() - start)
-_bench_run.CachedCell._save = _bench_timed_save
+_bench_run.CachedCell._save_entry = _bench_timed_save
 """
 _PRINT_SAVES = "import json as _bench_json\nprint(_bench_json.dumps(_bench_saves))"
 

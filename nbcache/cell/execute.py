@@ -154,18 +154,24 @@ def _whole_cell(shell: Any, raw: str) -> tuple[str, int]:
     return raw, 0
 
 
-def compile_cell(shell: Any, tree: ast.Module, source: str, raw: str) -> tuple[Any, Any]:
+def body_offset(shell: Any, raw: str) -> int:
+    """How many lines of the cell come before the body (the ``%%cache`` line): its tree is numbered past them."""
+    return _whole_cell(shell, raw)[1]
+
+
+def compile_cell(shell: Any, tree: ast.Module, source: str, raw: str, tree_offset: int = 0) -> tuple[Any, Any]:
     """Compile the cell's statements and its last expression separately, like IPython's 'last_expr' mode.
 
     The whole cell is registered with IPython's compiler cache under the cell's own prompt number, and the body's
     lines are numbered as in the cell, so a traceback reads ``Cell In[N], line 2`` with the cell's lines around it.
-    ``tree`` is ``source`` parsed (the caller's tree keeps its own line numbers).
+    ``tree`` is ``source`` parsed with ``tree_offset`` blank lines before it (see ``body_offset``).
     """
     whole, offset = _whole_cell(shell, raw)
     filename = shell.compile.cache(source if offset == 0 else whole, _cell_number(shell), raw_code=whole)
-    if offset:
-        # A fresh parse to renumber: ast.parse is C, a deep copy of the caller's tree cost ~10 ms a cell.
-        tree = ast.increment_lineno(ast.parse(source), offset)
+    if offset != tree_offset:
+        # A fresh parse, numbered from the body's first line by the blank lines before it: ast.parse is C, where
+        # a deep copy of the caller's tree cost ~10 ms a cell and ast.increment_lineno's walk ~0.05 ms.
+        tree = ast.parse("\n" * offset + source)
     body, last = tree.body, None
     final = body[-1] if body else None
     if isinstance(final, ast.Expr):
@@ -219,10 +225,10 @@ def _render_as_plain_cell(shell: Any, error: BaseException) -> None:
         pass
 
 
-def run(shell: Any, tree: ast.Module, source: str, raw: str) -> Execution:
-    """Execute the cell; exceptions propagate unchanged, as they would without nbcache."""
+def run(shell: Any, tree: ast.Module, source: str, raw: str, tree_offset: int = 0) -> Execution:
+    """Execute the cell (``tree``: see ``compile_cell``); exceptions propagate unchanged, as without nbcache."""
     __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in the user's traceback)
-    code, last_code = compile_cell(shell, tree, source, raw)
+    code, last_code = compile_cell(shell, tree, source, raw, tree_offset)
     namespace = shell.user_ns
     namespace.setdefault("__builtins__", builtins)
     recorder = recorder_type(namespace)

@@ -58,9 +58,10 @@ def transformed(shell: Any, raw: str) -> str:
 @dataclass(frozen=True)
 class ParsedCell:
     source: str
-    tree: ast.Module
+    tree: ast.Module  # numbered as in the whole cell: ``offset`` lines (the ``%%cache`` line) before the source
     analysis: CellAnalysis
-    normalised: str
+    normalised: str  # without line numbers: the same whatever the offset
+    offset: int = 0
 
 
 _cache: OrderedDict[tuple[Any, ...], ParsedCell] = OrderedDict()
@@ -75,16 +76,19 @@ def _transformers(shell: Any) -> tuple[int | None, ...]:
             *map(id, getattr(shell, "input_transformers_post", ())))
 
 
-def parse_cell(shell: Any, raw: str) -> ParsedCell:
-    """The cell as IPython would run it, parsed and analysed; a SyntaxError propagates (and nothing is kept)."""
-    key = (raw, _transformers(shell))
+def parse_cell(shell: Any, raw: str, offset: int = 0) -> ParsedCell:
+    """The cell as IPython would run it, parsed and analysed; a SyntaxError propagates (and nothing is kept).
+
+    ``offset``: lines of the cell before this text; the tree is numbered past them, as the run compiles it, so a
+    miss parses its text once (and a SyntaxError names the cell's line)."""
+    key = (raw, offset, _transformers(shell))
     found = _cache.get(key)
     if found is not None:
         _cache.move_to_end(key)
         return found
     source = transformed(shell, raw)
-    tree = ast.parse(source)
-    parsed = ParsedCell(source, tree, analyse_tree(tree), normalise(tree))
+    tree = ast.parse("\n" * offset + source)
+    parsed = ParsedCell(source, tree, analyse_tree(tree), normalise(tree), offset)
     _cache[key] = parsed
     if len(_cache) > _CAPACITY:
         _cache.popitem(last=False)

@@ -15,11 +15,12 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from nbcache.analysis import determinism
-from nbcache.analysis.names import CellAnalysis, is_ipython_name
+from nbcache.analysis.names import CellAnalysis
 from nbcache.cell import aliases as references
 from nbcache.cell import execute
 from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
+from nbcache.cell.namespace import Before, changes_of_run
 from nbcache.cell.parsed import hides_value, parse_cell
 from nbcache.cell.payload import ClearEvent, Payload
 from nbcache.errors import CacheWarning, SerializationError, UnhashableInput
@@ -71,22 +72,11 @@ class Prepared:
     normalised: str
     key: str
     ident: str
+    offset: int = 0  # lines of the cell before ``source``: ``tree`` is numbered past them
 
 
 def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=2)
-
-
-def _runtime_changes(before: dict[str, Any], after: dict[str, Any], run: execute.Execution) -> tuple[set, set]:
-    """Names the run bound (or rebound, also through ``globals()`` or a magic) and names it removed."""
-    # Identity first: a notebook's namespace is mostly names the run left alone, and is_ipython_name is a call.
-    outputs = {
-        name for name, value in after.items()
-        if (before.get(name, _MISSING) is not value or name in run.bound) and not is_ipython_name(name)
-    }
-    # The names gone, by set operations in C rather than a test of each name.
-    deleted = {name for name in (before.keys() | run.deleted) - after.keys() if not is_ipython_name(name)}
-    return outputs, deleted
 
 
 def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -129,9 +119,12 @@ def _execution_results(shell: Any) -> list[dict]:
     return [vars(r) for r in unique.values()] + ([hidden] if isinstance(hidden, dict) else [])
 
 
-def _frozen_note(meta: EntryMeta) -> str:
-    reason = meta.nondeterministic
+def _frozen(reason: str | None) -> str:
     return f"non-deterministic: result frozen ({reason})" if reason else ""
+
+
+def _frozen_note(meta: EntryMeta) -> str:
+    return _frozen(meta.nondeterministic)
 
 
 class CachedCell:
@@ -158,18 +151,22 @@ class CachedCell:
 
     def _run(self, raw: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        parsed = parse_cell(self.shell, raw)  # a SyntaxError surfaces as it would without %%cache
-        source, tree, analysis = parsed.source, parsed.tree, parsed.analysis
+        # Parsed numbered as the run compiles it (past the %%cache line); a SyntaxError surfaces as without %%cache.
+        parsed = parse_cell(self.shell, raw, execute.body_offset(self.shell, raw))
+        source, tree, analysis, offset = parsed.source, parsed.tree, parsed.analysis, parsed.offset
         if analysis.dynamic:
-            return self._uncached(tree, source, raw, f"cell {analysis.dynamic}, so nbcache cannot tell what it reads")
+            reason = f"cell {analysis.dynamic}, so nbcache cannot tell what it reads"
+            return self._uncached(tree, source, raw, reason, offset)
         try:
-            cell = self._prepare(raw, source, tree, analysis, parsed.normalised)
+            cell = self._prepare(raw, source, tree, analysis, parsed.normalised, offset)
         except UnhashableInput as exc:
             reason = f"input {exc.name} cannot be hashed: {exc.description}; add --ignore {exc.name} to leave it out"
-            return self._uncached(tree, source, raw, reason)
+            return self._uncached(tree, source, raw, reason, offset)
         return self._run_prepared(cell)
 
-    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis, normalised: str) -> Prepared:
+    def _prepare(self, raw: str, source: str, tree: ast.Module, analysis: CellAnalysis, normalised: str,
+                 offset: int = 0) -> Prepared:
+        """``offset``: the lines before ``source`` in the cell, by which ``tree`` is numbered (see execute.py)."""
         try:
             files = expand_deps(self.options.deps)
         except FileNotFoundError as exc:
@@ -178,7 +175,7 @@ class CachedCell:
         inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
         key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
-        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident)
+        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident, offset)
 
     def _run_prepared(self, cell: Prepared) -> Any:
         __tracebackhide__ = True  # noqa: F841
@@ -304,7 +301,7 @@ class CachedCell:
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before, rng_before, snapshot = dict(self.ns), determinism.rng_states(), settings.snapshot()
+        before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot()
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
         with recording(self.shell, self.reporter.output_starts) as recorded, self._reporting_failure():
@@ -314,7 +311,7 @@ class CachedCell:
                                        cell.inputs.values.values())
         randomness = {"nondeterministic": random.frozen, "random_state": random.drawn}
         changes = settings.changes(snapshot, cell.analysis.magics)
-        outputs, deletions = _runtime_changes(before, self.ns, run)
+        outputs, deletions = changes_of_run(before, self.ns, run.bound, run.deleted)
         mutated = _mutated_inputs(cell.inputs, self.ns)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
@@ -327,8 +324,7 @@ class CachedCell:
     def _store(self, cell: Prepared, reason: str, payload: Payload, recorded: Recording,
                run: tuple[set[str], set[str], list[str], float], randomness: dict[str, Any]) -> None:
         """Save the entry once the cell's outputs are complete, and say how the miss went."""
-        outputs, deletions, mutated, compute_s = run
-        meta = replace(self._meta(cell, outputs, deletions, mutated, compute_s), reason=reason, **randomness)
+        compute_s = run[3]
         if compute_s < self.options.min_seconds:
             stored, save_s, note = None, 0.0, TOO_CHEAP
         elif recorded.widgets:  # a hit could not show them: the cell runs each time instead
@@ -336,16 +332,30 @@ class CachedCell:
         elif unset := payload.changes.not_replayed():
             stored, save_s, note = None, 0.0, f"it changes {' and '.join(unset)}, which a hit cannot set again"
         else:
-            self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
-            stored, save_s, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
-        notes = [n for n in (note, _frozen_note(meta)) if n]
+            stored, save_s, note = self._save_entry(cell, reason, payload, run, randomness)
+        notes = [n for n in (note, _frozen(randomness["nondeterministic"])) if n]
         line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
         self._status(self._facts(cell, CellState.MISS, line, reason, compute_s, compute_s, stored, payload))
+
+    def _save_entry(self, cell: Prepared, reason: str, payload: Payload,
+                    run: tuple[set[str], set[str], list[str], float],
+                    randomness: dict[str, Any]) -> tuple[int | None, float, str]:
+        """Store the entry: its size (None if not stored), the seconds storing took, a note if it failed.
+
+        Timed as one, for the status line's "stored in" and the benchmarks' save: all that exists only to store
+        the entry (the save's progress bar, the entry's metadata, the references to inputs it is written with),
+        then the store's write (pickling, files, signature, index)."""
+        start = time.perf_counter()
+        outputs, deletions, mutated, compute_s = run
+        self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
+        meta = replace(self._meta(cell, outputs, deletions, mutated, compute_s), reason=reason, **randomness)
+        stored, _, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
+        return stored, (time.perf_counter() - start if stored is not None else 0.0), note
 
     def _execute(self, cell: Prepared) -> execute.Execution:
         """Run the cell live (auto mode overrides this to run it through IPython's own code path)."""
         __tracebackhide__ = True  # noqa: F841
-        return execute.run(self.shell, cell.tree, cell.source, cell.raw)
+        return execute.run(self.shell, cell.tree, cell.source, cell.raw, cell.offset)
 
     def _meta(self, cell: Prepared, outputs: set[str], deletions: set[str], mutated: list[str],
               compute_s: float) -> EntryMeta:
@@ -382,10 +392,10 @@ class CachedCell:
         return stored, time.perf_counter() - start, ""
 
     # ---- uncached
-    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str) -> Any:
+    def _uncached(self, tree: ast.Module, source: str, raw: str, reason: str, offset: int = 0) -> Any:
         __tracebackhide__ = True  # noqa: F841
         self._status(CellStatus(state=CellState.NOT_CACHED, line=uncached_line(reason), reason=reason, raw=raw))
-        return execute.run(self.shell, tree, source, raw).value
+        return execute.run(self.shell, tree, source, raw, offset).value
 
     # ---- what the user is told: the stderr line or the panel, as the reporter decides
     @contextmanager

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from operator import attrgetter
 from types import FrameType
 from typing import Any
@@ -87,31 +87,30 @@ class _LastRead:
 _LAST = _LastRead()
 
 
-def _fields(objects: list, name: str, default: Any = None) -> list:
-    return list(map(getattr, objects, repeat(name), repeat(default)))
-
-
 _LOGGER_FIELDS = attrgetter("level", "propagate", "disabled")
 _HANDLERS, _FILTERS = attrgetter("handlers"), attrgetter("filters")
 
 
+def _handler_fields(handler: Any) -> tuple:
+    formatter = getattr(handler, "formatter", None)
+    return (type(handler), getattr(handler, "stream", None), getattr(handler, "level", None), formatter,
+            getattr(formatter, "_fmt", None), getattr(formatter, "datefmt", None),
+            len(getattr(handler, "filters", ())))
+
+
 def _fingerprint(manager: Any, loggers: list) -> tuple:
-    """Everything ``_read`` looks at, gathered by C loops (a kernel with torch loaded has some 160 loggers; reading
-    each one's state in Python took 0.16 ms a look, and every keying looks). Handler lists are flattened into one
-    list of handlers plus each list's length, so a handler added, removed or replaced changes it; each distinct
-    handler's stream, level, formatter and filters count too."""
+    """Everything ``_read`` looks at, the loggers' gathered by C loops (a kernel with torch loaded has some 160
+    loggers; reading each one's state in Python took 0.16 ms a look, and every keying looks). Handler lists are
+    flattened into one list of handlers plus each list's length, so a handler added, removed or replaced changes
+    it; each distinct handler's stream, level, formatter and filters count too, read in one pass (a few handlers
+    serve all the loggers: a C loop per field cost more than the loop over them)."""
     if logging.PlaceHolder in set(map(type, loggers)):
         loggers = [logger for logger in loggers if not isinstance(logger, logging.PlaceHolder)]
     handler_lists = list(map(_HANDLERS, loggers))
     handlers = list(chain.from_iterable(handler_lists))
-    distinct = list(dict.fromkeys(handlers))
-    formatters = _fields(distinct, "formatter")
     return (manager.disable, sys.stdout, sys.stderr, list(manager.loggerDict), loggers,
             list(map(_LOGGER_FIELDS, loggers)), list(map(len, map(_FILTERS, loggers))),
-            list(map(len, handler_lists)), handlers,
-            list(map(type, distinct)), _fields(distinct, "stream"), _fields(distinct, "level"), formatters,
-            _fields(formatters, "_fmt"), _fields(formatters, "datefmt"),
-            list(map(len, _fields(distinct, "filters", ()))))
+            list(map(len, handler_lists)), handlers, list(map(_handler_fields, dict.fromkeys(handlers))))
 
 
 def _read(manager: Any) -> dict[str, Any]:

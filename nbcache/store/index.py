@@ -118,6 +118,7 @@ class Index:
         # This process's claims, written again into a new index file if the connection moves to one.
         self._held: dict[str, list[str]] = {}
         self._await_root = False  # in memory only because the store folder did not exist yet
+        self._synced_ino: int | None = None  # the index file ``ever_synced`` found synced (it stays so)
 
     # ---- the connection: the file in the store, else (read-only, damaged beyond repair) one in memory
     def _open(self, where: str) -> sqlite3.Connection:
@@ -169,6 +170,7 @@ class Index:
 
     def _use(self, db: sqlite3.Connection, ino: int | None = None, await_root: bool = False) -> sqlite3.Connection:
         self._db, self._ino, self._await_root = db, ino, await_root
+        self._synced_ino = None  # another file (or the same one reopened): ask it
         if ino is not None:
             self._carry_claims(db)
         return db
@@ -421,7 +423,13 @@ class Index:
         """Whether any process has matched this index against the entries folder: a new or rebuilt index has not,
         and knows nothing yet of the entries already there."""
         with self._lock:
-            return self._connect().execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
+            db = self._connect()  # a file rebuilt meanwhile is another file: asked, never taken for synced
+            if self._ino is not None and self._ino == self._synced_ino:
+                return True  # a sync's row for the entries folder is never removed from that file (``sync``)
+            synced = db.execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
+            if synced:
+                self._synced_ino = self._ino
+            return synced
 
     def referenced(self) -> set[str]:
         """Every blob some manifest names, whoever signed it: a sweep keeps them all."""

@@ -284,10 +284,13 @@ class _SharedReader:
     """The unpickler that reads a payload's dill segments in the order they were written (the main pickle's)."""
 
     def __init__(self, resolve: Resolve) -> None:
+        self._resolve = resolve
         self._segment = _Segment()
-        self._unpickler = _DillUnpickler(self._segment, resolve)
+        self._unpickler: _DillUnpickler | None = None  # made at the first segment: most payloads have none
 
     def load(self, data: bytes) -> Any:
+        if self._unpickler is None:
+            self._unpickler = _DillUnpickler(self._segment, self._resolve)
         self._segment.data = io.BytesIO(data)
         return self._unpickler.load()
 

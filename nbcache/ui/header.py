@@ -12,7 +12,6 @@ built on the comm already open, sending nothing, since the frontend already hold
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from ipywidgets import __protocol_version__
 from ipywidgets.comm import create_comm, get_comm_manager
 from jupyter_client.session import json_packer
 
+from nbcache.ui.ids import new_id
 from nbcache.ui.outbox import Outbox
 
 _TARGET = "jupyter.widget"
@@ -103,7 +103,7 @@ class LightHeader:
         self.args = header_args(description, tooltip, LABELS, layout, style)
         self._template = _template(layout, style, LABELS)
         self._on_message = on_message
-        self.model_id = uuid.uuid4().hex
+        self.model_id = new_id()
         self.comm: Any = None
 
     def open(self, box: Outbox | None = None) -> None:

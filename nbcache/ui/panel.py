@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import threading
 import traceback
-import uuid
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -33,6 +32,7 @@ from nbcache.store.clearing import ClearRequest, clear
 from nbcache.ui import sidebar
 from nbcache.ui.details import details_html
 from nbcache.ui.header import LightHeader
+from nbcache.ui.ids import new_id
 from nbcache.ui.outbox import outbox
 from nbcache.ui.progress import SaveTicker, Ticker
 from nbcache.ui.report import CellState, CellStatus
@@ -160,7 +160,7 @@ class StatusPanel:
         self.details_open = False
         self._ticker: SaveTicker | None = None
         self._running: Ticker | None = None
-        self._display_id = f"nbcache-{uuid.uuid4().hex}"
+        self._display_id = f"nbcache-{new_id()}"
         self._shown = False
         self._holding = False  # a miss's place is held until its first output (``output_starts``)
         self._placing = threading.Lock()  # the "running" ticker and the cell's first output may both show it
@@ -240,7 +240,7 @@ class StatusPanel:
         if self._recomputing:
             return
         if again:
-            self._display_id = f"nbcache-{uuid.uuid4().hex}"
+            self._display_id = f"nbcache-{new_id()}"
         update = self._shown and not again
         self._shown, self._text = True, text
         _publish(self._bundle(text), self._display_id, update, self._light)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from typing import Any
+
+import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from nbcache.cell import parsed
+from nbcache.cell import execute, parsed
 from nbcache.keys.cellkey import normalise
 from tests.support import Shell
 
@@ -41,11 +45,34 @@ def test_running_a_cell_leaves_its_remembered_tree_unchanged(shell: Shell) -> No
     shell.ns["x"] = [3, 1, 2]
     body = f"%%cache\n{shell.count_line()}\nx.sort()\ny = sorted(x)[-1]\ny"
     shell.run(body)
-    cell = parsed.parse_cell(shell.ip, body.split("\n", 1)[1])
+    text = body.split("\n", 1)[1]
+    cell = parsed.parse_cell(shell.ip, text, execute.body_offset(shell.ip, text))
     assert normalise(cell.tree) == cell.normalised
     shell.ns["x"] = [3, 1, 2]
     shell.run(body)
     assert shell.runs == 1 and shell.ns["x"] == [1, 2, 3] and shell.ns["y"] == 3
+
+
+def test_a_tree_is_numbered_past_the_lines_before_its_text() -> None:
+    ip = InteractiveShell.instance()
+    alone, in_cell = parsed.parse_cell(ip, "y = 1\nz = 2\n"), parsed.parse_cell(ip, "y = 1\nz = 2\n", 1)
+    assert [n.lineno for n in alone.tree.body] == [1, 2] and [n.lineno for n in in_cell.tree.body] == [2, 3]
+    assert in_cell.normalised == alone.normalised and in_cell.source == alone.source  # the same key
+
+
+def test_a_miss_parses_its_body_once(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed_texts: list[str] = []
+    real = ast.parse
+
+    def counting(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(source, str) and any(line.startswith("once_") for line in source.splitlines()):
+            parsed_texts.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    result, _ = shell.run("%%cache\nonce_y = 41\nonce_y + 1")
+    assert result.result == 42 and shell.ns["once_y"] == 41
+    assert len(parsed_texts) == 1  # the analysis' tree is the one compiled, numbered as in the cell
 
 
 # Cells with and without IPython's syntax: each must come out exactly as IPython's own transform makes it.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbcache.store.index import FILE_NAME
-from tests.support import run_in_new_process
+from tests.support import Shell, run_in_new_process
 
 _SCRIPT = """
 import sys
@@ -37,3 +37,17 @@ def test_the_reason_is_right_after_a_restart_and_after_the_index_was_lost(tmp_pa
     for index in tmp_path.rglob(f"{FILE_NAME}*"):
         index.unlink()
     assert "miss (input x changed)" in run_in_new_process(_SCRIPT.format(value=3), cwd=tmp_path)
+
+
+def test_the_reason_is_right_when_the_index_is_lost_under_a_running_kernel(shell: Shell, tmp_path: Path) -> None:
+    # The kernel knows its index was synced once; a new index file in its place must still be matched first.
+    reasons = []
+    for value in (1, 2, 3):
+        shell.ns["x"] = value
+        _, captured = shell.run("%%cache\ny = x + 1")
+        reasons.append(captured.stderr)
+        if value == 2:
+            for index in (tmp_path / "store").rglob(f"{FILE_NAME}*"):
+                index.unlink()
+    assert "miss (new cell)" in reasons[0] and "miss (input x changed)" in reasons[1]
+    assert "miss (input x changed)" in reasons[2]
