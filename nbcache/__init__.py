@@ -41,9 +41,6 @@ def load_ipython_extension(ip: Any) -> None:
     # A warning about a cell not cached must show each time, not once per session, as one line.
     warnings.simplefilter("always", CacheWarning)
     oneline.install()
-    from nbcache.ipython import dispatch
-
-    dispatch.install(ip)  # a %%cache cell skips IPython's one-line prefilter, which cannot change it
     from nbcache.keys import loggers
 
     loggers.watch()  # from now on, a logger the notebook makes is told from one an import makes
@@ -80,9 +77,6 @@ def unload_ipython_extension(ip: Any) -> None:
     from nbcache.ipython import oneline
 
     oneline.uninstall()
-    from nbcache.ipython import dispatch
-
-    dispatch.uninstall(ip)
     from nbcache.ui import staleness
 
     staleness.watch(None)
