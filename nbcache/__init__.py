@@ -52,9 +52,20 @@ def load_ipython_extension(ip: Any) -> None:
     if magics.auto:
         magics.auto_runner.enable(magics.auto_min_seconds)
     _import_panel(ip, magics)
+    _sort_loaded_modules()
     if getattr(ip, "execution_count", 0) <= 1:  # no cell has run: loaded at start (a cell's count is 2 by now)
         ip._nbcache_forget = lambda info=None: _forget_startup_load(ip)
         ip.events.register("pre_run_cell", ip._nbcache_forget)
+
+
+def _sort_loaded_modules() -> None:
+    """Sort the modules loaded so far into the user's and the libraries' now, while the extension loads (usually as
+    the kernel starts), instead of in the first cached cell: a kernel has a thousand modules loaded before any
+    cell runs, and each costs a look at its file (about 25 ms in all on a 2-core VM); later cells sort only the
+    modules imported since."""
+    from nbcache.keys import modules
+
+    modules.user_modules()
 
 
 def _import_panel(ip: Any, magics: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -440,3 +441,16 @@ def test_a_view_of_an_output_array_still_shares_its_memory_after_a_hit(shell: Sh
     X, train, col = shell.ns["X"], shell.ns["train"], shell.ns["col"]
     X -= 1.0  # an in-place change a later cell makes: a real run's views see it
     assert shell.runs == 1 and train[0, 0] == -1.0 and col[2] == 8.0
+
+
+def test_loading_sorts_the_modules_loaded_so_far(shell: Shell) -> None:
+    """The extension sorts the modules a kernel has loaded into the user's and libraries' as it loads, so the
+    first cached cell does not pay for it (a thousand modules in a kernel: tens of ms)."""
+    import nbcache
+    from nbcache.keys import modules
+
+    nbcache.unload_ipython_extension(shell.ip)
+    modules._user.signature = None  # as in a new process
+    nbcache.load_ipython_extension(shell.ip)
+    assert modules._user.signature == modules._modules_signature()
+    assert modules._user.seen.keys() == sys.modules.keys()
