@@ -81,8 +81,13 @@ class _Stream:
 
     def close(self) -> None:
         if not self.inline:
-            self.h.tag(f"{self.label}:{self.size}")
-            self.h.h.update(self.sub.digest())
+            _feed_apart(self.h, self.label, self.size, self.sub.digest())
+
+
+def _feed_apart(h: Any, label: str, size: int, digest: bytes) -> None:
+    """What a _Stream hashed apart (with threads of its own) feeds into the value's stream: its size, its digest."""
+    h.tag(f"{label}:{size}")
+    h.h.update(digest)
 
 
 # ---- numpy
@@ -262,21 +267,30 @@ def _strings_digest(h: Any, flat: Any) -> Strings | None:
     return found if found is not None else _joined_digest(h, flat)
 
 
-def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
+def _strings_of(h: Any, arr: Any, flat: Any) -> bytes | None:
+    """The strings digest of an object array of exact ``str``: the memo's if its items are still the objects it
+    held when it was last hashed, else computed (and memoised); None as soon as an item is not an exact str."""
+    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
+    digest = MEMO.recall(arr, pointers) if pointers is not None else None
+    if digest is not None:
+        return digest
+    before = pointers.copy() if pointers is not None and accelerator is None else None
+    found = _strings_digest(h, flat)
+    if found is None:
+        return None
+    if pointers is not None:
+        _remember(arr, pointers, before, found)
+    return found.digest
+
+
+def _h_strings(h: Any, arr: Any, flat: Any, ahead: _Ahead | None = None) -> bool:
     """An object array of exact ``str`` hashed in bulk, by its strings alone: which objects hold them only
     chooses the faster route to the same digest, and an array whose items are still the objects it held when
     it was last hashed reuses that digest (see memo). The strings go to a stream of their own whose digest is
     fed at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
-    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
-    digest = MEMO.recall(arr, pointers) if pointers is not None else None
+    digest = ahead.strings(arr) if ahead is not None and ahead.has_strings(arr) else _strings_of(h, arr, flat)
     if digest is None:
-        before = pointers.copy() if pointers is not None and accelerator is None else None
-        found = _strings_digest(h, flat)
-        if found is None:
-            return False
-        digest = found.digest
-        if pointers is not None:
-            _remember(arr, pointers, before, found)
+        return False
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True
@@ -293,7 +307,72 @@ def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
         MEMO.keep(arr, before, found.held, found.digest, owned=True)
 
 
-def h_ndarray(h: Any, arr: Any) -> None:
+class _Ahead:
+    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by a thread of
+    their own (blake3 releases the GIL) while the caller's thread walks its object-string columns, so that on two
+    cores the two overlap instead of adding up. Each digest is the one the column's turn would compute; the turns
+    then feed them in order (a column not found here is hashed in its turn, as without)."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[int, bytes] = {}
+        self._strings: dict[int, bytes | None] = {}
+
+    @classmethod
+    def start(cls, h: Any, columns: list) -> _Ahead | None:
+        """The digests of ``columns`` (kept alive by the caller while this is used: they are found by id), or None
+        when the frame has not both kinds to overlap."""
+        numbers = [values for values in columns if _hashed_apart(values)]
+        strings = [values._ndarray for values in columns if _long_object_column(values)]
+        if not numbers or not strings:
+            return None
+        ahead = cls()
+        thread = threading.Thread(target=ahead._hash_numbers, args=(numbers,), name="nbcache-columns", daemon=True)
+        thread.start()
+        try:
+            for arr in strings:
+                ahead._strings[id(arr)] = _strings_of(h, arr, arr.reshape(-1))
+        finally:
+            thread.join()
+        return ahead
+
+    def _hash_numbers(self, numbers: list) -> None:
+        import numpy as np
+
+        try:
+            for arr in numbers:  # one thread: the other core walks the strings meanwhile
+                self._numbers[id(arr)] = blake3(memoryview(arr.reshape(-1).view(np.uint8))).digest()
+        except Exception:  # e.g. MemoryError: the column is hashed in its turn instead
+            pass
+
+    def numbers(self, arr: Any) -> bytes | None:
+        return self._numbers.get(id(arr))
+
+    def has_strings(self, arr: Any) -> bool:
+        return id(arr) in self._strings
+
+    def strings(self, arr: Any) -> bytes | None:
+        """The strings digest, None when an item is not an exact str (the turn then hashes item by item)."""
+        return self._strings[id(arr)]
+
+
+def _hashed_apart(values: Any) -> bool:
+    """A plain numeric column that h_ndarray feeds as a _Stream of its own (so its digest can be computed apart)."""
+    import numpy as np
+
+    return (type(values) is np.ndarray and not values.dtype.hasobject and values.flags.c_contiguous
+            and values.nbytes >= THREADED_BYTES)
+
+
+def _long_object_column(values: Any) -> bool:
+    """An object column long enough that its strings walk takes the _Feeder (time for the numbers to overlap)."""
+    import numpy as np
+    import pandas as pd
+
+    return (isinstance(values, pd.arrays.NumpyExtensionArray) and values._ndarray.dtype == np.dtype(object)
+            and values._ndarray.ndim == 1 and values._ndarray.flags.c_contiguous and len(values) > _STRING_CHUNK)
+
+
+def h_ndarray(h: Any, arr: Any, ahead: _Ahead | None = None) -> None:
     import numpy as np
 
     if h.remember(arr):
@@ -305,9 +384,11 @@ def h_ndarray(h: Any, arr: Any) -> None:
             h_ndarray(h, arr[name])
     elif arr.dtype.hasobject:
         flat = np.ascontiguousarray(arr).reshape(-1)
-        if not _h_strings(h, arr, flat):
+        if not _h_strings(h, arr, flat, ahead):
             for item in flat:
                 h.update(item)
+    elif ahead is not None and (digest := ahead.numbers(arr)) is not None:
+        _feed_apart(h, "data", arr.nbytes, digest)
     else:
         stream = _Stream(h, "data", arr.nbytes)
         if arr.flags.c_contiguous:
@@ -429,14 +510,15 @@ def h_arrow(h: Any, values: Any, exact_type: bool = True) -> None:
 
 
 # ---- pandas
-def h_pandas_values(h: Any, values: Any) -> None:
-    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals."""
+def h_pandas_values(h: Any, values: Any, ahead: _Ahead | None = None) -> None:
+    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals; ``ahead`` has
+    those of a frame's large columns computed already."""
     import numpy as np
     import pandas as pd
 
     h.tag(f"values:{_typename(values)}:{values.dtype!r}")
     if isinstance(values, np.ndarray):
-        h_ndarray(h, values)
+        h_ndarray(h, values, ahead)
     elif isinstance(values, pd.Categorical):
         h_pandas_index(h, values.categories)
         h.update(bool(values.ordered))
@@ -447,7 +529,7 @@ def h_pandas_values(h: Any, values: Any) -> None:
         h_ndarray(h, values._data)
         h_ndarray(h, values._mask)
     elif isinstance(getattr(values, "_ndarray", None), np.ndarray):  # datetimes, periods, python strings
-        h_ndarray(h, values._ndarray)
+        h_ndarray(h, values._ndarray, ahead)
     else:
         h_ndarray(h, np.asarray(values, dtype=object))
 
@@ -565,8 +647,10 @@ def h_dataframe(h: Any, obj: Any) -> None:
     h.tag(f"{_typename(obj)}:{obj.shape}")
     h_pandas_index(h, obj.columns)
     h_pandas_index(h, obj.index)
-    for values in frame_columns(obj):
-        h_pandas_values(h, values)
+    columns = list(frame_columns(obj))
+    ahead = _Ahead.start(h, columns)
+    for values in columns:
+        h_pandas_values(h, values, ahead)
     h.update(dict(obj.attrs))
     _h_extras(h, obj)
 
