@@ -70,26 +70,45 @@ static Py_ssize_t max_utf8(PyObject *s) {
     }
 }
 
-/* memcpy, without a library call for the short strings a column mostly holds: two fixed-size copies that overlap
-   cover any length between their size and twice it (and read no byte past the string). */
-static inline void copy_short(unsigned char *dst, const unsigned char *src, Py_ssize_t n) {
+/* Whether a word read from a string holds a 0 byte (exact as to whether one does, not as to which). */
+#define HAS_ZERO64(v) ((((v) - UINT64_C(0x0101010101010101)) & ~(v) & UINT64_C(0x8080808080808080)) != 0)
+#define HAS_ZERO32(v) ((((v) - UINT32_C(0x01010101)) & ~(v) & UINT32_C(0x80808080)) != 0)
+
+/* memcpy, without a library call for the short strings a column mostly holds: two fixed-size loads that overlap
+   cover any length between their size and twice it (and read no byte past the string). Returns whether the bytes
+   hold a NUL, told from the very words copied, so that no second pass over the output counts them. */
+static inline int copy_short(unsigned char *dst, const unsigned char *src, Py_ssize_t n) {
     if (n >= 8 && n <= 16) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4 && n < 8) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n < 4) {
+        uint64_t head, tail;
+        memcpy(&head, src, 8);
+        memcpy(&tail, src + n - 8, 8);
+        memcpy(dst, &head, 8);
+        memcpy(dst + n - 8, &tail, 8);
+        return HAS_ZERO64(head) | HAS_ZERO64(tail);
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t head, tail;
+        memcpy(&head, src, 4);
+        memcpy(&tail, src + n - 4, 4);
+        memcpy(dst, &head, 4);
+        memcpy(dst + n - 4, &tail, 4);
+        return HAS_ZERO32(head) | HAS_ZERO32(tail);
+    }
+    if (n < 4) {
+        int zero = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             dst[i] = src[i];
+            zero |= src[i] == 0;
         }
-    } else {
-        memcpy(dst, src, (size_t)n);
+        return zero;
     }
+    memcpy(dst, src, (size_t)n);
+    return memchr(src, 0, (size_t)n) != NULL;
 }
 
-/* Each code point on its own (so a surrogate is 3 bytes, as "surrogatepass" writes it); returns bytes written. */
-static Py_ssize_t encode_wide(PyObject *s, unsigned char *dst) {
+/* Each code point on its own (so a surrogate is 3 bytes, as "surrogatepass" writes it); returns bytes written,
+   and sets *zero if a code point is U+0000 (the only one UTF-8 writes as a 0 byte). */
+static Py_ssize_t encode_wide(PyObject *s, unsigned char *dst, int *zero) {
     const int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
@@ -97,6 +116,7 @@ static Py_ssize_t encode_wide(PyObject *s, unsigned char *dst) {
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c < 0x80) {
+            *zero |= c == 0;
             *p++ = (unsigned char)c;
         } else if (c < 0x800) {
             *p++ = (unsigned char)(0xC0 | (c >> 6));
@@ -163,9 +183,9 @@ static inline int exact_str_at(const Items *items, Py_ssize_t i, uintptr_t *seen
 }
 
 /* 1: every item an exact str, joined into out (and each put in kept, a list of count slots, unless seen before:
-   *kept_count says how many); 0: an item is not one; -1: an error is set. */
+   *kept_count says how many; *nul set if an item holds a NUL); 0: an item is not one; -1: an error is set. */
 static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *kept_count, uintptr_t *seen,
-                      size_t mask, PyObject **addresses) {
+                      size_t mask, PyObject **addresses, int *nul) {
     for (Py_ssize_t i = 0; i < items->count; i++) {
         int found = exact_str_at(items, i, seen, mask);
         if (found <= 0) {
@@ -182,10 +202,10 @@ static int join_items(const Items *items, Out *out, PyObject *kept, Py_ssize_t *
             out->size++;
         }
         if (PyUnicode_IS_ASCII(s)) {
-            copy_short(dst, (const unsigned char *)PyUnicode_DATA(s), n);
+            *nul |= copy_short(dst, (const unsigned char *)PyUnicode_DATA(s), n);
             out->size += n;
         } else {
-            out->size += encode_wide(s, dst);
+            out->size += encode_wide(s, dst, nul);
         }
         if (kept != NULL && !seen_before(s, seen, mask)) {
             PyList_SET_ITEM(kept, *kept_count, Py_NewRef(s));
@@ -221,9 +241,10 @@ static Py_ssize_t hold_items(const Items *items, PyObject **snap, PyObject *kept
 }
 
 /* The held items' UTF-8, NUL-joined, into dst (room for the bound): reads only what a str never changes, so it
-   runs without the GIL. Returns the bytes written; *zeros counts the 0 bytes among them. */
-static Py_ssize_t encode_held(PyObject *const *snap, Py_ssize_t count, unsigned char *dst, Py_ssize_t *zeros) {
+   runs without the GIL. Returns the bytes written; *nul is set if an item holds a NUL. */
+static Py_ssize_t encode_held(PyObject *const *snap, Py_ssize_t count, unsigned char *dst, int *nul) {
     unsigned char *p = dst;
+    int zero = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *s = snap[i];
         if (i + PREFETCH < count) {
@@ -234,29 +255,19 @@ static Py_ssize_t encode_held(PyObject *const *snap, Py_ssize_t count, unsigned 
         }
         Py_ssize_t n = PyUnicode_GET_LENGTH(s);
         if (PyUnicode_IS_ASCII(s)) {
-            copy_short(p, (const unsigned char *)PyUnicode_DATA(s), n);
+            zero |= copy_short(p, (const unsigned char *)PyUnicode_DATA(s), n);
             p += n;
         } else {
-            p += encode_wide(s, p);
+            p += encode_wide(s, p, &zero);
         }
     }
-    Py_ssize_t found = 0;
-    for (const unsigned char *q = dst; q < p; q++) {
-        found += *q == 0;
-    }
-    *zeros = found;
+    *nul = zero;
     return p - dst;
 }
 
-/* Whether the joined bytes hold a NUL besides the count-1 separators (UTF-8 writes a 0 byte for U+0000 only). */
-static int holds_nul(const Out *out, Py_ssize_t count) {
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(out->bytes);
-    Py_ssize_t zeros = 0;
-    for (Py_ssize_t i = 0; i < out->size; i++) {
-        zeros += data[i] == 0;
-    }
-    return zeros != count - 1; /* as the Python route decides: an empty chunk takes the lengths form */
-}
+/* Whether the chunk takes the lengths form: an item holds a NUL, or the chunk is empty (as the Python route decides:
+   its count of 0 bytes, there none, is not the count of separators, there -1). */
+static int lengths_form(int nul, Py_ssize_t count) { return nul || count == 0; }
 
 static PyObject *lengths_of(const Items *items) {
     PyObject *lengths = PyBytes_FromStringAndSize(NULL, items->count * (Py_ssize_t)sizeof(int64_t));
@@ -292,7 +303,8 @@ static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen,
         Py_DECREF(out.bytes);
         return NULL;
     }
-    int found = join_items(items, &out, kept, &kept_count, seen, mask, addresses);
+    int nul = 0;
+    int found = join_items(items, &out, kept, &kept_count, seen, mask, addresses, &nul);
     if (found > 0 && kept != NULL && hold(held, kept, kept_count) < 0) {
         found = -1;
     }
@@ -305,7 +317,7 @@ static PyObject *join_range(const Items *items, PyObject *held, uintptr_t *seen,
         return NULL;
     }
     PyObject *lengths = NULL;
-    if (holds_nul(&out, items->count)) {
+    if (lengths_form(nul, items->count)) {
         lengths = lengths_of(items);
         if (lengths == NULL) {
             Py_DECREF(out.bytes);
@@ -351,18 +363,20 @@ static PyObject *join_released(const Items *items, PyObject *held, uintptr_t *se
         }
         return NULL;
     }
-    Py_ssize_t size, zeros;
+    Py_ssize_t size;
+    int nul;
     unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(bytes);
     Py_BEGIN_ALLOW_THREADS
-    size = encode_held(snap, items->count, dst, &zeros);
+    size = encode_held(snap, items->count, dst, &nul);
     Py_END_ALLOW_THREADS
+    int form = lengths_form(nul, items->count);
     PyObject *lengths = NULL;
-    if (zeros != items->count - 1) { /* as holds_nul decides */
+    if (form) {
         Items snapped = {snap, items->count};
         lengths = lengths_of(&snapped);
     }
     PyMem_Free(own);
-    if ((zeros != items->count - 1 && lengths == NULL) || _PyBytes_Resize(&bytes, size) < 0) {
+    if ((form && lengths == NULL) || _PyBytes_Resize(&bytes, size) < 0) {
         Py_XDECREF(bytes);
         Py_XDECREF(lengths);
         return NULL;

@@ -146,6 +146,21 @@ def test_a_chunk_past_the_threaded_size() -> None:
     assert len(set(digests.values())) == 1 and digests[PYTHON] is not None
 
 
+@pytest.mark.parametrize("width", ["a", "\xe9", "\u65e5", "\U0001f600"], ids=["ascii", "latin1", "bmp", "astral"])
+def test_a_nul_at_any_place_of_any_length_is_found(join: Join, width: str) -> None:
+    """The accelerator tells a NUL from the words it copies (two overlapping loads per string, of 4 or 8 bytes, a
+    byte loop below 4, memchr above 16): one at every place of every length takes the lengths form."""
+    for n in range(1, 41):
+        for place in range(n):
+            text = "".join("\0" if i == place else width for i in range(n))
+            items = ["x" * 9, text, "y" * 17]
+            assert join(items, 0, 3) == reference_join(items, 0, 3), (n, place)
+            if join is not reference_join:  # and without the GIL
+                assert join(_objects(items), 0, 3, [], bytearray(64), release=True) == join(items, 0, 3)
+        clean = [width * n, "z"]
+        assert join(clean, 0, 2)[1] is None  # and none where there is none
+
+
 @pytest.mark.parametrize("slots", [1, 4, 1 << 16])
 def test_held_references_every_item_once_at_least(join: Join, slots: int) -> None:
     words = [f"w{i}" for i in range(50)]
