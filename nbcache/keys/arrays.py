@@ -39,8 +39,6 @@ _CHUNK_BYTES = 1 << 24
 _STRING_CHUNK = 1 << 16
 # Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
 _PADDED_WIDTH = 64
-# Slots of the accelerator's table of objects already held for the memo (a power of two; 512 KiB).
-_SEEN_SLOTS = 1 << 16
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -49,11 +47,12 @@ Handler = Callable[[Any, Any], None]
 
 @dataclass(frozen=True)
 class Strings:
-    """An object array's strings digest, references to every object it came from (for the memo), and, where the
-    route recorded them, those objects' addresses as it read them (else the memo takes the array's own)."""
+    """An object array's strings digest, references to every object it came from (for the memo: lists of them,
+    or the accelerator's Held), and, where the route recorded them, those objects' addresses as it read them
+    (else the memo takes the array's own)."""
 
     digest: bytes
-    held: list
+    held: Any
     read: Any = None
 
 
@@ -230,21 +229,19 @@ class _Feeder:
 
 def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
-    (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
-    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
-    An array of several chunks (its items then held for the memo) is hashed by a _Feeder while the next chunk
-    is made."""
+    (exact-str check, UTF-8, NUL-join), and, for the memo, a Held: a reference to each item read, at its index,
+    whose buffer is those items' addresses (one block, 8 bytes an item, for both); None as soon as an item is
+    not an exact str. Faster than the shared route too: the items' objects are few and in cache. An array of
+    several chunks is hashed by a _Feeder while the next chunk is made."""
     import numpy as np
 
     strings = h.child()
-    held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
-    seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
-    read = np.empty(len(flat), dtype=np.uintp) if held is not None else None  # the objects hashed, for the memo
+    held = accelerator.Held(len(flat)) if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller one
     feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
     try:
         for start in range(0, len(flat), _STRING_CHUNK):
             stop = min(start + _STRING_CHUNK, len(flat))
-            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None, addresses=read)
+            found = accelerator.join(flat, start, stop, held, release=feeder is not None)
             if found is None:
                 return None
             if feeder is not None:
@@ -254,7 +251,8 @@ def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     finally:
         if feeder is not None:
             feeder.close()
-    return Strings(strings.h.digest(), held or [], read)
+    read = np.frombuffer(held, dtype=np.uintp) if held is not None else None  # the objects hashed, at their index
+    return Strings(strings.h.digest(), held, read)
 
 
 def _strings_digest(h: Any, flat: Any) -> Strings | None:
