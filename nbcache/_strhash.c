@@ -1,6 +1,6 @@
 /* The bytes of an object-string chunk, as nbcache.keys.arrays hashes them, in one C pass over its items.
 
-join(objects, start, stop, held=None, release=False) walks items [start, stop) of a list or of a C-contiguous
+join(objects, start, stop, held=None) walks items [start, stop) of a list or of a C-contiguous
 object array (a buffer of format "O") once: each must be an exact str (a subclass, None, a number: the answer is
 None and the caller hashes item by item). It returns (data, lengths): data is the items' UTF-8, NUL-joined, with
 lone surrogates encoded as themselves (what str.encode("utf-8", "surrogatepass") gives); lengths is None when no
@@ -12,10 +12,10 @@ index: the memo's guarantee that no hashed object is freed (and another allocate
 Held's buffer, the addresses of exactly the objects the bytes came from, whatever another thread writes into the
 array meanwhile, which is what the memo compares later. One block of 8 bytes an item for both.
 
-It calls no Python code (and allocates no object a garbage collection could start from) between the first and
-the last item: the array keeps every item alive meanwhile. With release (held given), it checks and holds the
-items first, then makes the bytes without the GIL (another thread, hashing the previous chunk, runs meanwhile),
-reading only the held items, and only what a str never changes.
+It holds the GIL throughout and calls no Python code (and allocates no object a garbage collection could start
+from) between the first and the last item: the array keeps every item alive meanwhile, and no other thread can
+change it. (Making the bytes without the GIL, while another thread hashed the previous chunk, was tried: on 2
+cores its second pass over the items and the threads' waits for the GIL cost more than the overlap saved.)
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -292,48 +292,6 @@ static int join_items(const Items *items, Out *out, PyObject **slots, int *nul) 
     return 1;
 }
 
-/* The walk for a chunk whose bytes are made without the GIL: with it, each item checked and held at its index
-   (the array may change meanwhile, its objects may not: slots keeps every one alive); returns the bytes the
-   encoding may take at most, 0 if an item is not an exact str, -1 with an error set. */
-static Py_ssize_t hold_items(const Items *items, PyObject **slots) {
-    Py_ssize_t bound = 1;
-    for (Py_ssize_t i = 0; i < items->count; i++) {
-        int found = exact_str_at(items, i);
-        if (found <= 0) {
-            return found;
-        }
-        PyObject *s = items->items[i];
-        bound += PyUnicode_GET_LENGTH(s) * max_utf8(s) + 1;
-        hold_at(slots, i, s);
-    }
-    return bound;
-}
-
-/* The held items' UTF-8, NUL-joined, into dst (room for the bound): reads only what a str never changes, so it
-   runs without the GIL. Returns the bytes written; *nul is set if an item holds a NUL. */
-static Py_ssize_t encode_held(PyObject *const *snap, Py_ssize_t count, unsigned char *dst, int *nul) {
-    unsigned char *p = dst;
-    int zero = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *s = snap[i];
-        if (i + PREFETCH < count) {
-            PREFETCH_OBJECT(snap[i + PREFETCH]);
-        }
-        if (i > 0) {
-            *p++ = 0;
-        }
-        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-        if (PyUnicode_IS_ASCII(s)) {
-            zero |= copy_short(p, (const unsigned char *)PyUnicode_DATA(s), n);
-            p += n;
-        } else {
-            p += encode_wide(s, p, &zero);
-        }
-    }
-    *nul = zero;
-    return p - dst;
-}
-
 /* Whether the chunk takes the lengths form: an item holds a NUL, or the chunk is empty (as the Python route decides:
    its count of 0 bytes, there none, is not the count of separators, there -1). */
 static int lengths_form(int nul, Py_ssize_t count) { return nul || count == 0; }
@@ -385,30 +343,6 @@ static PyObject *join_range(const Items *items, PyObject **slots) {
     return result_of(out.bytes, items, nul);
 }
 
-/* The result of join_range for a chunk whose items get held, with its bytes made without the GIL, so that another
-   thread (hashing the previous chunk) runs meanwhile; they are read from the slots (the objects held). */
-static PyObject *join_released(const Items *items, PyObject **slots) {
-    Py_ssize_t bound = hold_items(items, slots);
-    PyObject *bytes = bound > 0 ? PyBytes_FromStringAndSize(NULL, bound) : NULL;
-    if (bytes == NULL) {
-        if (bound == 0) {
-            Py_RETURN_NONE;
-        }
-        return NULL;
-    }
-    Py_ssize_t size;
-    int nul;
-    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(bytes);
-    Py_BEGIN_ALLOW_THREADS
-    size = encode_held(slots, items->count, dst, &nul);
-    Py_END_ALLOW_THREADS
-    if (_PyBytes_Resize(&bytes, size) < 0) {
-        return NULL;
-    }
-    Items held = {slots, items->count};
-    return result_of(bytes, &held, nul);
-}
-
 static int object_buffer(PyObject *objects, Py_buffer *view) {
     if (PyObject_GetBuffer(objects, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         return -1;
@@ -423,12 +357,10 @@ static int object_buffer(PyObject *objects, Py_buffer *view) {
 
 static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    static char *keywords[] = {"objects", "start", "stop", "held", "release", NULL};
+    static char *keywords[] = {"objects", "start", "stop", "held", NULL};
     PyObject *objects, *held_obj = Py_None;
     Py_ssize_t start, stop;
-    int release = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|Op:join", keywords, &objects, &start, &stop, &held_obj,
-                                     &release)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn|O:join", keywords, &objects, &start, &stop, &held_obj)) {
         return NULL;
     }
     if (held_obj != Py_None && !PyObject_TypeCheck(held_obj, &HeldType)) {
@@ -436,10 +368,6 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
         return NULL;
     }
     Held *held = held_obj != Py_None ? (Held *)held_obj : NULL;
-    if (release && held == NULL) {
-        PyErr_SetString(PyExc_ValueError, "release needs held: only held items are read without the GIL");
-        return NULL;
-    }
     Py_buffer view = {0};
     Items items;
     Py_ssize_t total;
@@ -466,20 +394,18 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
     items.items += start;
     items.count = stop - start;
     PyObject **slots = held != NULL ? held->slots + start : NULL;
-    Py_XINCREF(held_obj); /* alive for the walk, whatever the caller's threads drop meanwhile */
-    PyObject *result = release ? join_released(&items, slots) : join_range(&items, slots);
-    Py_XDECREF(held_obj);
+    PyObject *result = join_range(&items, slots); /* runs no Python code: held stays alive */
     PyBuffer_Release(&view);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"join", (PyCFunction)(void (*)(void))join, METH_VARARGS | METH_KEYWORDS,
-     "join(objects, start, stop, held=None, release=False) -> (data, lengths | None) | None\n\n"
+     "join(objects, start, stop, held=None) -> (data, lengths | None) | None\n\n"
      "Items [start, stop) of a list or C-contiguous object array, all exact str, as their UTF-8 joined with NULs\n"
      "(surrogates as themselves) and, when an item holds a NUL, their lengths as native int64; None when an item\n"
      "is not an exact str. held, a Held with a slot per item of the whole array, gets a strong reference to each\n"
-     "item read, at its index. With release (held given), the bytes are made without the GIL."},
+     "item read, at its index."},
     {NULL, NULL, 0, NULL},
 };
 

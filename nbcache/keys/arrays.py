@@ -10,7 +10,6 @@ own: the next cell must still see the key the original values gave.
 from __future__ import annotations
 
 import operator
-import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -198,59 +197,24 @@ def _shared_digest(h: Any, flat: Any) -> Strings | None:
     return Strings(strings.h.digest(), objects)
 
 
-class _Feeder:
-    """Chunks fed to a strings stream in order by a thread of its own, so that blake3 hashing one chunk (without
-    the GIL) overlaps the accelerator making the next (whose encoding runs without the GIL too): one core each."""
-
-    def __init__(self, strings: Any) -> None:
-        self.strings = strings
-        self.queue: queue.SimpleQueue[tuple[bytes, bytes | None] | None] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="nbcache-strings", daemon=True)
-        self.thread.start()
-
-    def _drain(self) -> None:
-        while (chunk := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    _feed_joined(self.strings, *chunk)
-                except BaseException as exc:  # raised in the caller's thread by close()
-                    self.error = exc
-
-    def put(self, chunk: tuple[bytes, bytes | None]) -> None:
-        self.queue.put(chunk)
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
-    (exact-str check, UTF-8, NUL-join), and, for the memo, a Held: a reference to each item read, at its index,
-    whose buffer is those items' addresses (one block, 8 bytes an item, for both); None as soon as an item is
-    not an exact str. Faster than the shared route too: the items' objects are few and in cache. An array of
-    several chunks is hashed by a _Feeder while the next chunk is made."""
+    (exact-str check, reference held, UTF-8, NUL-join), and, for the memo, a Held: a reference to each item read,
+    at its index, whose buffer is those items' addresses (one block, 8 bytes an item, for both); None as soon as
+    an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
+
+    Each chunk is hashed right after it is made, in this thread: handing chunks to a thread of their own (so
+    that blake3 ran while the next chunk was made) cost more in waits for the GIL and wake-ups than it
+    overlapped, on 2 cores (a frame's numeric columns overlap the whole walk instead: _Ahead)."""
     import numpy as np
 
     strings = h.child()
     held = accelerator.Held(len(flat)) if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller one
-    feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
-    try:
-        for start in range(0, len(flat), _STRING_CHUNK):
-            stop = min(start + _STRING_CHUNK, len(flat))
-            found = accelerator.join(flat, start, stop, held, release=feeder is not None)
-            if found is None:
-                return None
-            if feeder is not None:
-                feeder.put(found)
-            else:
-                _feed_joined(strings, *found)
-    finally:
-        if feeder is not None:
-            feeder.close()
+    for start in range(0, len(flat), _STRING_CHUNK):
+        found = accelerator.join(flat, start, min(start + _STRING_CHUNK, len(flat)), held)
+        if found is None:
+            return None
+        _feed_joined(strings, *found)
     read = np.frombuffer(held, dtype=np.uintp) if held is not None else None  # the objects hashed, at their index
     return Strings(strings.h.digest(), held, read)
 
@@ -362,7 +326,7 @@ def _hashed_apart(values: Any) -> bool:
 
 
 def _long_object_column(values: Any) -> bool:
-    """An object column long enough that its strings walk takes the _Feeder (time for the numbers to overlap)."""
+    """An object column of several chunks: its strings walk lasts long enough for the numbers to overlap it."""
     import numpy as np
     import pandas as pd
 

@@ -86,14 +86,13 @@ def test_join_gives_the_bytes_of_the_python_route(join: Join, items: list[Any], 
     expected = reference_join(items, start, stop)
     assert join(_objects(items), start, stop) == expected
     assert join(items, start, stop) == expected  # a list's chunk too
-    if join is not reference_join:  # its bytes made without the GIL, from the items it holds
-        for release in (True, False):
-            held = arrays.accelerator.Held(len(items))
-            assert join(_objects(items), start, stop, held, release=release) == expected
-            if expected is not None:  # the objects read, each at its index (what the memo compares later)
-                read = np.frombuffer(held, dtype=np.uintp)
-                assert read[start:stop].tolist() == [id(item) for item in items[start:stop]]
-                assert not read[:start].any() and not read[stop:].any()
+    if join is not reference_join:  # the same while it holds the items
+        held = arrays.accelerator.Held(len(items))
+        assert join(_objects(items), start, stop, held) == expected
+        if expected is not None:  # the objects read, each at its index (what the memo compares later)
+            read = np.frombuffer(held, dtype=np.uintp)
+            assert read[start:stop].tolist() == [id(item) for item in items[start:stop]]
+            assert not read[:start].any() and not read[stop:].any()
 
 
 def _digests(flat: np.ndarray) -> dict[str, bytes | None]:
@@ -156,9 +155,8 @@ def test_a_nul_at_any_place_of_any_length_is_found(join: Join, width: str) -> No
             text = "".join("\0" if i == place else width for i in range(n))
             items = ["x" * 9, text, "y" * 17]
             assert join(items, 0, 3) == reference_join(items, 0, 3), (n, place)
-            if join is not reference_join:  # and without the GIL
-                held = arrays.accelerator.Held(3)
-                assert join(_objects(items), 0, 3, held, release=True) == join(items, 0, 3)
+            if join is not reference_join:  # and while it holds the items
+                assert join(_objects(items), 0, 3, arrays.accelerator.Held(3)) == join(items, 0, 3)
         clean = [width * n, "z"]
         assert join(clean, 0, 2)[1] is None  # and none where there is none
 
@@ -169,8 +167,7 @@ def _accelerated() -> bool:
     return arrays.accelerator is not None
 
 
-@pytest.mark.parametrize("release", [True, False])
-def test_held_references_every_item_read_at_its_index(release: bool) -> None:
+def test_held_references_every_item_read_at_its_index() -> None:
     if not _accelerated():
         return
     words = [f"w{i}" for i in range(50)]
@@ -180,11 +177,11 @@ def test_held_references_every_item_read_at_its_index(release: bool) -> None:
     refs = sys.getrefcount(shared), sys.getrefcount(own)
     held = arrays.accelerator.Held(len(items))
     assert len(held) == len(items) and not gc.is_tracked(held)  # only strs: the collector need not walk it
-    assert arrays.accelerator.join(arr, 0, 1500, held, release=release) is not None
-    assert arrays.accelerator.join(arr, 1500, len(items), held, release=release) is not None
+    assert arrays.accelerator.join(arr, 0, 1500, held) is not None
+    assert arrays.accelerator.join(arr, 1500, len(items), held) is not None
     assert np.frombuffer(held, dtype=np.uintp).tolist() == [id(s) for s in items]
     assert (sys.getrefcount(shared), sys.getrefcount(own)) == (refs[0] + 20, refs[1] + 1)  # a reference a slot
-    assert arrays.accelerator.join(arr, 0, 10, held, release=release) is not None  # a slot filled again
+    assert arrays.accelerator.join(arr, 0, 10, held) is not None  # a slot filled again
     assert sys.getrefcount(shared) == refs[0] + 20
     del held
     assert (sys.getrefcount(shared), sys.getrefcount(own)) == refs  # nothing leaked
@@ -208,7 +205,7 @@ def test_an_item_of_another_type_leaves_no_reference_behind() -> None:
     arr = _objects([first, "b", None])
     refs = sys.getrefcount(first)
     held = arrays.accelerator.Held(3)
-    assert arrays.accelerator.join(arr, 0, 3, held, release=True) is None
+    assert arrays.accelerator.join(arr, 0, 3, held) is None
     del held  # the Held of a walk that found a non-str is dropped: what it held goes with it
     assert sys.getrefcount(first) == refs
 
@@ -225,8 +222,6 @@ def test_bad_arguments_are_refused() -> None:
         join(["a"], 1, 0)
     with pytest.raises(TypeError):
         join(["a"], 0, 1, [])  # held is a Held
-    with pytest.raises(ValueError):
-        join(["a"], 0, 1, release=True)  # only held items may be read without the GIL
     with pytest.raises(ValueError):
         join(["a", "b"], 0, 2, arrays.accelerator.Held(1))  # a slot for every item
     with pytest.raises(ValueError):
@@ -263,17 +258,3 @@ def test_an_array_that_lends_no_buffer_takes_the_python_route(monkeypatch: pytes
 
     monkeypatch.setattr(arrays, "accelerator", NoBuffer)
     assert hash_value(items) == expected
-
-
-def test_a_failure_while_feeding_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of a long array are hashed by a thread of their own; what goes wrong there is raised here."""
-    if arrays.accelerator is None:  # no thread without it: only where no compiler could build it
-        assert not _compiler()
-        return
-
-    def failing(strings: Any, data: bytes, lengths: bytes | None) -> None:
-        raise MemoryError("feeding")
-
-    monkeypatch.setattr(arrays, "_feed_joined", failing)
-    with pytest.raises(MemoryError, match="feeding"):
-        arrays._accelerated_digest(_Hasher(), _objects([f"name {i}" for i in range(2 * K)]))
