@@ -74,8 +74,12 @@ def test_hashed_ahead_is_hashed_in_turn(make: Callable[[], pd.DataFrame], apart:
     frame = make()
     reference = _in_turn(frame, monkeypatch)
     MEMO.clear()
+    walks: list[int] = []
+    strings_of = arrays._strings_of
+    monkeypatch.setattr(arrays, "_strings_of", lambda h, arr, flat: walks.append(len(flat)) or strings_of(h, arr, flat))
     assert hash_value(frame.copy()) == reference
     assert apart == [True]
+    assert walks == [ROWS, ROWS]  # each object column once, ahead: its turn took that digest
     assert hash_value(frame) == reference  # and again, its strings from the memo
 
 
