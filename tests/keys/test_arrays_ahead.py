@@ -68,7 +68,7 @@ def _in_turn(frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> bytes:
 
 @pytest.mark.parametrize("make", [_frame, lambda: _mixed(_frame()), lambda: _sub_str(_frame())],
                          ids=["strings", "a-none", "a-str-subclass"])
-def test_hashed_ahead_is_hashed_in_turn(make: Callable[[], pd.DataFrame], apart: list[int],
+def test_hashed_ahead_is_hashed_in_turn(make: Callable[[], pd.DataFrame], apart: list[int], string_route: str,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     MEMO.clear()
     frame = make()
