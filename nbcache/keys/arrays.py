@@ -10,7 +10,6 @@ own: the next cell must still see the key the original values gave.
 from __future__ import annotations
 
 import operator
-import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -39,8 +38,6 @@ _CHUNK_BYTES = 1 << 24
 _STRING_CHUNK = 1 << 16
 # Strings that share objects are gathered as rows padded to the longest (in bytes, with its NUL) up to this width.
 _PADDED_WIDTH = 64
-# Slots of the accelerator's table of objects already held for the memo (a power of two; 512 KiB).
-_SEEN_SLOTS = 1 << 16
 # Arrow string lengths are computed this many at a time.
 _PIECE = 1 << 20
 
@@ -49,11 +46,12 @@ Handler = Callable[[Any, Any], None]
 
 @dataclass(frozen=True)
 class Strings:
-    """An object array's strings digest, references to every object it came from (for the memo), and, where the
-    route recorded them, those objects' addresses as it read them (else the memo takes the array's own)."""
+    """An object array's strings digest, references to every object it came from (for the memo: lists of them,
+    or the accelerator's Held), and, where the route recorded them, those objects' addresses as it read them
+    (else the memo takes the array's own)."""
 
     digest: bytes
-    held: list
+    held: Any
     read: Any = None
 
 
@@ -81,8 +79,13 @@ class _Stream:
 
     def close(self) -> None:
         if not self.inline:
-            self.h.tag(f"{self.label}:{self.size}")
-            self.h.h.update(self.sub.digest())
+            _feed_apart(self.h, self.label, self.size, self.sub.digest())
+
+
+def _feed_apart(h: Any, label: str, size: int, digest: bytes) -> None:
+    """What a _Stream hashed apart (with threads of its own) feeds into the value's stream: its size, its digest."""
+    h.tag(f"{label}:{size}")
+    h.h.update(digest)
 
 
 # ---- numpy
@@ -194,62 +197,26 @@ def _shared_digest(h: Any, flat: Any) -> Strings | None:
     return Strings(strings.h.digest(), objects)
 
 
-class _Feeder:
-    """Chunks fed to a strings stream in order by a thread of its own, so that blake3 hashing one chunk (without
-    the GIL) overlaps the accelerator making the next (whose encoding runs without the GIL too): one core each."""
-
-    def __init__(self, strings: Any) -> None:
-        self.strings = strings
-        self.queue: queue.SimpleQueue[tuple[bytes, bytes | None] | None] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="nbcache-strings", daemon=True)
-        self.thread.start()
-
-    def _drain(self) -> None:
-        while (chunk := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    _feed_joined(self.strings, *chunk)
-                except BaseException as exc:  # raised in the caller's thread by close()
-                    self.error = exc
-
-    def put(self, chunk: tuple[bytes, bytes | None]) -> None:
-        self.queue.put(chunk)
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
-    (exact-str check, UTF-8, NUL-join), and the items for the memo (each shared object mostly once); None as soon
-    as an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
-    An array of several chunks (its items then held for the memo) is hashed by a _Feeder while the next chunk
-    is made."""
+    (exact-str check, reference held, UTF-8, NUL-join), and, for the memo, a Held: a reference to each item read,
+    at its index, whose buffer is those items' addresses (one block, 8 bytes an item, for both); None as soon as
+    an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
+
+    Each chunk is hashed right after it is made, in this thread: handing chunks to a thread of their own (so
+    that blake3 ran while the next chunk was made) cost more in waits for the GIL and wake-ups than it
+    overlapped, on 2 cores (a frame's numeric columns overlap the whole walk instead: _Ahead)."""
     import numpy as np
 
     strings = h.child()
-    held: list | None = [] if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller array
-    seen = bytearray(_SEEN_SLOTS * 8) if held is not None else None
-    read = np.empty(len(flat), dtype=np.uintp) if held is not None else None  # the objects hashed, for the memo
-    feeder = _Feeder(strings) if held is not None and len(flat) > _STRING_CHUNK else None
-    try:
-        for start in range(0, len(flat), _STRING_CHUNK):
-            stop = min(start + _STRING_CHUNK, len(flat))
-            found = accelerator.join(flat, start, stop, held, seen, release=feeder is not None, addresses=read)
-            if found is None:
-                return None
-            if feeder is not None:
-                feeder.put(found)
-            else:
-                _feed_joined(strings, *found)
-    finally:
-        if feeder is not None:
-            feeder.close()
-    return Strings(strings.h.digest(), held or [], read)
+    held = accelerator.Held(len(flat)) if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller one
+    for start in range(0, len(flat), _STRING_CHUNK):
+        found = accelerator.join(flat, start, min(start + _STRING_CHUNK, len(flat)), held)
+        if found is None:
+            return None
+        _feed_joined(strings, *found)
+    read = np.frombuffer(held, dtype=np.uintp) if held is not None else None  # the objects hashed, at their index
+    return Strings(strings.h.digest(), held, read)
 
 
 def _strings_digest(h: Any, flat: Any) -> Strings | None:
@@ -262,21 +229,30 @@ def _strings_digest(h: Any, flat: Any) -> Strings | None:
     return found if found is not None else _joined_digest(h, flat)
 
 
-def _h_strings(h: Any, arr: Any, flat: Any) -> bool:
+def _strings_of(h: Any, arr: Any, flat: Any) -> bytes | None:
+    """The strings digest of an object array of exact ``str``: the memo's if its items are still the objects it
+    held when it was last hashed, else computed (and memoised); None as soon as an item is not an exact str."""
+    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
+    digest = MEMO.recall(arr, pointers) if pointers is not None else None
+    if digest is not None:
+        return digest
+    before = pointers.copy() if pointers is not None and accelerator is None else None
+    found = _strings_digest(h, flat)
+    if found is None:
+        return None
+    if pointers is not None:
+        _remember(arr, pointers, before, found)
+    return found.digest
+
+
+def _h_strings(h: Any, arr: Any, flat: Any, ahead: _Ahead | None = None) -> bool:
     """An object array of exact ``str`` hashed in bulk, by its strings alone: which objects hold them only
     chooses the faster route to the same digest, and an array whose items are still the objects it held when
     it was last hashed reuses that digest (see memo). The strings go to a stream of their own whose digest is
     fed at the end, so a non-str found late has fed nothing (returns False; the caller hashes item by item)."""
-    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
-    digest = MEMO.recall(arr, pointers) if pointers is not None else None
+    digest = ahead.strings(arr) if ahead is not None and ahead.has_strings(arr) else _strings_of(h, arr, flat)
     if digest is None:
-        before = pointers.copy() if pointers is not None and accelerator is None else None
-        found = _strings_digest(h, flat)
-        if found is None:
-            return False
-        digest = found.digest
-        if pointers is not None:
-            _remember(arr, pointers, before, found)
+        return False
     h.tag(f"strings:{len(flat)}")
     h.raw(digest)
     return True
@@ -293,7 +269,72 @@ def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
         MEMO.keep(arr, before, found.held, found.digest, owned=True)
 
 
-def h_ndarray(h: Any, arr: Any) -> None:
+class _Ahead:
+    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by a thread of
+    their own (blake3 releases the GIL) while the caller's thread walks its object-string columns, so that on two
+    cores the two overlap instead of adding up. Each digest is the one the column's turn would compute; the turns
+    then feed them in order (a column not found here is hashed in its turn, as without)."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[int, bytes] = {}
+        self._strings: dict[int, bytes | None] = {}
+
+    @classmethod
+    def start(cls, h: Any, columns: list) -> _Ahead | None:
+        """The digests of ``columns`` (kept alive by the caller while this is used: they are found by id), or None
+        when the frame has not both kinds to overlap."""
+        numbers = [values for values in columns if _hashed_apart(values)]
+        strings = [values._ndarray for values in columns if _long_object_column(values)]
+        if not numbers or not strings:
+            return None
+        ahead = cls()
+        thread = threading.Thread(target=ahead._hash_numbers, args=(numbers,), name="nbcache-columns", daemon=True)
+        thread.start()
+        try:
+            for arr in strings:
+                ahead._strings[id(arr)] = _strings_of(h, arr, arr.reshape(-1))
+        finally:
+            thread.join()
+        return ahead
+
+    def _hash_numbers(self, numbers: list) -> None:
+        import numpy as np
+
+        try:
+            for arr in numbers:  # one thread: the other core walks the strings meanwhile
+                self._numbers[id(arr)] = blake3(memoryview(arr.reshape(-1).view(np.uint8))).digest()
+        except Exception:  # e.g. MemoryError: the column is hashed in its turn instead
+            pass
+
+    def numbers(self, arr: Any) -> bytes | None:
+        return self._numbers.get(id(arr))
+
+    def has_strings(self, arr: Any) -> bool:
+        return id(arr) in self._strings
+
+    def strings(self, arr: Any) -> bytes | None:
+        """The strings digest, None when an item is not an exact str (the turn then hashes item by item)."""
+        return self._strings[id(arr)]
+
+
+def _hashed_apart(values: Any) -> bool:
+    """A plain numeric column that h_ndarray feeds as a _Stream of its own (so its digest can be computed apart)."""
+    import numpy as np
+
+    return (type(values) is np.ndarray and not values.dtype.hasobject and values.flags.c_contiguous
+            and values.nbytes >= THREADED_BYTES)
+
+
+def _long_object_column(values: Any) -> bool:
+    """An object column of several chunks: its strings walk lasts long enough for the numbers to overlap it."""
+    import numpy as np
+    import pandas as pd
+
+    return (isinstance(values, pd.arrays.NumpyExtensionArray) and values._ndarray.dtype == np.dtype(object)
+            and values._ndarray.ndim == 1 and values._ndarray.flags.c_contiguous and len(values) > _STRING_CHUNK)
+
+
+def h_ndarray(h: Any, arr: Any, ahead: _Ahead | None = None) -> None:
     import numpy as np
 
     if h.remember(arr):
@@ -305,9 +346,11 @@ def h_ndarray(h: Any, arr: Any) -> None:
             h_ndarray(h, arr[name])
     elif arr.dtype.hasobject:
         flat = np.ascontiguousarray(arr).reshape(-1)
-        if not _h_strings(h, arr, flat):
+        if not _h_strings(h, arr, flat, ahead):
             for item in flat:
                 h.update(item)
+    elif ahead is not None and (digest := ahead.numbers(arr)) is not None:
+        _feed_apart(h, "data", arr.nbytes, digest)
     else:
         stream = _Stream(h, "data", arr.nbytes)
         if arr.flags.c_contiguous:
@@ -429,14 +472,15 @@ def h_arrow(h: Any, values: Any, exact_type: bool = True) -> None:
 
 
 # ---- pandas
-def h_pandas_values(h: Any, values: Any) -> None:
-    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals."""
+def h_pandas_values(h: Any, values: Any, ahead: _Ahead | None = None) -> None:
+    """A column's values: buffers for numeric and Arrow data, codes + categories for categoricals; ``ahead`` has
+    those of a frame's large columns computed already."""
     import numpy as np
     import pandas as pd
 
     h.tag(f"values:{_typename(values)}:{values.dtype!r}")
     if isinstance(values, np.ndarray):
-        h_ndarray(h, values)
+        h_ndarray(h, values, ahead)
     elif isinstance(values, pd.Categorical):
         h_pandas_index(h, values.categories)
         h.update(bool(values.ordered))
@@ -447,7 +491,7 @@ def h_pandas_values(h: Any, values: Any) -> None:
         h_ndarray(h, values._data)
         h_ndarray(h, values._mask)
     elif isinstance(getattr(values, "_ndarray", None), np.ndarray):  # datetimes, periods, python strings
-        h_ndarray(h, values._ndarray)
+        h_ndarray(h, values._ndarray, ahead)
     else:
         h_ndarray(h, np.asarray(values, dtype=object))
 
@@ -565,8 +609,10 @@ def h_dataframe(h: Any, obj: Any) -> None:
     h.tag(f"{_typename(obj)}:{obj.shape}")
     h_pandas_index(h, obj.columns)
     h_pandas_index(h, obj.index)
-    for values in frame_columns(obj):
-        h_pandas_values(h, values)
+    columns = list(frame_columns(obj))
+    ahead = _Ahead.start(h, columns)
+    for values in columns:
+        h_pandas_values(h, values, ahead)
     h.update(dict(obj.attrs))
     _h_extras(h, obj)
 

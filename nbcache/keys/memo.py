@@ -13,9 +13,10 @@ caller stores a digest only after its strings route found every item an exact ``
 in full each time. The address key only finds a candidate entry: the compare decides, so a new array at a reused
 address, a view, a copy or an array changed in place (``df.loc[0, "s"] = "x"``) is never given a stale digest.
 
-Memory: the entry's address copy (8 bytes an item) and its references (about 8 bytes an item) while the array
-lives; an entry is dropped when its array's base dies (``weakref.finalize``), and the whole memo is bounded to
-``MAX_ITEMS`` items with least-recently-used eviction.
+Memory: 8 bytes an item while the array lives when the C accelerator hashed it (its ``Held``: a reference per item
+whose buffer is the addresses, both in one block), else the address copy (8 bytes an item) and lists of references
+(about 8 more); an entry is dropped when its array's base dies (``weakref.finalize``), and the whole memo is bounded
+to ``MAX_ITEMS`` items with least-recently-used eviction.
 """
 
 from __future__ import annotations
