@@ -344,13 +344,13 @@ def loaded_digest(path: str, current: bytes) -> bytes:
 
 def user_modules() -> dict[str, types.ModuleType]:
     """The loaded modules from the user's own files, by name."""
-    _loaded_module("")  # refresh the map
+    _user.refresh()
     return {m.__name__: m for m in _user.by_file.values() if sys.modules.get(m.__name__) is m}
 
 
 def note_imports() -> None:
     """Remember the source of the user modules loaded now (after a cell ran: what it imported is fresh)."""
-    _loaded_module("")  # refresh the map
+    _user.refresh()
     for real, module in list(_user.by_file.items()):
         seen = _imported.get(real)
         fresh = seen is None or seen.spec is not getattr(module, "__spec__", None)
