@@ -207,7 +207,7 @@ class TieredStore:
     # ---- reading: download what is not held locally, then read it as a local entry
     def _fetch_blob(self, name: str, size: int) -> bytes:
         try:
-            data = self._call(self.remote.get, _blob(name))
+            data = self._call(self.remote.get, _blob(name), size)
         except FileNotFoundError:
             raise BlobDamaged(f"its data is missing in {self.url}") from None
         if len(data) != size or digest(data) != name:
