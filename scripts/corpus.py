@@ -182,8 +182,13 @@ class CellResult:
     warm_s: float
 
 
-def _split(outputs: list[Any]) -> tuple[list[Any], list[Any]]:
-    """(text outputs, images) of a cell's comparable outputs."""
+# A repr's memory address ("<function f at 0x7f...>", or cut short in an HTML repr: "<function f...x7f...>") is
+# new in every process: a re-run shows another one too.
+_ADDRESS = re.compile(r"(?<![0-9A-Za-z])0?x[0-9a-fA-F]{8,16}\b")
+
+
+def _split(outputs: list[Any]) -> tuple[str, list[Any]]:
+    """(text outputs, images) of a cell's comparable outputs; the text as one string, its addresses blanked."""
     texts, images = [], []
     for item in outputs:
         if item[0] in ("display_data", "execute_result"):
@@ -192,7 +197,7 @@ def _split(outputs: list[Any]) -> tuple[list[Any], list[Any]]:
             texts.append((item[0], {k: v for k, v in data.items() if k not in _IMAGE_TYPES}))
         else:
             texts.append(item)
-    return texts, images
+    return _ADDRESS.sub("0x?", json.dumps(texts, sort_keys=True)), images
 
 
 def _errors(cell: nbformat.NotebookNode) -> bool:

@@ -66,3 +66,15 @@ def test_times_are_the_quicker_of_the_first_two_runs_of_each_side() -> None:
     plain = [timed(_run("1"), 3), timed(_run("1"), 2), timed(_run("1"), 1)]  # the third is a recheck
     [result] = compare(plain, [timed(_cold("1"), 4), timed(_cold("1"), 5)], timed(_run("1", statuses=(HIT,)), 1))
     assert (result.plain_s, result.cold_s, result.warm_s) == (2, 4, 1)
+
+
+def test_memory_addresses_in_reprs_are_not_differences() -> None:
+    """A hit shows its restored value's repr made in this process: a function's address is new, as in a re-run.
+    scikit-learn's HTML repr cuts it short ("<function f...x7f...>")."""
+    for form in ("<function f at 0x{}>", "&lt;function ref...x{}&gt;"):
+        plain = [_run(form.format("7f1c2a3b4c5d")), _run(form.format("7f0000000001"))]
+        cold = [_cold(form.format("7f2222222222"))] * 2
+        [result] = compare(plain, cold, _run(form.format("7f3333333333"), statuses=(HIT,)))
+        assert result.deterministic and not result.wrong_text
+    [data] = compare([_run("id 0x1f")] * 2, [_cold("id 0x2f")] * 2, _run("id 0x1f", statuses=(HIT,)))
+    assert data.wrong_text  # a short hex number is data, not an address
