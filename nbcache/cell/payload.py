@@ -82,6 +82,9 @@ class Payload:
     mutated: dict[str, Any] = field(default_factory=dict)
     # Library settings and module attributes the run changed, replayed on a hit (see keys/settings.py).
     changes: Any = None
+    # (input name, cached properties) for inputs in ``mutated`` whose only change was filling those (fills.py).
+    # A tuple: its class default is what entries saved before it had (they unpickle without the attribute).
+    filled: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, stored: Any) -> Payload:

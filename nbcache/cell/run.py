@@ -7,7 +7,7 @@ import sys
 import time
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from nbcache.analysis import determinism
 from nbcache.analysis.names import CellAnalysis
 from nbcache.cell import aliases as references
-from nbcache.cell import execute
+from nbcache.cell import execute, fills
 from nbcache.cell.capture import Recording, after_cell, recording, replay
 from nbcache.cell.inplace import update_in_place
 from nbcache.cell.namespace import Before, changes_of_run
@@ -79,10 +79,12 @@ def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=2)
 
 
-def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]:
+def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any], cached_before: dict[str, frozenset[str]]
+                    ) -> tuple[dict[str, Any], tuple[tuple[str, tuple[str, ...]], ...]]:
     """Input objects whose content the run changed (``x.append(1)``, ``model.fit()``), by input name; also when
-    the name was rebound afterwards (``x.append(1); x = []``), since another name may still hold the object."""
-    mutated = {}
+    the name was rebound afterwards (``x.append(1); x = []``), since another name may still hold the object.
+    Then, of those, the ones whose only change was filling cached properties, with their names (fills.py)."""
+    mutated, filled = {}, []
     with shared_figures():  # `fig` and `ax` read by the cell: the figure is written once
         for name, value in inputs.values.items():
             if isinstance(value, types.ModuleType):  # its attributes the run set are replayed by keys.settings
@@ -93,7 +95,14 @@ def _mutated_inputs(inputs: Inputs, namespace: dict[str, Any]) -> dict[str, Any]
                 changed = True
             if changed:
                 mutated[name] = value
-    return mutated
+                if name in cached_before:
+                    names = fills.fill_only(value, cached_before[name], _hashes_to(inputs.hashes[name], namespace))
+                    filled += [(name, names)] if names else []
+    return mutated, tuple(filled)
+
+
+def _hashes_to(expected: str, namespace: dict[str, Any]) -> Callable[[Any], bool]:
+    return lambda value: rehash(value, namespace) == expected
 
 
 def _hidden_references(name: str, slots: list[dict]) -> bool:
@@ -218,24 +227,33 @@ class CachedCell:
             return None
         # The keyed input values are nbcache's own reference, not a hidden one; nor are IPython's records of the
         # last results (the display hook's ExecutionResult objects, behind `_` and `Out`).
-        slots = [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
+        slots = self._slots(cell)
+        filled = dict(payload.filled)
         for name, restored in payload.mutated.items():
             # No local name for the live object: _hidden_references counts every reference to it.
-            if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True):
+            if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True) or name in filled:
                 continue  # written into the live object: whoever holds it sees the change
             if _hidden_references(name, slots):
                 return (f"input {name} is also referenced from inside another object, "
                         f"so its change could not be replayed there")
         return None
 
-    def _apply_mutations(self, payload: Payload) -> dict[str, Any]:
+    def _slots(self, cell: Prepared) -> list[dict]:
+        """Where a name may hold an input without hiding it: the namespace first (see _hidden_references)."""
+        return [self.ns, self.ns.get("Out", {}), cell.inputs.values, *_execution_results(self.shell)]
+
+    def _apply_mutations(self, cell: Prepared, payload: Payload) -> dict[str, Any]:
         """Replay what the run did to its inputs' objects: into the live object where possible (views, closures
-        and containers holding it follow), else other names bound to it follow the restored copy."""
+        and containers holding it follow; cached properties filled where the copy cannot stand in for it), else
+        other names bound to it follow the restored copy."""
         outputs = dict(payload.outputs)
         out = self.ns.get("Out", {})
+        slots = self._slots(cell) if payload.filled else []
+        refill = {name: names for name, names in payload.filled if _hidden_references(name, slots)}
         for name, restored in payload.mutated.items():
             live = self.ns.get(name, _MISSING)
-            if update_in_place(live, restored):
+            if update_in_place(live, restored) or name in refill:
+                fills.refill(live, refill.get(name, ()))
                 outputs.update({n: live for n, v in outputs.items() if v is restored})
                 continue
             for slot in (self.ns, out, *_execution_results(self.shell)):
@@ -244,7 +262,7 @@ class CachedCell:
         return outputs
 
     def _hit(self, cell: Prepared, payload: Payload, info: Any) -> Any:
-        outputs = self._apply_mutations(payload)
+        outputs = self._apply_mutations(cell, payload)
         for name in info.meta.deletions:
             self.ns.pop(name, None)
         self.ns.update(outputs)
@@ -302,6 +320,7 @@ class CachedCell:
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot()
+        cached_before = fills.present(cell.inputs.values)
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
         with recording(self.shell, self.reporter.output_starts) as recorded, self._reporting_failure():
@@ -312,12 +331,13 @@ class CachedCell:
         randomness = {"nondeterministic": random.frozen, "random_state": random.drawn}
         changes = settings.changes(snapshot, cell.analysis.magics)
         outputs, deletions = changes_of_run(before, self.ns, run.bound, run.deleted)
-        mutated = _mutated_inputs(cell.inputs, self.ns)
+        mutated, filled = _mutated_inputs(cell.inputs, self.ns, cached_before)
         outputs |= {name for name, value in mutated.items() if self.ns.get(name, _MISSING) is value}
         values = {n: self.ns[n] for n in sorted(outputs)}
         # The payload is made when the outputs are complete: figures drawn after the cell add their events.
         after_cell(self.shell, recorded, lambda: self._store(
-            cell, reason, Payload(values, run.value, tuple(recorded.events), random.advanced, mutated, changes),
+            cell, reason, Payload(values, run.value, tuple(recorded.events), random.advanced, mutated, changes,
+                                filled),
             recorded, (outputs, deletions, sorted(mutated), compute_s), randomness))
         return run.value
 

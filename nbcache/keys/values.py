@@ -18,6 +18,7 @@ import contextvars
 import copyreg
 import dis
 import enum
+import functools
 import importlib
 import inspect
 import io
@@ -422,6 +423,8 @@ def _unwrap_descriptor(value: Any) -> Any:
         return value.__func__
     if isinstance(value, property):
         return (value.fget, value.fset, value.fdel)
+    if isinstance(value, functools.cached_property):  # its lock (Python 3.11) is not content
+        return (value.func, value.attrname)
     return value
 
 

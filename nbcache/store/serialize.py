@@ -30,6 +30,7 @@ import operator
 import pickle
 import re
 import sys
+import threading
 import types
 import warnings
 from collections.abc import Callable, Sequence
@@ -230,11 +231,74 @@ def _notebook_reduction(obj: Any) -> Any:
     return NotImplemented
 
 
+# ---- locks: a new one, never held. dill writes an RLock's owner and count, and rebuilds one that nobody held
+# (owner 0) as held by thread 0: the first `with lock:` then waits forever, as every functools.cached_property of a
+# notebook class restored by value does on Python 3.11 (each has an RLock). No thread of this process holds a lock
+# that a saved one was, so a restored lock starts free.
+_LOCKS = {type(threading.RLock()): threading.RLock, type(threading.Lock()): threading.Lock}
+
+
+def _lock_reduction(obj: Any) -> Any:
+    make = _LOCKS.get(type(obj))
+    return NotImplemented if make is None else (make, ())
+
+
+# ---- notebook classes: the live class where it is the same
+def _main_class(qualname: str) -> Any:
+    """The class ``qualname`` names in this process's notebook namespace (``__main__``), or None."""
+    found: Any = sys.modules.get("__main__")
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) else None
+
+
+def _class_digest(cls: type) -> bytes | None:
+    from nbcache.keys.values import hash_value  # keys.values reads the store's helpers: imported when used
+
+    try:
+        return hash_value(cls)
+    except Exception:  # content nbcache cannot hash: it cannot tell the live class is the same
+        return None
+
+
+def _live_class_reduction(cls: type, refs: dict[int, Any]) -> Any:
+    """A notebook class as (its name, its content's digest, the class written by value), or NotImplemented.
+
+    An instance restored with a copy of its class was not an instance of the notebook's class (``isinstance``
+    failed, ``==`` of dataclasses too) wherever the cell did not name the class itself, for example a cell that
+    only mutated an instance. A restore gives the class of that name in the notebook when its content is the
+    same, as a re-run would, else the copy. The copy is a pickle of its own: written in this stream, the class's
+    memo entry would be the copy's.
+    """
+    if isinstance(cls, enum.EnumMeta) or cls.__module__ != "__main__" or _main_class(cls.__qualname__) is not cls:
+        return NotImplemented
+    digest = _class_digest(cls)
+    if digest is None:
+        return NotImplemented
+    file = io.BytesIO()
+    by_value = _DillPickler(file, refs)
+    by_value.by_value.add(id(cls))
+    by_value.dump(cls)
+    return _live_or_copy, (cls.__qualname__, digest, file.getvalue())
+
+
+def _live_or_copy(qualname: str, digest: bytes, copy: bytes) -> type:
+    live = _main_class(qualname)
+    if live is not None and _class_digest(live) == digest:
+        return live
+    reader = _READER.get()
+    copies = reader.copies if reader is not None else {}
+    if (qualname, digest) not in copies:  # one copy per load: a class and its subclass's base stay one class
+        copies[qualname, digest] = _DillUnpickler(io.BytesIO(copy), _RESOLVE.get() or _no_refs).load()
+    return copies[qualname, digest]
+
+
 class _DillPickler(dill.Pickler):
     def __init__(self, file: io.BytesIO, refs: dict[int, Any], **kwargs: Any) -> None:
         # recurse=False: globals of notebook functions are written as a reference to __main__'s namespace.
         super().__init__(file, protocol=_PROTOCOL, recurse=False, **kwargs)
         self._refs = refs
+        self.by_value: set[int] = set()  # classes written by value here (their own pickle, see below)
 
     def persistent_id(self, obj: Any) -> Any:
         return self._refs.get(id(obj))
@@ -244,10 +308,12 @@ class _DillPickler(dill.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         for reduction in (rebuild.reduction, attrdicts.reduction, _generator_reduction, _pandas_reduction,
-                          _notebook_reduction):
+                          _notebook_reduction, _lock_reduction):
             special = reduction(obj)
             if special is not NotImplemented:
                 return special
+        if isinstance(obj, type) and id(obj) not in self.by_value:
+            return _live_class_reduction(obj, self._refs)
         return NotImplemented
 
 
@@ -287,6 +353,7 @@ class _SharedReader:
         self._resolve = resolve
         self._segment = _Segment()
         self._unpickler: _DillUnpickler | None = None  # made at the first segment: most payloads have none
+        self.copies: dict[tuple[str, bytes], type] = {}  # notebook classes restored as copies (_live_or_copy)
 
     def load(self, data: bytes) -> Any:
         if self._unpickler is None:

@@ -171,3 +171,32 @@ def test_a_seeded_generator_the_cell_draws_from_is_advanced_for_every_holder(tmp
         ("print(holder['rng'] is rng, rng.integers(1000), holder['rng'].integers(1000))", False),
     ]
     differential(steps, tmp_path)
+
+
+def test_an_instance_mutated_by_a_cell_that_does_not_name_its_class_is_still_of_the_live_class(
+        tmp_path: Path) -> None:
+    """The mutated instance is restored from the entry, its class with it: written by value, that class was a
+    copy, and `isinstance(c, Counter)` was False after a restart. Now the restore gives the notebook's class of that
+    name when its content is the same."""
+    steps = [
+        ("from dataclasses import dataclass\n@dataclass\nclass Counter:\n    n: int = 0\n"
+         "    def bump(self):\n        self.n += 1", False),
+        ("c = Counter()", True),
+        ("c.bump()\nlog = [c]", True),
+        ("print(isinstance(c, Counter), type(log[0]) is Counter, c == Counter(1), log[0] is c)", False),
+    ]
+    observed = differential(steps, tmp_path)
+    assert observed[-1]["stdout"] == "True True True True\n"
+
+
+def test_a_changed_class_still_restores_its_own_copy_for_an_instance_it_made(tmp_path: Path) -> None:
+    """Redefined between the cells with other content, the notebook's class is not the instance's: the copy is."""
+    steps = [
+        ("class Box:\n    def __init__(self):\n        self.items = []", False),
+        ("b = Box()", True),
+        ("class Box:\n    def __init__(self):\n        self.items = [0]", False),
+        ("b.items.append(1)\nsize = len(b.items)", True),
+        ("print(isinstance(b, Box), type(b).__name__, b.items, size)", False),
+    ]
+    observed = differential(steps, tmp_path)
+    assert observed[-1]["stdout"] == "False Box [1] 1\n"
