@@ -8,16 +8,21 @@ to ``G`` itself. So every later cell reading a new view of ``G`` ran each time.
 
 A run whose only change to an input was such a fill is recorded as one (the property names). Where the restored
 copy cannot replace the live object, a hit reads the same properties on the live object, which fills them from
-its own state as the re-run would (computing them again: the re-run would too).
+its own state as the re-run would (computing them again: the re-run would too). Unless another output of the run
+holds the copy or a value filled on it (``e = G.edges``): the live object and its new values could not be that
+output's, and the cell runs.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from typing import Any
 
 _NONE: frozenset[str] = frozenset()
+# Objects walked from a run's other outputs looking for the copy; past this many, it is taken as held.
+_WALK_LIMIT = 200_000
 
 
 @functools.lru_cache(maxsize=1024)
@@ -75,3 +80,23 @@ def refill(live: Any, names: tuple[str, ...]) -> None:
                 getattr(live, name)
             except Exception:  # noqa: S112 the run read it; if it fails now, the next read raises for the user
                 continue
+
+
+def held_elsewhere(copy: Any, names: tuple[str, ...], outputs: dict[str, Any], name: str) -> bool:
+    """True if an output other than ``name`` refers to ``copy`` or to one of its filled values, directly or
+    through what it holds (or if there is too much to walk to tell)."""
+    state = getattr(copy, "__dict__", {})
+    targets = {id(copy)} | {id(state[n]) for n in names if n in state}
+    pending = [value for key, value in outputs.items() if key != name and value is not copy]
+    seen: set[int] = set()
+    while pending:
+        obj = pending.pop()
+        if id(obj) in targets:
+            return True
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if len(seen) > _WALK_LIMIT:
+            return True
+        pending += gc.get_referents(obj)
+    return False

@@ -231,11 +231,14 @@ class CachedCell:
         filled = dict(payload.filled)
         for name, restored in payload.mutated.items():
             # No local name for the live object: _hidden_references counts every reference to it.
-            if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True) or name in filled:
+            if update_in_place(self.ns.get(name, _MISSING), restored, dry_run=True):
                 continue  # written into the live object: whoever holds it sees the change
-            if _hidden_references(name, slots):
-                return (f"input {name} is also referenced from inside another object, "
-                        f"so its change could not be replayed there")
+            if not _hidden_references(name, slots):
+                continue  # every name holding it is rebound to the restored copy
+            if name in filled and not fills.held_elsewhere(restored, filled[name], payload.outputs, name):
+                continue  # the live object stays; the hit fills its cached properties
+            return (f"input {name} is also referenced from inside another object, "
+                    f"so its change could not be replayed there")
         return None
 
     def _slots(self, cell: Prepared) -> list[dict]:

@@ -133,3 +133,31 @@ def test_a_class_restored_by_value_has_free_locks() -> None:
     reader.start()
     reader.join(10)
     assert read == [7] and back["lock"].acquire(blocking=False)
+
+
+def test_an_output_holding_a_filled_value_or_the_object_is_not_split_from_the_live_object(tmp_path: Path) -> None:
+    """`e = g.nodes` fills `nodes` and binds its value: keeping the live `g` and filling it again would split them
+    (`e is g.nodes` False); an output holding the graph would hold the restored copy. Such cells run each time."""
+    for cell, probe in (("e = g.nodes", "e is g.nodes"), ("box = [g]\nfirst = g.nodes[0]", "box[0] is g")):
+        steps: list[Step] = [
+            (GRAPH, False),
+            ("g = Graph()\ng.add(1, 2)", True),
+            ("n = len(list(g.edges))", True),  # g now holds a view of itself
+            (cell, True),
+            (f"print({probe}, g.edges._graph is g)", False),
+        ]
+        folder = tmp_path / cell[:3]
+        folder.mkdir()
+        plain = differential(steps, folder, runs=4)  # 3 cold, then the third cached cell again
+        assert plain[4]["stdout"] == "True True\n"
+
+
+def test_the_walk_finds_the_copy_or_its_values_through_what_outputs_hold() -> None:
+    class Obj:
+        pass
+
+    copy = Obj()
+    copy.nodes = [1]  # type: ignore[attr-defined]
+    assert fills.held_elsewhere(copy, (), {"g": copy, "w": {"k": [copy]}}, "g")
+    assert fills.held_elsewhere(copy, ("nodes",), {"g": copy, "e": copy.nodes}, "g")  # type: ignore[attr-defined]
+    assert not fills.held_elsewhere(copy, ("nodes",), {"g": copy, "w": {"k": [1, 2]}, "alias": copy}, "g")
