@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +85,11 @@ def refill(live: Any, names: tuple[str, ...]) -> None:
 
 def held_elsewhere(copy: Any, names: tuple[str, ...], outputs: dict[str, Any], name: str) -> bool:
     """True if an output other than ``name`` refers to ``copy`` or to one of its filled values, directly or
-    through what it holds (or if there is too much to walk to tell)."""
+    through what it holds (or if there is too much to walk to tell).
+
+    Classes and modules are not walked (an instance's referents include its class, whose functions lead to every
+    module's globals), nor a function's globals: what they hold is not the run's output.
+    """
     state = getattr(copy, "__dict__", {})
     targets = {id(copy)} | {id(state[n]) for n in names if n in state}
     pending = [value for key, value in outputs.items() if key != name and value is not copy]
@@ -93,10 +98,16 @@ def held_elsewhere(copy: Any, names: tuple[str, ...], outputs: dict[str, Any], n
         obj = pending.pop()
         if id(obj) in targets:
             return True
-        if id(obj) in seen:
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType)):
             continue
         seen.add(id(obj))
         if len(seen) > _WALK_LIMIT:
             return True
-        pending += gc.get_referents(obj)
+        pending += _referents(obj)
     return False
+
+
+def _referents(obj: Any) -> list[Any]:
+    if isinstance(obj, types.FunctionType):
+        return [obj.__defaults__, obj.__kwdefaults__, obj.__closure__, obj.__dict__]
+    return gc.get_referents(obj)

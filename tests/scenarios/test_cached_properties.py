@@ -161,3 +161,7 @@ def test_the_walk_finds_the_copy_or_its_values_through_what_outputs_hold() -> No
     assert fills.held_elsewhere(copy, (), {"g": copy, "w": {"k": [copy]}}, "g")
     assert fills.held_elsewhere(copy, ("nodes",), {"g": copy, "e": copy.nodes}, "g")  # type: ignore[attr-defined]
     assert not fills.held_elsewhere(copy, ("nodes",), {"g": copy, "w": {"k": [1, 2]}, "alias": copy}, "g")
+    other = Obj()  # its class, and that class's module, are not walked: the notebook's globals are not outputs
+    assert not fills.held_elsewhere(copy, ("nodes",), {"g": copy, "other": other, "f": _unchanged_as}, "g")
+    kept = [copy]
+    assert fills.held_elsewhere(copy, (), {"g": copy, "f": lambda: kept}, "g")  # through a closure
