@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import operator
 import sys
 import threading
 from collections.abc import Callable
@@ -74,35 +73,15 @@ def read() -> dict[str, Any]:
     manager = logging.Logger.manager
     loggers = [logging.root, *manager.loggerDict.values()]
     seen = _fingerprint(manager, loggers)
-    streams = (sys.stdout, sys.stderr)
-    if seen != _LAST.fingerprint or not _LAST.same_output(streams):
-        _LAST.fingerprint, _LAST.streams, _LAST.shown = seen, streams, _shown_all(seen)
-        _LAST.state = _read(manager)
+    if seen != _LAST.fingerprint:
+        _LAST.fingerprint, _LAST.state = seen, _read(manager)
     return dict(_LAST.state)
-
-
-def _shown_all(fingerprint: tuple) -> list[str | None]:
-    """Where each distinct handler of a fingerprint writes ("stdout", "stderr" or None): all that the streams in
-    ``sys`` decide in ``_read``."""
-    return [_shown(handler) for handler in dict.fromkeys(fingerprint[-2])]
 
 
 @dataclass
 class _LastRead:
     fingerprint: tuple = ()
     state: dict[str, Any] = field(default_factory=dict)
-    streams: tuple = ()  # sys.stdout and sys.stderr at the last read
-    shown: list[str | None] = field(default_factory=list)  # _shown_all of it
-
-    def same_output(self, streams: tuple) -> bool:
-        """Whether the streams decide the same as at the last read: the very same ones, or others (swapped by
-        ``capture_output``, ``%%capture``, pytest, for each cell) under which every handler writes where it did."""
-        if len(streams) == len(self.streams) and all(map(operator.is_, streams, self.streams)):
-            return True
-        if _shown_all(self.fingerprint) != self.shown:
-            return False
-        self.streams = streams
-        return True
 
 
 _LAST = _LastRead()
@@ -112,9 +91,24 @@ _LOGGER_FIELDS = attrgetter("level", "propagate", "disabled")
 _HANDLERS, _FILTERS = attrgetter("handlers"), attrgetter("filters")
 
 
+def _where(stream: Any) -> Any:
+    """``_shown``'s answer for a handler writing to ``stream``, else the stream itself: a fingerprint holds what
+    ``_read`` makes of the stream, not which objects ``sys.stdout`` and ``sys.stderr`` are (``capture_output``,
+    ``%%capture`` and pytest swap them for each cell; logging's last-resort handler, which dill's logger has,
+    writes to whatever ``sys.stderr`` is)."""
+    if stream is None:
+        return None
+    out, err = _LOADED_WITH["stdout"], _LOADED_WITH["stderr"]
+    if stream is sys.stdout or stream is out[0] or stream is out[1]:
+        return "stdout"
+    if stream is sys.stderr or stream is err[0] or stream is err[1]:
+        return "stderr"
+    return stream
+
+
 def _handler_fields(handler: Any) -> tuple:
     formatter = getattr(handler, "formatter", None)
-    return (type(handler), getattr(handler, "stream", None), getattr(handler, "level", None), formatter,
+    return (type(handler), _where(getattr(handler, "stream", None)), getattr(handler, "level", None), formatter,
             getattr(formatter, "_fmt", None), getattr(formatter, "datefmt", None),
             len(getattr(handler, "filters", ())))
 
@@ -124,8 +118,8 @@ def _fingerprint(manager: Any, loggers: list) -> tuple:
     loggers; reading each one's state in Python took 0.16 ms a look, and every keying looks). Handler lists are
     flattened into one list of handlers plus each list's length, so a handler added, removed or replaced changes
     it; each distinct handler's stream, level, formatter and filters count too, read in one pass (a few handlers
-    serve all the loggers: a C loop per field cost more than the loop over them). The streams in ``sys`` are not
-    in it: ``read`` compares where each handler writes under them (``_LastRead.same_output``)."""
+    serve all the loggers: a C loop per field cost more than the loop over them). A handler's stream counts by
+    where it writes (``_where``)."""
     if logging.PlaceHolder in set(map(type, loggers)):
         loggers = [logger for logger in loggers if not isinstance(logger, logging.PlaceHolder)]
     handler_lists = list(map(_HANDLERS, loggers))

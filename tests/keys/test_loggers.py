@@ -104,3 +104,21 @@ def test_swapped_streams_that_change_where_a_handler_writes_are_read_again(
         assert loggers.read() == outside == _full_read()
     finally:
         logger.handlers.clear()
+
+
+def test_a_handler_that_follows_sys_stderr_answers_from_the_last_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """logging's last-resort handler class writes to whatever sys.stderr is (dill's logger has one): swapping the
+    stream for each cell must not make every read a new walk."""
+    logger = logging.getLogger("nbcache_follows")
+    logger.addHandler(logging._StderrHandler())  # type: ignore[attr-defined]
+    try:
+        before = _full_read()
+        reads = []
+        monkeypatch.setattr(loggers, "_read", lambda manager, real=loggers._read: reads.append(1) or real(manager))
+        for _ in range(2):
+            with monkeypatch.context() as swapped:
+                swapped.setattr(sys, "stderr", io.StringIO())
+                assert loggers.read() == before
+        assert reads == []
+    finally:
+        logger.handlers.clear()
