@@ -91,9 +91,24 @@ _LOGGER_FIELDS = attrgetter("level", "propagate", "disabled")
 _HANDLERS, _FILTERS = attrgetter("handlers"), attrgetter("filters")
 
 
+def _where(stream: Any) -> Any:
+    """``_shown``'s answer for a handler writing to ``stream``, else the stream itself: a fingerprint holds what
+    ``_read`` makes of the stream, not which objects ``sys.stdout`` and ``sys.stderr`` are (``capture_output``,
+    ``%%capture`` and pytest swap them for each cell; logging's last-resort handler, which dill's logger has,
+    writes to whatever ``sys.stderr`` is)."""
+    if stream is None:
+        return None
+    out, err = _LOADED_WITH["stdout"], _LOADED_WITH["stderr"]
+    if stream is sys.stdout or stream is out[0] or stream is out[1]:
+        return "stdout"
+    if stream is sys.stderr or stream is err[0] or stream is err[1]:
+        return "stderr"
+    return stream
+
+
 def _handler_fields(handler: Any) -> tuple:
     formatter = getattr(handler, "formatter", None)
-    return (type(handler), getattr(handler, "stream", None), getattr(handler, "level", None), formatter,
+    return (type(handler), _where(getattr(handler, "stream", None)), getattr(handler, "level", None), formatter,
             getattr(formatter, "_fmt", None), getattr(formatter, "datefmt", None),
             len(getattr(handler, "filters", ())))
 
@@ -103,12 +118,13 @@ def _fingerprint(manager: Any, loggers: list) -> tuple:
     loggers; reading each one's state in Python took 0.16 ms a look, and every keying looks). Handler lists are
     flattened into one list of handlers plus each list's length, so a handler added, removed or replaced changes
     it; each distinct handler's stream, level, formatter and filters count too, read in one pass (a few handlers
-    serve all the loggers: a C loop per field cost more than the loop over them)."""
+    serve all the loggers: a C loop per field cost more than the loop over them). A handler's stream counts by
+    where it writes (``_where``)."""
     if logging.PlaceHolder in set(map(type, loggers)):
         loggers = [logger for logger in loggers if not isinstance(logger, logging.PlaceHolder)]
     handler_lists = list(map(_HANDLERS, loggers))
     handlers = list(chain.from_iterable(handler_lists))
-    return (manager.disable, sys.stdout, sys.stderr, list(manager.loggerDict), loggers,
+    return (manager.disable, list(manager.loggerDict), loggers,
             list(map(_LOGGER_FIELDS, loggers)), list(map(len, map(_FILTERS, loggers))),
             list(map(len, handler_lists)), handlers, list(map(_handler_fields, dict.fromkeys(handlers))))
 

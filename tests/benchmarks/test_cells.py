@@ -18,6 +18,7 @@ def test_quick_cell_benchmarks_write_well_formed_results(tmp_path: Path) -> None
     assert written["quick"] is True and written["machine"]["cpus"] >= 1
     rows = written["results"]
     assert {r["group"] for r in rows} >= {"trivial cell", "first hit", "large input", "model"}
+    assert "hit, paired with the plain cell before it" in {r["case"] for r in rows if r["group"] == "trivial cell"}
     for r in rows:
         assert set(r) == FIELDS
         assert r["subject_range"][0] <= r["subject_s"] <= r["subject_range"][1]

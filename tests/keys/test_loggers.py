@@ -67,3 +67,58 @@ def test_a_new_logger_of_the_notebook_counts_from_an_unconfigured_one() -> None:
     finally:
         logger.setLevel(logging.NOTSET)
     assert "nbcache_reads_new" not in loggers.read()
+
+
+def _full_read() -> dict:
+    """A read that answers nothing from the last one."""
+    loggers._LAST.fingerprint = ()
+    return loggers.read()
+
+
+def test_swapped_streams_answer_from_the_last_read_when_every_handler_writes_where_it_did(
+        shown: logging.Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``capture_output`` swaps sys.stdout for each cell: a handler made on the stdout nbcache was loaded with
+    still counts as shown, and the read is the last one, not a new walk of every logger."""
+    before = _full_read()
+    reads = []
+    monkeypatch.setattr(loggers, "_read", lambda manager, real=loggers._read: reads.append(1) or real(manager))
+    with monkeypatch.context() as swapped:
+        swapped.setattr(sys, "stdout", io.StringIO())
+        assert loggers.read() == before
+        assert loggers.read() == before
+    assert loggers.read() == before and reads == []
+
+
+def test_swapped_streams_that_change_where_a_handler_writes_are_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler on a captured stream is shown only while that stream is sys.stdout: the read must follow."""
+    captured = io.StringIO()
+    logger = logging.getLogger("nbcache_captured")
+    logger.addHandler(logging.StreamHandler(captured))
+    try:
+        outside = _full_read()
+        with monkeypatch.context() as swapped:
+            swapped.setattr(sys, "stdout", captured)
+            inside = loggers.read()
+            assert inside != outside and inside == _full_read()
+        assert loggers.read() == outside == _full_read()
+    finally:
+        logger.handlers.clear()
+
+
+def test_a_handler_that_follows_sys_stderr_answers_from_the_last_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """logging's last-resort handler class writes to whatever sys.stderr is (dill's logger has one): swapping the
+    stream for each cell must not make every read a new walk."""
+    logger = logging.getLogger("nbcache_follows")
+    logger.addHandler(logging._StderrHandler())  # type: ignore[attr-defined]
+    try:
+        before = _full_read()
+        reads = []
+        monkeypatch.setattr(loggers, "_read", lambda manager, real=loggers._read: reads.append(1) or real(manager))
+        for _ in range(2):
+            with monkeypatch.context() as swapped:
+                swapped.setattr(sys, "stderr", io.StringIO())
+                assert loggers.read() == before
+        assert reads == []
+    finally:
+        logger.handlers.clear()
