@@ -620,8 +620,12 @@ static int walk_column(Work *w, Py_ssize_t column, const Items *all, Held *held,
    str. Returns 0, or -1 with an error set. */
 static int walk_columns(Work *w, PyObject *strings, PyObject *results, Py_ssize_t chunk, int threaded) {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(strings); i++) {
-        PyObject *objects, *held_obj;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(strings, i), "OO:digests", &objects, &held_obj)) {
+        PyObject *objects, *held_obj, *pair = PyList_GET_ITEM(strings, i);
+        if (!PyTuple_Check(pair)) {
+            PyErr_SetString(PyExc_TypeError, "digests(): each string column is an (objects, held) tuple");
+            return -1;
+        }
+        if (!PyArg_ParseTuple(pair, "OO:digests", &objects, &held_obj)) {
             return -1;
         }
         if (held_obj != Py_None && !PyObject_TypeCheck(held_obj, &HeldType)) {

@@ -333,6 +333,8 @@ def test_digests_refuses_bad_arguments_and_leaks_nothing() -> None:
         digests([], [np.zeros(4)[::2]], 1 << 23, K)  # a numeric buffer must be contiguous
     with pytest.raises(TypeError):
         digests((), [], 1 << 23, K)
+    with pytest.raises(TypeError):
+        digests([["a"]], [], 1 << 23, K)  # each column an (objects, held) tuple
     first = "".join(["fir", "st"])
     refs = sys.getrefcount(first)
     held = arrays.accelerator.Held(3)
