@@ -165,6 +165,7 @@ typedef struct {
     PyObject_HEAD
     Py_ssize_t count;
     PyObject **slots;
+    int empty; /* no slot filled yet: a walk writes them without reading them first (no zero page faulted in) */
     size_t mapped; /* bytes mapped for the slots, 0 when they came from PyMem_Calloc */
 } Held;
 
@@ -225,6 +226,7 @@ static PyObject *held_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
         return PyErr_NoMemory();
     }
     self->count = count;
+    self->empty = 1;
     return (PyObject *)self;
 }
 
@@ -279,7 +281,7 @@ static inline int exact_str_at(const Items *items, Py_ssize_t i) {
 
 /* 1: every item an exact str, joined into out (and each held at its index in slots, when given; *nul set if an
    item holds a NUL); 0: an item is not one; -1: an error is set. */
-static int join_items(const Items *items, Out *out, PyObject **slots, int *nul) {
+static int join_items(const Items *items, Out *out, PyObject **slots, int empty, int *nul) {
     for (Py_ssize_t i = 0; i < items->count; i++) {
         int found = exact_str_at(items, i);
         if (found <= 0) {
@@ -301,7 +303,9 @@ static int join_items(const Items *items, Out *out, PyObject **slots, int *nul) 
         } else {
             out->size += encode_wide(s, dst, nul);
         }
-        if (slots != NULL) {
+        if (empty) {
+            slots[i] = Py_NewRef(s);
+        } else if (slots != NULL) {
             hold_at(slots, i, s);
         }
     }
@@ -328,13 +332,13 @@ static int lengths_of(const Items *items, Out *out) {
 
 /* One chunk's bytes: 1 with data (and lengths, *form set, in the lengths form) made; 0: an item is not an exact str;
    -1: an error is set. data and lengths are reused: emptied first, grown as needed. */
-static int make_chunk(const Items *items, PyObject **slots, Out *data, Out *lengths, int *form) {
+static int make_chunk(const Items *items, PyObject **slots, int empty, Out *data, Out *lengths, int *form) {
     data->size = 0;
     if (out_reserve(data, items->count * 16 + 1) < 0) {
         return -1;
     }
     int nul = 0;
-    int found = join_items(items, data, slots, &nul);
+    int found = join_items(items, data, slots, empty, &nul);
     if (found <= 0) {
         return found;
     }
@@ -342,11 +346,11 @@ static int make_chunk(const Items *items, PyObject **slots, Out *data, Out *leng
     return *form ? (lengths_of(items, lengths) < 0 ? -1 : 1) : 1;
 }
 
-static PyObject *join_range(const Items *items, PyObject **slots) {
+static PyObject *join_range(const Items *items, PyObject **slots, int empty) {
     Out data = {NULL, 0, 0}, lengths = {NULL, 0, 0};
     int form = 0;
     PyObject *result = NULL;
-    int found = make_chunk(items, slots, &data, &lengths, &form);
+    int found = make_chunk(items, slots, empty, &data, &lengths, &form);
     if (found == 0) {
         result = Py_NewRef(Py_None);
     } else if (found > 0) {
@@ -420,7 +424,11 @@ static PyObject *join(PyObject *module, PyObject *args, PyObject *kwargs) {
     items.items += start;
     items.count = stop - start;
     PyObject **slots = held != NULL ? held->slots + start : NULL;
-    PyObject *result = join_range(&items, slots); /* runs no Python code: held stays alive */
+    int empty = held != NULL && held->empty;
+    if (held != NULL) {
+        held->empty = 0;
+    }
+    PyObject *result = join_range(&items, slots, empty); /* runs no Python code: held stays alive */
     PyBuffer_Release(&view);
     return result;
 }
@@ -602,11 +610,15 @@ static void chunk_made(Work *w) {
 
 /* Walks one string column (an item that is not an exact str ends it: 0), its chunks handed to the hashing side. */
 static int walk_column(Work *w, Py_ssize_t column, const Items *all, Held *held, Py_ssize_t chunk, int threaded) {
+    int empty = held != NULL && held->empty; /* each chunk fills slots of its own */
+    if (held != NULL) {
+        held->empty = 0;
+    }
     for (Py_ssize_t start = 0; start < all->count; start += chunk) {
         Items items = {all->items + start, all->count - start < chunk ? all->count - start : chunk};
         Slot *slot = free_slot(w, threaded);
-        int found = make_chunk(&items, held != NULL ? held->slots + start : NULL, &slot->data, &slot->lengths,
-                               &slot->form);
+        int found = make_chunk(&items, held != NULL ? held->slots + start : NULL, empty, &slot->data,
+                               &slot->lengths, &slot->form);
         if (found <= 0) {
             return found;
         }

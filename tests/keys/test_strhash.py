@@ -341,3 +341,23 @@ def test_digests_refuses_bad_arguments_and_leaks_nothing() -> None:
     assert digests([([first, "b", None], held)], [], 1 << 23, 2)[0] == [None]
     del held
     assert sys.getrefcount(first) == refs
+
+
+def test_digests_holds_a_reference_a_slot_and_leaks_none() -> None:
+    """A fresh Held's slots are written without being read (none is filled yet); one filled before is let go of
+    its old occupant first. Either way a reference a slot, all given back with the Held."""
+    if not _accelerated():
+        return
+    words = [f"w{i}" for i in range(50)]
+    items = [words[i % 50] for i in range(1000)] + [f"new {i}" for i in range(1000)]
+    arr = _objects(items)
+    shared, own = words[7], items[-1]
+    refs = sys.getrefcount(shared), sys.getrefcount(own)
+    held = arrays.accelerator.Held(len(items))
+    assert arrays.accelerator.digests([(arr, held)], [], arrays.THREADED_BYTES, 300)[0][0] is not None
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == (refs[0] + 20, refs[1] + 1)
+    assert arrays.accelerator.digests([(arr, held)], [], arrays.THREADED_BYTES, 300)[0][0] is not None  # again
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == (refs[0] + 20, refs[1] + 1)
+    assert np.frombuffer(held, dtype=np.uintp).tolist() == [id(s) for s in items]
+    del held
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == refs
