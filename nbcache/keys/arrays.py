@@ -266,10 +266,11 @@ def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
 
 
 class _Ahead:
-    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by a thread of
-    their own (blake3 releases the GIL) while the caller's thread walks its object-string columns, so that on two
-    cores the two overlap instead of adding up. Each digest is the one the column's turn would compute; the turns
-    then feed them in order (a column not found here is hashed in its turn, as without)."""
+    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by another
+    thread while the caller's thread walks its object-string columns, so that on two cores the two overlap instead
+    of adding up. With the C accelerator that thread is C's own and also hashes the strings' chunks (_in_c);
+    without it, a Python thread (blake3 releases the GIL). Each digest is the one the column's turn would compute;
+    the turns then feed them in order (a column not found here is hashed in its turn, as without)."""
 
     def __init__(self) -> None:
         self._numbers: dict[int, bytes] = {}
