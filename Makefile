@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test check bench corpus lint lab clean screenshots
 
 # The C accelerators are compiled at install (hatch_build.py): editing one reinstalls, which rebuilds them in place.
-$(STAMP): pyproject.toml hatch_build.py nbcache/_strhash.c nbcache/_bindings.c
+$(STAMP): pyproject.toml hatch_build.py nbcache/_strhash.c nbcache/_bindings.c $(wildcard nbcache/_blake3/*.c nbcache/_blake3/*.h nbcache/_blake3/*.S)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

@@ -199,24 +199,20 @@ def _shared_digest(h: Any, flat: Any) -> Strings | None:
 
 def _accelerated_digest(h: Any, flat: Any) -> Strings | None:
     """The stream _joined_digest feeds, each chunk's bytes made by the C accelerator in one pass over its items
-    (exact-str check, reference held, UTF-8, NUL-join), and, for the memo, a Held: a reference to each item read,
-    at its index, whose buffer is those items' addresses (one block, 8 bytes an item, for both); None as soon as
-    an item is not an exact str. Faster than the shared route too: the items' objects are few and in cache.
+    (exact-str check, reference held, UTF-8, NUL-join) while a thread of C's own hashes the chunks made before
+    (no GIL, no Python code: see _strhash.digests), and, for the memo, a Held: a reference to each item read, at
+    its index, whose buffer is those items' addresses (one block, 8 bytes an item, for both); None when an item
+    is not an exact str. Faster than the shared route too: the items' objects are few and in cache."""
+    held = accelerator.Held(len(flat)) if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller one
+    (digest,), _ = accelerator.digests([(flat, held)], [], THREADED_BYTES, _STRING_CHUNK)
+    return None if digest is None else _held_strings(digest, held)
 
-    Each chunk is hashed right after it is made, in this thread: handing chunks to a thread of their own (so
-    that blake3 ran while the next chunk was made) cost more in waits for the GIL and wake-ups than it
-    overlapped, on 2 cores (a frame's numeric columns overlap the whole walk instead: _Ahead)."""
+
+def _held_strings(digest: bytes, held: Any) -> Strings:
     import numpy as np
 
-    strings = h.child()
-    held = accelerator.Held(len(flat)) if len(flat) >= MEMO_MIN_ITEMS else None  # the memo keeps no smaller one
-    for start in range(0, len(flat), _STRING_CHUNK):
-        found = accelerator.join(flat, start, min(start + _STRING_CHUNK, len(flat)), held)
-        if found is None:
-            return None
-        _feed_joined(strings, *found)
     read = np.frombuffer(held, dtype=np.uintp) if held is not None else None  # the objects hashed, at their index
-    return Strings(strings.h.digest(), held, read)
+    return Strings(digest, held, read)
 
 
 def _strings_digest(h: Any, flat: Any) -> Strings | None:
@@ -270,10 +266,11 @@ def _remember(arr: Any, pointers: Any, before: Any, found: Strings) -> None:
 
 
 class _Ahead:
-    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by a thread of
-    their own (blake3 releases the GIL) while the caller's thread walks its object-string columns, so that on two
-    cores the two overlap instead of adding up. Each digest is the one the column's turn would compute; the turns
-    then feed them in order (a column not found here is hashed in its turn, as without)."""
+    """A frame's large columns hashed before their turn, two kinds at once: its numeric buffers by another
+    thread while the caller's thread walks its object-string columns, so that on two cores the two overlap instead
+    of adding up. With the C accelerator that thread is C's own and also hashes the strings' chunks (_in_c);
+    without it, a Python thread (blake3 releases the GIL). Each digest is the one the column's turn would compute;
+    the turns then feed them in order (a column not found here is hashed in its turn, as without)."""
 
     def __init__(self) -> None:
         self._numbers: dict[int, bytes] = {}
@@ -288,6 +285,12 @@ class _Ahead:
         if not numbers or not strings:
             return None
         ahead = cls()
+        if accelerator is not None:
+            try:
+                ahead._in_c(strings, numbers)
+                return ahead
+            except (TypeError, BufferError):  # numpy lent no object buffer: the Python thread below
+                pass
         thread = threading.Thread(target=ahead._hash_numbers, args=(numbers,), name="nbcache-columns", daemon=True)
         thread.start()
         try:
@@ -296,6 +299,28 @@ class _Ahead:
         finally:
             thread.join()
         return ahead
+
+    def _in_c(self, strings: list, numbers: list) -> None:
+        """Both kinds in one call to the C accelerator: this thread walks the string columns (those the memo does
+        not give) while a thread of C's own hashes their chunks and the numeric buffers (_strhash.digests)."""
+        import numpy as np
+
+        walks = []
+        for arr in strings:
+            pointers = address_view(arr) if len(arr) >= MEMO_MIN_ITEMS else None
+            digest = MEMO.recall(arr, pointers) if pointers is not None else None
+            if digest is not None:
+                self._strings[id(arr)] = digest
+            else:
+                walks.append((arr, pointers, accelerator.Held(len(arr)) if pointers is not None else None))
+        found, digests = accelerator.digests([(arr, held) for arr, _, held in walks],
+                                             [arr.reshape(-1).view(np.uint8) for arr in numbers], THREADED_BYTES,
+                                             _STRING_CHUNK)
+        self._numbers = {id(arr): digest for arr, digest in zip(numbers, digests, strict=True)}
+        for (arr, pointers, held), digest in zip(walks, found, strict=True):
+            self._strings[id(arr)] = digest
+            if digest is not None and pointers is not None:
+                _remember(arr, pointers, None, _held_strings(digest, held))
 
     def _hash_numbers(self, numbers: list) -> None:
         import numpy as np

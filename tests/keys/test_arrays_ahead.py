@@ -60,6 +60,30 @@ def apart(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
+class _Counted:
+    """The accelerator, its string columns walked counted by length."""
+
+    def __init__(self, walks: list[int]) -> None:
+        self.walks, self.Held, self.join = walks, arrays.accelerator.Held, arrays.accelerator.join
+        self._digests = arrays.accelerator.digests
+
+    def digests(self, strings: list, *args: object) -> object:
+        self.walks.extend(len(objects) for objects, _ in strings)
+        return self._digests(strings, *args)
+
+
+def _count_walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many items each string column walked had, by either route (the C one walks a frame's in one call)."""
+    walks: list[int] = []
+    strings_of = arrays._strings_of
+    if arrays.accelerator is None:
+        monkeypatch.setattr(arrays, "_strings_of",
+                            lambda h, arr, flat: walks.append(len(flat)) or strings_of(h, arr, flat))
+    else:
+        monkeypatch.setattr(arrays, "accelerator", _Counted(walks))
+    return walks
+
+
 def _in_turn(frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> bytes:
     with monkeypatch.context() as m:
         m.setattr(arrays._Ahead, "start", lambda h, columns: None)
@@ -74,9 +98,7 @@ def test_hashed_ahead_is_hashed_in_turn(make: Callable[[], pd.DataFrame], apart:
     frame = make()
     reference = _in_turn(frame, monkeypatch)
     MEMO.clear()
-    walks: list[int] = []
-    strings_of = arrays._strings_of
-    monkeypatch.setattr(arrays, "_strings_of", lambda h, arr, flat: walks.append(len(flat)) or strings_of(h, arr, flat))
+    walks = _count_walks(monkeypatch)
     assert hash_value(frame.copy()) == reference
     assert apart == [True]
     assert walks == [ROWS, ROWS]  # each object column once, ahead: its turn took that digest

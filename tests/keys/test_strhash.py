@@ -256,5 +256,108 @@ def test_an_array_that_lends_no_buffer_takes_the_python_route(monkeypatch: pytes
         def join(*args: Any, **kwargs: Any) -> Any:
             raise BufferError("no object buffer")
 
+        digests = join
+
     monkeypatch.setattr(arrays, "accelerator", NoBuffer)
     assert hash_value(items) == expected
+
+
+# ---- digests: the walk in this thread, the hashing in a thread of C's own
+
+
+def _python_stream(items: list[Any], chunk: int) -> bytes | None:
+    """The strings digest the Python route gives with this chunk size (the reference digests must equal)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "_STRING_CHUNK", chunk)
+        found = arrays._joined_digest(_Hasher(), _objects(items))
+    return None if found is None else found.digest
+
+
+@settings(max_examples=300, deadline=None)
+@given(columns=st.lists(columns(), max_size=3), chunk=st.integers(1, 6), threaded=st.sampled_from([1, 8, 1 << 23]),
+       numbers=st.lists(st.binary(max_size=3000), max_size=3))
+def test_digests_gives_the_python_routes_digests(columns: list[list[Any]], chunk: int, threaded: int,
+                                                  numbers: list[bytes]) -> None:
+    """Every column's strings digest as the Python route feeds it (small chunks cross bounds; a small
+    threaded_bytes sends chunks to the digest-of-their-bytes form, as raw does from THREADED_BYTES), None where an
+    item is not an exact str while the other columns still get theirs, and each buffer's blake3 digest."""
+    if not _accelerated():
+        return
+    from blake3 import blake3
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "THREADED_BYTES", threaded)
+        expected = [_python_stream(items, chunk) for items in columns]
+    helds = [arrays.accelerator.Held(len(items)) for items in columns]
+    pairs = enumerate(zip(columns, helds, strict=True))
+    strings = [(_objects(items) if i % 2 else items, held) for i, (items, held) in pairs]  # arrays and lists
+    found, digests = arrays.accelerator.digests(strings, [np.frombuffer(b, np.uint8) for b in numbers], threaded,
+                                                chunk)
+    assert found == expected
+    assert digests == [blake3(b).digest() for b in numbers]
+    for items, held, digest in zip(columns, helds, found, strict=True):
+        if digest is not None:  # each object read held at its index, as join holds them
+            assert np.frombuffer(held, dtype=np.uintp).tolist() == [id(item) for item in items]
+
+
+def test_digests_at_full_size_and_past_the_threaded_size() -> None:
+    """Many chunks (more than the thread's buffers), NULs, wide strings, a chunk of 8 MiB and more, and numeric
+    buffers of several pieces: the digests of the Python route and of the blake3 module."""
+    if not _accelerated():
+        return
+    from blake3 import blake3
+
+    pool = [f"item-{i}" for i in range(977)] + ["a\0b", WIDE, ""]
+    shared = [pool[i % len(pool)] for i in range(20 * K + 3)]
+    long = [f"{i:08d}" + "x" * 200 for i in range(K + 5)]
+    numbers = [np.random.default_rng(0).random(1 << 19).view(np.uint8), np.zeros(0, np.uint8)]
+    found, digests = arrays.accelerator.digests([(_objects(shared), None), (long, None)], numbers,
+                                                arrays.THREADED_BYTES, K)
+    assert found == [_python_stream(shared, K), _python_stream(long, K)]
+    assert digests == [blake3(n).digest() for n in numbers]
+
+
+def test_digests_refuses_bad_arguments_and_leaks_nothing() -> None:
+    if not _accelerated():
+        return
+    digests = arrays.accelerator.digests
+    with pytest.raises(TypeError):
+        digests([(np.zeros(3), None)], [], 1 << 23, K)  # not an object buffer
+    with pytest.raises(TypeError):
+        digests([(["a"], [])], [], 1 << 23, K)  # held is a Held
+    with pytest.raises(ValueError):
+        digests([(["a", "b"], arrays.accelerator.Held(1))], [], 1 << 23, K)  # a slot for every item
+    with pytest.raises(ValueError):
+        digests([], [], 0, K)
+    with pytest.raises(ValueError):
+        digests([], [np.zeros(4)[::2]], 1 << 23, K)  # a numeric buffer must be contiguous
+    with pytest.raises(TypeError):
+        digests((), [], 1 << 23, K)
+    with pytest.raises(TypeError):
+        digests([["a"]], [], 1 << 23, K)  # each column an (objects, held) tuple
+    first = "".join(["fir", "st"])
+    refs = sys.getrefcount(first)
+    held = arrays.accelerator.Held(3)
+    assert digests([([first, "b", None], held)], [], 1 << 23, 2)[0] == [None]
+    del held
+    assert sys.getrefcount(first) == refs
+
+
+def test_digests_holds_a_reference_a_slot_and_leaks_none() -> None:
+    """A fresh Held's slots are written without being read (none is filled yet); one filled before is let go of
+    its old occupant first. Either way a reference a slot, all given back with the Held."""
+    if not _accelerated():
+        return
+    words = [f"w{i}" for i in range(50)]
+    items = [words[i % 50] for i in range(1000)] + [f"new {i}" for i in range(1000)]
+    arr = _objects(items)
+    shared, own = words[7], items[-1]
+    refs = sys.getrefcount(shared), sys.getrefcount(own)
+    held = arrays.accelerator.Held(len(items))
+    assert arrays.accelerator.digests([(arr, held)], [], arrays.THREADED_BYTES, 300)[0][0] is not None
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == (refs[0] + 20, refs[1] + 1)
+    assert arrays.accelerator.digests([(arr, held)], [], arrays.THREADED_BYTES, 300)[0][0] is not None  # again
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == (refs[0] + 20, refs[1] + 1)
+    assert np.frombuffer(held, dtype=np.uintp).tolist() == [id(s) for s in items]
+    del held
+    assert (sys.getrefcount(shared), sys.getrefcount(own)) == refs
