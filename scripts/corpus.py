@@ -1,7 +1,8 @@
 """Run example galleries nobody on this project wrote, plain and under ``%%cache``, and report what differs.
 
-The examples come from the source distributions of the installed scikit-learn and matplotlib (``pip download
---no-binary :all: --no-deps``, into a gitignored cache folder); each ``# %%`` block is a cell. Every example runs
+The examples come from the source distributions of the installed scikit-learn, matplotlib and networkx (``pip
+download --no-binary :all: --no-deps``, into a gitignored cache folder); each ``# %%`` block is a cell (in a script
+without them, each group of top-level statements between blank lines). Every example runs
 in fresh kernels (nbclient), each in a folder of its own:
 
     plain, cold, plain, cold    in turns; each cold run is %%cache on every code cell with a fresh store
@@ -31,6 +32,7 @@ recheck is wrong. The rechecks' times are not counted.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -84,6 +86,16 @@ EXAMPLES = {
         "galleries/examples/ticks/date_formatters_locators.py",
         "galleries/examples/text_labels_and_annotations/custom_legends.py",
     ],
+    # Graph objects: views cached on the graph that refer back to it (functools.cached_property).
+    "networkx": [
+        "examples/algorithms/plot_davis_club.py",
+        "examples/algorithms/plot_girvan_newman.py",
+        "examples/algorithms/plot_greedy_coloring.py",
+        "examples/algorithms/plot_krackhardt_centrality.py",
+        "examples/basic/plot_properties.py",
+        "examples/drawing/plot_degree.py",
+        "examples/graph/plot_karate_club.py",
+    ],
 }
 # What CI runs (tests/integration/test_corpus.py): a few examples, well under two minutes.
 CI_SUBSET = {
@@ -91,8 +103,9 @@ CI_SUBSET = {
     "matplotlib": ["galleries/examples/statistics/hist.py",
                    "galleries/examples/lines_bars_and_markers/bar_label_demo.py",
                    "galleries/examples/specialty_plots/sankey_basics.py"],
+    "networkx": ["examples/algorithms/plot_davis_club.py"],
 }
-_SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib"}
+_SDIST_NAMES = {"scikit-learn": "scikit_learn", "matplotlib": "matplotlib", "networkx": "networkx"}
 # Both galleries build with meson-python, and pip prepares an sdist's metadata before saving it: this stand-in
 # backend copies the sdist's own PKG-INFO instead of configuring a build, so nothing is compiled.
 _METADATA_ONLY_BACKEND = '''
@@ -141,7 +154,11 @@ def example_sources(cache: Path, subset: dict[str, list[str]]) -> dict[str, str]
 
 
 def cells_of(source: str) -> list[str]:
-    """The example's code cells: ``# %%`` blocks, without comment-only blocks (sphinx-gallery's text)."""
+    """The example's code cells: ``# %%`` blocks, without comment-only blocks (sphinx-gallery's text); a script
+    without them (networkx's gallery) is cut where a blank line separates top-level statements, as a notebook's
+    author would cut it."""
+    if not re.search(r"^# %%", source, flags=re.MULTILINE):
+        return _paragraphs(source)
     blocks = re.split(r"^# %%.*$", source, flags=re.MULTILINE)
     cells = []
     for block in blocks:
@@ -149,6 +166,23 @@ def cells_of(source: str) -> list[str]:
         if any(line.strip() and not line.lstrip().startswith("#") for line in code.splitlines()):
             cells.append(code)
     return cells
+
+
+def _paragraphs(source: str) -> list[str]:
+    """Top-level statements (the module docstring left out), grouped where no blank line separates them."""
+    lines = source.splitlines()
+    body = ast.parse(source).body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    cells: list[list[str]] = []
+    end = None
+    for node in body:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        if end is None or any(not line.strip() for line in lines[end:start]):
+            cells.append([])
+        cells[-1] += lines[start:node.end_lineno]
+        end = node.end_lineno
+    return ["\n".join(cell) for cell in cells]
 
 
 def notebook(cells: list[str], cached: bool) -> nbformat.NotebookNode:

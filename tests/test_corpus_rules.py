@@ -78,3 +78,13 @@ def test_memory_addresses_in_reprs_are_not_differences() -> None:
         assert result.deterministic and not result.wrong_text
     [data] = compare([_run("id 0x1f")] * 2, [_cold("id 0x2f")] * 2, _run("id 0x1f", statuses=(HIT,)))
     assert data.wrong_text  # a short hex number is data, not an address
+
+
+def test_a_script_without_cell_marks_is_cut_at_blank_lines_between_top_level_statements() -> None:
+    from scripts.corpus import cells_of
+
+    source = ('"""Title\n\nText."""\nimport a\nimport b\n\n# a comment\nx = a.f(\n\n    1)\n\n\n'
+              '@deco\ndef g():\n\n    return x\nprint(g())\n')
+    assert cells_of(source) == ["import a\nimport b", "x = a.f(\n\n    1)",
+                                "@deco\ndef g():\n\n    return x\nprint(g())"]
+    assert cells_of("# %%\nx = 1\n# %%\n# only text\n# %%\ny = 2\n") == ["x = 1", "y = 2"]
