@@ -225,11 +225,16 @@ def _strings_digest(h: Any, flat: Any) -> Strings | None:
     return found if found is not None else _joined_digest(h, flat)
 
 
+def _recalled(arr: Any, flat: Any) -> tuple[Any, bytes | None]:
+    """The items' addresses (None below the memo's size) and the memo's digest for them, if it holds one."""
+    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
+    return pointers, (MEMO.recall(arr, pointers) if pointers is not None else None)
+
+
 def _strings_of(h: Any, arr: Any, flat: Any) -> bytes | None:
     """The strings digest of an object array of exact ``str``: the memo's if its items are still the objects it
     held when it was last hashed, else computed (and memoised); None as soon as an item is not an exact str."""
-    pointers = address_view(flat) if len(flat) >= MEMO_MIN_ITEMS else None
-    digest = MEMO.recall(arr, pointers) if pointers is not None else None
+    pointers, digest = _recalled(arr, flat)
     if digest is not None:
         return digest
     before = pointers.copy() if pointers is not None and accelerator is None else None
@@ -307,8 +312,7 @@ class _Ahead:
 
         walks = []
         for arr in strings:
-            pointers = address_view(arr) if len(arr) >= MEMO_MIN_ITEMS else None
-            digest = MEMO.recall(arr, pointers) if pointers is not None else None
+            pointers, digest = _recalled(arr, arr)
             if digest is not None:
                 self._strings[id(arr)] = digest
             else:
