@@ -507,15 +507,18 @@ class Store:
             raise EntryDamaged("its manifest is of another format")
         return raw, list(zip([b for b, _ in blob_refs(manifest)], self._read_blobs(manifest), strict=True))
 
-    def adopt(self, key: str, raw: bytes, fetch: Callable[[str, int], Any]) -> None:
-        """Hold an entry written elsewhere: verify its manifest, get the blobs not held here from ``fetch(digest,
-        size)``, write the manifest last. EntryDamaged if it cannot be trusted; ``load`` checks every blob again."""
+    def adopt(self, key: str, raw: bytes,
+              fetch: Callable[[list[tuple[str, int]]], Iterable[tuple[str, Any]]]) -> None:
+        """Hold an entry written elsewhere: verify its manifest, get the blobs not held here from ``fetch([(digest,
+        size), ...])`` (which yields each as ``(digest, content)`` in any order), write the manifest last.
+        EntryDamaged if it cannot be trusted; ``load`` checks every blob again."""
         manifest = self._verified(raw)
         if manifest is None or manifest["key"] != key:
             raise EntryDamaged("its manifest is of another format or belongs to another key")
         self.layout.folder("blobs", create=True)
-        for blob, size in blob_refs(manifest):
-            if not self.layout.blob_path(blob).exists():
-                write_atomic(self.layout.blob_path(blob), fetch(blob, size))
+        wanted = {blob: size for blob, size in blob_refs(manifest) if not self.layout.blob_path(blob).exists()}
+        for blob, data in fetch(list(wanted.items())):
+            if blob in wanted:
+                write_atomic(self.layout.blob_path(blob), data)
         self._put_manifest(key, raw)
         self._index_saved(key, raw)

@@ -22,8 +22,10 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, TypeVar
 
 from nbcache import config
@@ -45,6 +47,8 @@ _BLOB = re.compile(r"^blobs/([0-9a-f]{16,128})$")
 # An unreferenced blob younger than this may belong to an entry a teammate is uploading right now (blobs go first,
 # the manifest last, and a large entry takes minutes); older ones are orphans of crashed uploads.
 REMOTE_GRACE_S = 3600.0
+# Blob requests of one first hit in flight at once: the round trips overlap, and memory holds at most this many blobs.
+_FETCHES = 4
 
 
 def _warn(message: str) -> None:
@@ -217,8 +221,27 @@ class TieredStore:
                               "with); removed there")
         return data
 
+    def _fetch_blobs(self, wanted: list[tuple[str, int]]) -> Iterator[tuple[str, bytes]]:
+        """Each blob as it arrives. Up to ``_FETCHES`` are requested at once: a first hit waits for about one round
+        trip after its manifest's, not one a blob, and memory holds at most that many blobs not yet written."""
+        if len(wanted) <= 1:
+            yield from ((name, self._fetch_blob(name, size)) for name, size in wanted)
+            return
+        queue = iter(wanted)
+        pool = ThreadPoolExecutor(min(_FETCHES, len(wanted)), thread_name_prefix="nbcache-fetch")
+        try:
+            running = {pool.submit(self._fetch_blob, name, size): name for name, size in islice(queue, _FETCHES)}
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield running.pop(future), future.result()
+                    for name, size in islice(queue, 1):
+                        running[pool.submit(self._fetch_blob, name, size)] = name
+        finally:  # a failure, or a reader that stopped, leaves no request behind it
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _adopt(self, key: str, explicit: bool = False) -> None:
-        self.local.adopt(key, self._get_manifest(key, explicit), self._fetch_blob)
+        self.local.adopt(key, self._get_manifest(key, explicit), self._fetch_blobs)
 
     def _fetch(self, key: str) -> None:
         """Make the entry local if the remote has a sound one; otherwise one warning, and the cell runs."""
