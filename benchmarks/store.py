@@ -24,6 +24,7 @@ import dill
 import numpy as np
 import pandas as pd
 
+from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 
@@ -209,9 +210,10 @@ def _scale_rows(n: int, repeat: int, work: Path) -> list[dict[str, Any]]:
         store = stores[root]
         store.size_limit = max(store._index.usage() - 1, 0)  # just over: the save evicts
         store.save(fresh.key(), _small_payload(0), EntryMeta(cell_ident="cell-new"))
-        store.size_limit = None
+        store.size_limit = DEFAULT_SIZE_LIMIT
 
-    stores = {root: Store(root, secret=SECRET, size_limit=None) for root in (big, small)}
+    # With the default size limit, as users have it: every save then checks the store's usage against it.
+    stores = {root: Store(root, secret=SECRET) for root in (big, small)}
     results = {
         "hit": _scale_pair(big, small, repeat * 4, lambda r: stores[r].load(f"{0:064x}")),
         "miss": _scale_pair(big, small, repeat * 4, miss),
@@ -237,6 +239,7 @@ _CRASH = """
 import os, sys
 import numpy as np
 from nbcache.store import local
+from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 def die(*args, **kwargs):

@@ -33,7 +33,7 @@ FILE_NAME = "index.sqlite3"
 # The folder of one key's manifests: entries/<kid>/, kid a hash of the key (see ``local.key_id``).
 KID = re.compile(r"^[0-9a-f]{16}$")
 # Increment when the tables change: an index of another version is dropped and rebuilt from the files.
-_VERSION = 1
+_VERSION = 2
 # A folder modified less than this long ago may change again within the same tick of its clock: scan it anyway.
 _RACY_NS = 1_000_000_000
 _SCHEMA = """
@@ -50,6 +50,36 @@ CREATE TABLE IF NOT EXISTS stats(name TEXT PRIMARY KEY, folder TEXT, ino INTEGER
 CREATE INDEX IF NOT EXISTS stats_key ON stats(key);
 CREATE TABLE IF NOT EXISTS verified(blob TEXT PRIMARY KEY, identity TEXT, mac TEXT);
 CREATE TABLE IF NOT EXISTS pending(owner TEXT, name TEXT);
+"""
+# The store's usage (each blob counted once) kept up by the database itself as refs come and go, whichever process
+# writes them: the limit is checked after every save, and summing the distinct blobs of refs there cost a save
+# 2.6 ms at 1,200 entries and 25 ms at 10,000. ``uses`` counts the refs naming a blob (with its size).
+_USAGE = """
+CREATE TABLE IF NOT EXISTS blob_uses(blob TEXT, size INTEGER, uses INTEGER, PRIMARY KEY(blob, size));
+CREATE TABLE IF NOT EXISTS usage_total(id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER);
+INSERT OR IGNORE INTO usage_total VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS ref_added AFTER INSERT ON refs BEGIN
+    INSERT OR IGNORE INTO blob_uses VALUES (NEW.blob, NEW.size, 0);
+    UPDATE blob_uses SET uses = uses + 1 WHERE blob = NEW.blob AND size = NEW.size;
+END;
+CREATE TRIGGER IF NOT EXISTS ref_removed AFTER DELETE ON refs BEGIN
+    DELETE FROM blob_uses WHERE blob = OLD.blob AND size = OLD.size AND uses <= 1;
+    UPDATE blob_uses SET uses = uses - 1 WHERE blob = OLD.blob AND size = OLD.size;
+END;
+CREATE TRIGGER IF NOT EXISTS blob_first_used AFTER INSERT ON blob_uses BEGIN
+    UPDATE usage_total SET bytes = bytes + NEW.size;
+END;
+CREATE TRIGGER IF NOT EXISTS blob_no_longer_used AFTER DELETE ON blob_uses BEGIN
+    UPDATE usage_total SET bytes = bytes - OLD.size;
+END;
+"""
+_DROP = ";".join(f"DROP TABLE IF EXISTS {table}" for table in
+                 ("folders", "entries", "refs", "stats", "verified", "blob_uses", "usage_total")) + ";"
+# Counted again from refs where the tables were made by an index without them (which wrote refs without counting).
+_RECOUNT = """
+DELETE FROM blob_uses;
+INSERT INTO blob_uses SELECT blob, size, COUNT(*) FROM refs GROUP BY blob, size;
+UPDATE usage_total SET bytes = (SELECT COALESCE(SUM(size), 0) FROM blob_uses);
 """
 
 
@@ -128,12 +158,12 @@ class Index:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing; a power cut, rows
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _VERSION):
-                db.executescript("DROP TABLE IF EXISTS folders; DROP TABLE IF EXISTS entries; "
-                                 "DROP TABLE IF EXISTS refs; DROP TABLE IF EXISTS stats; "
-                                 "DROP TABLE IF EXISTS verified;")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={_VERSION}")
+            if version == _VERSION:
+                db.executescript(_SCHEMA + _USAGE)
+            else:  # new, or of another version (dropped: the files rebuild it), in one step with the recount
+                drop = _DROP if version != 0 else ""
+                db.executescript(f"BEGIN IMMEDIATE; {drop} {_SCHEMA} {_USAGE} {_RECOUNT} "
+                                 f"PRAGMA user_version={_VERSION}; COMMIT;")
             db.execute("SELECT count(*) FROM entries").fetchone()
         except BaseException:
             db.close()
@@ -439,8 +469,8 @@ class Index:
     def usage(self) -> int:
         """Bytes of the blobs the manifests name, each counted once."""
         with self._lock:
-            total = self._connect().execute("SELECT SUM(size) FROM (SELECT DISTINCT blob, size FROM refs)")
-            return int(total.fetchone()[0] or 0)
+            total = self._connect().execute("SELECT bytes FROM usage_total").fetchone()
+            return int(total[0] or 0) if total else 0
 
     # ---- files a save in progress writes: if its process dies, the next save removes them
     def claim(self, owner: str, name: str) -> None:
