@@ -12,7 +12,8 @@ import html
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nbcache.store.clearing import ClearRequest, clear, removed_text
@@ -63,6 +64,108 @@ def _groups(entries: Sequence[Any], query: str) -> dict[str, list[Any]]:
     return groups
 
 
+# The listing shows at most this many entries, the newest (of those the search matches); the totals count them all.
+# Every cell refreshes an open browser, and a row is three widgets: a store of thousands would cost each cell seconds
+# and a frontend as many widgets, where nobody scrolls past the first few hundred.
+LISTED = 200
+
+
+@dataclass
+class _Row:
+    """One entry's row: its checkbox, its facts, the box holding both."""
+
+    box: Any
+    facts: Any
+    row: Any
+
+    def close(self) -> None:
+        for widget in (self.box, self.facts, self.row):
+            widget.close()
+
+
+class EntryRows:
+    """The listing's headings and rows, kept from one refresh to the next by cell and by key.
+
+    Before, each refresh (after every cell) built every row anew and never closed the old ones: eight widgets an
+    entry (their layouts and styles included), a store of 500 entries 4,000 widgets a cell, left open in the
+    kernel and the frontend. Now a row is made once, its facts updated only when they change (an unchanged value
+    sends nothing), and closed when its entry goes; rows share their layouts and styles.
+    """
+
+    def __init__(self, w: Any, listing: Any, select: Callable[[str, bool], None]) -> None:
+        self._w, self._listing, self._select = w, listing, select
+        from ipywidgets.widgets.widget_bool import CheckboxStyle
+        from ipywidgets.widgets.widget_string import HTMLStyle
+
+        self._layouts = {"row": w.Layout(width="100%", align_items="center"), "facts": w.Layout(overflow="hidden"),
+                         "box": w.Layout(width="auto", flex="none"), "heading": w.Layout(width="100%")}
+        self._styles = {"box": CheckboxStyle(), "html": HTMLStyle()}
+        self._rows: dict[str, _Row] = {}
+        self._headings: dict[str, Any] = {}
+        self._empty = w.HTML("<i>no entries</i>")
+        self._more = w.HTML("")
+
+    def show(self, groups: dict[str, list[Any]], selected: set[str]) -> None:
+        """List these groups (cell ident: its entries, newest first), up to ``LISTED`` entries in all."""
+        children: list[Any] = []
+        listed = 0
+        for ident, group in groups.items():
+            if listed >= LISTED:
+                break
+            group = group[:LISTED - listed]
+            children.append(self._heading(ident, group[0]))
+            children.extend(self._row(entry, entry.key in selected).row for entry in group)
+            listed += len(group)
+        matching = sum(len(group) for group in groups.values())
+        if matching > listed:
+            self._more.value = (f"<small style='opacity:0.75'>showing the {listed} newest of {matching:,} entries: "
+                                "search to narrow</small>")
+            children.append(self._more)
+        shown = tuple(children) or (self._empty,)
+        if shown != self._listing.children:
+            self._listing.children = shown
+        self._close_unlisted(children)  # after the listing stopped showing them
+
+    def _heading(self, ident: str, newest: Any) -> Any:
+        value = (f"<div class='nbcache-group' style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis' "
+                 f"title='{html.escape(newest.cell)}'>{_label(newest)}</div>")
+        heading = self._headings.get(ident)
+        if heading is None:
+            heading = self._headings[ident] = self._w.HTML(value, layout=self._layouts["heading"],
+                                                           style=self._styles["html"])
+        heading.value = value
+        return heading
+
+    def _row(self, entry: Any, selected: bool) -> _Row:
+        uses = f"{entry.hits} hit{'' if entry.hits == 1 else 's'} · used {_ago(entry.last_used)}"
+        # Two short lines that fit the sidebar's default width: which entry and its size, then how it was used.
+        facts = (f"<div style='line-height:1.3'><code>{entry.key[:10]}</code> · {human_size(entry.size)}<br>"
+                 f"<small style='opacity:0.75'>{html.escape(uses)}</small></div>")
+        row = self._rows.get(entry.key)
+        if row is None:
+            w = self._w
+            box = w.Checkbox(value=selected, indent=False, layout=self._layouts["box"], style=self._styles["box"])
+            box.observe(lambda change, key=entry.key: self._select(key, change["new"]), names="value")
+            text = w.HTML(facts, layout=self._layouts["facts"], style=self._styles["html"])
+            # Classes given at creation: add_class afterwards would cost a message of its own.
+            row = self._rows[entry.key] = _Row(box, text, w.HBox([box, text], layout=self._layouts["row"],
+                                                                  _dom_classes=("nbcache-entry",)))
+        row.facts.value, row.box.value = facts, selected
+        return row
+
+    def _close_unlisted(self, children: list[Any]) -> None:
+        """Close the rows and headings of entries no longer listed (removed, or beyond the search or the limit)."""
+        listed = {id(child) for child in children}
+        for key, row in list(self._rows.items()):
+            if id(row.row) not in listed:
+                row.close()
+                del self._rows[key]
+        for ident, heading in list(self._headings.items()):
+            if id(heading) not in listed:
+                heading.close()
+                del self._headings[ident]
+
+
 class CacheBrowser:
     """The list, search box and clearing buttons, bound to one store."""
 
@@ -81,6 +184,7 @@ class CacheBrowser:
                              layout=w.Layout(width="100%"))
         self.search.observe(lambda _: self.refresh(), names="value")
         self.listing = w.VBox([], layout=w.Layout(width="100%"))
+        self.rows = EntryRows(w, self.listing, self._select)
         self.clear_selected = self._button("clear selected", self._on_clear_selected)
         self.clear_all = self._button("clear all", self._on_clear_all)
         self.days = w.BoundedIntText(value=30, min=0, max=3650, layout=w.Layout(width="5em"))
@@ -117,28 +221,7 @@ class CacheBrowser:
             self.message.value = ""
         self.selected &= {e.key for e in entries}
         self.totals.value = html.escape(totals_text(entries, getattr(self.store, "size_limit", None)))
-        children = []
-        for group in _groups(entries, self.search.value).values():
-            heading = self._w.HTML(f"<div class='nbcache-group' style='white-space:nowrap;overflow:hidden;"
-                                   f"text-overflow:ellipsis' title='{html.escape(group[0].cell)}'>"
-                                   f"{_label(group[0])}</div>", layout=self._w.Layout(width="100%"))
-            children.append(heading)
-            children.extend(self._entry_row(entry) for entry in group)
-        self.listing.children = children or [self._w.HTML("<i>no entries</i>")]
-
-    def _entry_row(self, entry: Any) -> Any:
-        w = self._w
-        box = w.Checkbox(value=entry.key in self.selected, indent=False, layout=w.Layout(width="auto", flex="none"))
-        box.observe(lambda change, key=entry.key: self._select(key, change["new"]), names="value")
-        uses = f"{entry.hits} hit{'' if entry.hits == 1 else 's'} · used {_ago(entry.last_used)}"
-        # Two short lines that fit the sidebar's default width: which entry and its size, then how it was used.
-        facts = (f"<div style='line-height:1.3'><code>{entry.key[:10]}</code> · {human_size(entry.size)}<br>"
-                 f"<small style='opacity:0.75'>{html.escape(uses)}</small></div>")
-        row = w.HBox([box, w.HTML(facts, layout=w.Layout(overflow="hidden"))],
-                     layout=w.Layout(width="100%", align_items="center"))
-        row.add_class("nbcache-entry")
-        return row
-
+        self.rows.show(_groups(entries, self.search.value), self.selected)
     def _select(self, key: str, on: bool) -> None:
         if on:
             self.selected.add(key)

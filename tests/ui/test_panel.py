@@ -333,6 +333,48 @@ def test_sidebar_groups_are_named_by_what_the_cell_binds(shell: Shell) -> None:
     assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 1
 
 
+def _open_widgets() -> int:
+    from ipywidgets.widgets.widget import _instances
+
+    return len(_instances)
+
+
+def test_an_open_browser_keeps_its_rows_from_cell_to_cell(shell: Shell) -> None:
+    """Each refresh (after every cell) built every row anew, eight widgets an entry, and never closed the old ones:
+    a store of 500 entries left 4,000 open widgets a cell. Rows are now kept by key and closed when their entry
+    goes."""
+    shell.ns["x"] = 0
+    for i in range(5):
+        shell.ns["x"] = i
+        shell.run("%%cache\nz = x")
+    browser = _browser(shell)
+    rows = [c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]
+    before = _open_widgets()
+    for _ in range(3):
+        shell.run("w = 1")  # a plain cell: the open browser refreshes after it
+        sidebar.notify()
+    assert _open_widgets() == before
+    assert [c for c in browser.listing.children if "nbcache-entry" in c._dom_classes] == rows
+    browser.store.remove(rows[0].children[1].value.split("<code>")[1][:10])
+    sidebar.notify()
+    assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 4
+    assert _open_widgets() == before - 3 and rows[0].comm is None  # its checkbox, facts and box closed
+
+
+def test_a_browser_lists_the_newest_entries_and_says_how_many_more(shell: Shell,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sidebar, "LISTED", 3)
+    for i in range(5):
+        shell.ns["x"] = i
+        shell.run("%%cache\nz = x")
+    browser = _browser(shell)
+    assert len([c for c in browser.listing.children if "nbcache-entry" in c._dom_classes]) == 3
+    assert "showing the 3 newest of 5 entries" in browser.listing.children[-1].value
+    assert browser.totals.value.startswith("5 entries")
+    browser.search.value = "nothing matches this"
+    assert "no entries" in browser.listing.children[0].value
+
+
 @pytest.mark.parametrize("viewed", [True, False])
 def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed: bool,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
