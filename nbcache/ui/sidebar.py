@@ -3,7 +3,8 @@
 The browser is built from ipywidgets and placed in a ``sidecar.Sidecar``. Where the frontend has no sidebar for it
 (Notebook 7, or no ``sidecar`` package) it shows in the cell's output instead: the kernel cannot ask the frontend
 what it is, so it watches whether a view of the browser appears in the sidebar, and shows it inline if none does.
-Every open browser refreshes after each cell runs and after a status panel clears an entry.
+Every open browser refreshes after a status panel clears an entry, and after each cell runs while that refresh
+stays cheap (``aftercell.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbcache.store.clearing import ClearRequest, clear, removed_text
+from nbcache.ui.aftercell import AfterCell
 from nbcache.ui.listing import totals_text
 from nbcache.ui.staleness import staleness_widget
 from nbcache.units import human_size, human_time
@@ -24,18 +26,20 @@ from nbcache.units import human_size, human_time
 _OPEN: weakref.WeakSet[CacheBrowser] = weakref.WeakSet()
 
 
-def notify() -> None:
-    """Refresh every open browser; a refresh failure never reaches the user's cell."""
+def notify(after_cell: bool = False) -> None:
+    """Refresh every open browser (``after_cell``: those whose refresh after cells stays cheap); a refresh failure
+    never reaches the user's cell."""
     for browser in list(_OPEN):
         try:
-            browser.refresh()
+            if not after_cell or browser.after_cell.automatic:
+                browser.refresh()
         except Exception:
             pass
 
 
 def refresh_after_cell(result: Any = None) -> None:
     """post_run_cell hook: a cell may have stored, hit or cleared entries."""
-    notify()
+    notify(after_cell=True)
 
 
 def _ago(timestamp: float) -> str:
@@ -191,10 +195,15 @@ class CacheBrowser:
         self.clear_old = self._button("clear", self._on_clear_old)
         self.confirm = w.HBox([], layout=w.Layout(flex_flow="row wrap"))
         self.message = w.HTML("")
+        self.after_cell = AfterCell("listing the store")
+        self.note = w.HTML("")
+        self.refresh_button = self._button("refresh", self.refresh)
+        self.refresh_button.layout.display = "none"
         wrap = w.Layout(flex_flow="row wrap", align_items="center")
         old = w.HBox([w.Label("clear entries not used for"), self.days, w.Label("days"), self.clear_old], layout=wrap)
-        rows = [self.totals, self.search, self.listing, w.HBox([self.clear_selected, self.clear_all], layout=wrap),
-                self.confirm, old, self.message, staleness_widget()]
+        rows = [self.totals, w.HBox([self.note, self.refresh_button], layout=wrap), self.search, self.listing,
+                w.HBox([self.clear_selected, self.clear_all], layout=wrap), self.confirm, old, self.message,
+                staleness_widget()]
         # Padding keeps the search box clear of the sidebar's tab bar; the width follows the sidebar's.
         self.root = w.VBox(rows, layout=w.Layout(width="100%", min_width="18em", padding="8px 8px 4px 8px"))
         self.root.add_class("nbcache-browser")
@@ -216,6 +225,11 @@ class CacheBrowser:
     # ---- the list
     def refresh(self, keep_message: bool = False) -> None:
         """Show the store as it is now; a message about an earlier clear goes, unless it was just made."""
+        self.after_cell.timed(lambda: self._show(keep_message))
+        self.note.value = self.after_cell.note()
+        self.refresh_button.layout.display = None if self.note.value else "none"
+
+    def _show(self, keep_message: bool) -> None:
         entries = self.store.entries()
         if not keep_message:
             self.message.value = ""

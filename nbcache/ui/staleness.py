@@ -1,4 +1,5 @@
-"""The sidebar's list of the cells this kernel ran under nbcache, stale ones marked, refreshed after each cell.
+"""The sidebar's list of the cells this kernel ran under nbcache, stale ones marked, refreshed after each cell
+while that stays cheap (``aftercell.py``).
 
 It shows what ``%cache_status`` prints; the states come from a provider set when the extension loads.
 """
@@ -9,6 +10,8 @@ import html
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from nbcache.ui.aftercell import AfterCell
 
 _PROVIDER: Callable[[], Sequence[Any]] | None = None
 _VIEWS: weakref.WeakSet[StalenessView] = weakref.WeakSet()
@@ -26,7 +29,8 @@ def refresh_after_cell(result: Any = None) -> None:
         return
     for view in list(_VIEWS):
         try:
-            view.refresh()
+            if view.after_cell.automatic:
+                view.refresh()
         except Exception:
             pass
 
@@ -45,12 +49,21 @@ class StalenessView:
         import ipywidgets as w  # delayed import: only a widget frontend needs it
 
         self.body = w.HTML("")
-        self.root = w.VBox([w.HTML("<b>cells in this kernel</b>"), self.body])
+        self.after_cell = AfterCell("checking the cells (their inputs are hashed again)")
+        self.note = w.HTML("")
+        self.button = w.Button(description="refresh", layout=w.Layout(width="auto", display="none"))
+        self.button.on_click(lambda _: self.refresh())
+        self.root = w.VBox([w.HTML("<b>cells in this kernel</b>"), self.body, w.HBox([self.note, self.button])])
         self.root.add_class("nbcache-staleness")
         _VIEWS.add(self)
         self.refresh()
 
     def refresh(self) -> None:
+        self.after_cell.timed(self._show)
+        self.note.value = self.after_cell.note()
+        self.button.layout.display = None if self.note.value else "none"
+
+    def _show(self) -> None:
         states = list(_PROVIDER()) if _PROVIDER is not None else []
         rows = [row_html(s) for s in states] or ["<i>no cells ran under nbcache yet</i>"]
         self.body.value = "".join(rows)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from nbcache.keys import values
 from tests.support import Shell
 
@@ -116,3 +118,27 @@ def test_the_sidebar_list_marks_stale_cells_and_refreshes_after_each_cell(shell:
     assert view.body.value.count("✓ hit") == 2 and "✗ stale" not in view.body.value
     shell.run("a = 2")  # the hook refreshes the open view after the cell
     assert "✗ stale" in view.body.value and "input a changed" in view.body.value
+
+
+def test_a_sidebar_list_that_is_slow_to_check_stops_slowing_every_cell(shell: Shell,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list hashes the cells' inputs again after every cell: a cell reading a 200 MB array cost every later
+    cell 37 ms. A refresh over the limit turns the after-cell refresh off, says so, and a click refreshes."""
+    from nbcache.ui import aftercell
+    from nbcache.ui.staleness import StalenessView
+
+    shell.run("%cache_auto on --min-seconds 0")
+    shell.run("a = 1")
+    view = StalenessView()
+    assert view.after_cell.automatic and view.note.value == "" and view.button.layout.display == "none"
+    monkeypatch.setattr(view.after_cell, "limit_s", -1.0)  # every refresh is now "too slow"
+    shell.run("b = a + 1")  # refreshed after this cell, found slow
+    assert "b = a + 1" in view.body.value and not view.after_cell.automatic
+    assert "not refreshed after each cell" in view.note.value and view.button.layout.display is None
+    shell.run("a = 2")  # no refresh after this one
+    assert "✗ stale" not in view.body.value
+    monkeypatch.setattr(view.after_cell, "limit_s", aftercell.LIMIT_S)
+    view.button.click()  # quick again: refreshed, and after cells from now on
+    assert "✗ stale" in view.body.value and view.after_cell.automatic and view.note.value == ""
+    shell.run("c = 3")
+    assert "c = 3" in view.body.value

@@ -375,6 +375,24 @@ def test_a_browser_lists_the_newest_entries_and_says_how_many_more(shell: Shell,
     assert "no entries" in browser.listing.children[0].value
 
 
+def test_a_browser_slow_to_list_stops_refreshing_after_cells(shell: Shell) -> None:
+    """Listing 10,000 entries takes about 0.4 s: after every cell, that would slow the whole notebook."""
+    shell.cached("y = 1")
+    if sidebar.refresh_after_cell not in shell.ip.events.callbacks["post_run_cell"]:  # as open_browser does
+        shell.ip.events.register("post_run_cell", sidebar.refresh_after_cell)
+    browser = _browser(shell)
+    browser.after_cell.limit_s = -1.0
+    browser.refresh()
+    assert "not refreshed after each cell: listing the store took" in browser.note.value
+    shell.cached("y = 2")  # no refresh after this cell
+    assert browser.totals.value.startswith("1 entry")
+    browser.after_cell.limit_s = 10.0
+    browser.refresh_button.click()
+    assert browser.totals.value.startswith("2 entries") and browser.note.value == ""
+    shell.cached("y = 3")
+    assert browser.totals.value.startswith("3 entries")
+
+
 @pytest.mark.parametrize("viewed", [True, False])
 def test_cache_panel_moves_inline_where_no_sidebar_shows_it(shell: Shell, viewed: bool,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
