@@ -52,7 +52,9 @@ class StalenessView:
         self.after_cell = AfterCell("checking the cells (their inputs are hashed again)")
         self.note = w.HTML("")
         self.button = w.Button(description="refresh", layout=w.Layout(width="auto", display="none"))
-        self.button.on_click(lambda _: self.refresh())
+        # By weak reference: the button must not keep the view alive (and refreshing after cells) past its owner.
+        view = weakref.ref(self)
+        self.button.on_click(lambda _: _refresh(view()))
         self.root = w.VBox([w.HTML("<b>cells in this kernel</b>"), self.body, w.HBox([self.note, self.button])])
         self.root.add_class("nbcache-staleness")
         _VIEWS.add(self)
@@ -67,6 +69,11 @@ class StalenessView:
         states = list(_PROVIDER()) if _PROVIDER is not None else []
         rows = [row_html(s) for s in states] or ["<i>no cells ran under nbcache yet</i>"]
         self.body.value = "".join(rows)
+
+
+def _refresh(view: StalenessView | None) -> None:
+    if view is not None:
+        view.refresh()
 
 
 def staleness_widget() -> Any:
