@@ -90,9 +90,9 @@ class _Row:
 class EntryRows:
     """The listing's headings and rows, kept from one refresh to the next by cell and by key.
 
-    Before, each refresh (after every cell) built every row anew and never closed the old ones: eight widgets an
-    entry (their layouts and styles included), a store of 500 entries 4,000 widgets a cell, left open in the
-    kernel and the frontend. Now a row is made once, its facts updated only when they change (an unchanged value
+    Before, each refresh (after every cell) built every row anew and never closed the old ones: eight or nine
+    widgets an entry (their layouts and styles included), a store of 500 entries 4,150 widgets a cell, left open
+    in the kernel and the frontend. Now a row is made once, its facts updated only when they change (an unchanged value
     sends nothing), and closed when its entry goes; rows share their layouts and styles.
     """
 
