@@ -239,7 +239,6 @@ _CRASH = """
 import os, sys
 import numpy as np
 from nbcache.store import local
-from nbcache.config import DEFAULT_SIZE_LIMIT
 from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 def die(*args, **kwargs):

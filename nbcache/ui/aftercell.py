@@ -29,15 +29,14 @@ class AfterCell:
     automatic: bool = True
     took_s: float = 0.0
 
-    def timed(self, refresh: Callable[[], Any]) -> None:
+    def refresh(self, show: Callable[[], Any], note: Any, button: Any) -> None:
+        """``show()``, timed; then the view's ``note`` (an HTML widget) says why cells no longer refresh it and its
+        refresh ``button`` shows, or both hide while cells do."""
         start = time.perf_counter()
-        refresh()
+        show()
         self.took_s = time.perf_counter() - start
         self.automatic = self.took_s <= self.limit_s
-
-    def note(self) -> str:
-        """The line the view shows while cells do not refresh it; empty while they do."""
-        if self.automatic:
-            return ""
-        return (f"<small style='opacity:0.75'>not refreshed after each cell: {self.what} took "
-                f"{human_time(self.took_s)}; refresh to update</small>")
+        note.value = "" if self.automatic else (
+            f"<small style='opacity:0.75'>not refreshed after each cell: {self.what} took "
+            f"{human_time(self.took_s)}; refresh to update</small>")
+        button.layout.display = "none" if self.automatic else None

@@ -92,15 +92,15 @@ class EntryRows:
 
     Before, each refresh (after every cell) built every row anew and never closed the old ones: eight or nine
     widgets an entry (their layouts and styles included), a store of 500 entries 4,150 widgets a cell, left open
-    in the kernel and the frontend. Now a row is made once, its facts updated only when they change (an unchanged value
-    sends nothing), and closed when its entry goes; rows share their layouts and styles.
+    in the kernel and the frontend. Now a row is made once, its facts updated only when they change (an unchanged
+    value sends nothing), and closed when its entry goes; rows share their layouts and styles.
     """
 
     def __init__(self, w: Any, listing: Any, select: Callable[[str, bool], None]) -> None:
-        self._w, self._listing, self._select = w, listing, select
         from ipywidgets.widgets.widget_bool import CheckboxStyle
         from ipywidgets.widgets.widget_string import HTMLStyle
 
+        self._w, self._listing, self._select = w, listing, select
         self._layouts = {"row": w.Layout(width="100%", align_items="center"), "facts": w.Layout(overflow="hidden"),
                          "box": w.Layout(width="auto", flex="none"), "heading": w.Layout(width="100%")}
         self._styles = {"box": CheckboxStyle(), "html": HTMLStyle()}
@@ -225,9 +225,7 @@ class CacheBrowser:
     # ---- the list
     def refresh(self, keep_message: bool = False) -> None:
         """Show the store as it is now; a message about an earlier clear goes, unless it was just made."""
-        self.after_cell.timed(lambda: self._show(keep_message))
-        self.note.value = self.after_cell.note()
-        self.refresh_button.layout.display = None if self.note.value else "none"
+        self.after_cell.refresh(lambda: self._show(keep_message), self.note, self.refresh_button)
 
     def _show(self, keep_message: bool) -> None:
         entries = self.store.entries()
@@ -236,6 +234,7 @@ class CacheBrowser:
         self.selected &= {e.key for e in entries}
         self.totals.value = html.escape(totals_text(entries, getattr(self.store, "size_limit", None)))
         self.rows.show(_groups(entries, self.search.value), self.selected)
+
     def _select(self, key: str, on: bool) -> None:
         if on:
             self.selected.add(key)

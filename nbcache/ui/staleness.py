@@ -61,9 +61,7 @@ class StalenessView:
         self.refresh()
 
     def refresh(self) -> None:
-        self.after_cell.timed(self._show)
-        self.note.value = self.after_cell.note()
-        self.button.layout.display = None if self.note.value else "none"
+        self.after_cell.refresh(self._show, self.note, self.button)
 
     def _show(self) -> None:
         states = list(_PROVIDER()) if _PROVIDER is not None else []
