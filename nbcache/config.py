@@ -40,7 +40,14 @@ DEFAULT_REMOTE_RETRY_S = 60.0
 
 
 def _env(name: str) -> str:
-    return os.environ.get(name, "")
+    """``os.environ.get(name, "")``. Every cell asks for two variables, most often unset, and ``get`` encodes the
+    name and raises and catches a KeyError for one that is unset; CPython's mapping behind ``os.environ`` (bytes by
+    bytes on POSIX, kept in step with it) answers at once."""
+    raw = getattr(os.environ, "_data", None)
+    if os.name != "posix" or not isinstance(raw, dict):
+        return os.environ.get(name, "")
+    value = raw.get(os.fsencode(name))
+    return "" if value is None else os.fsdecode(value)
 
 
 def store_location(configured: str = "", default_dir: str | None = None) -> str:

@@ -43,7 +43,9 @@ def test_the_collector_is_off_during_a_walk_and_on_after_it(walk: str) -> None:
 
 def test_a_restore_runs_with_the_collector_off() -> None:
     seen: list[bool] = []
-    data = serialize.dumps({"outputs": {"n": 1}}).data
+    numbers = [[i] for i in range(2000)]  # a stream past the small ones, which hold too few objects to matter
+    data = serialize.dumps({"outputs": {"n": numbers}}).data
+    assert len(data) > serialize._SMALL_STREAM
 
     class Spy(serialize._Unpickler):  # type: ignore[name-defined]
         def load(self) -> object:
@@ -53,7 +55,7 @@ def test_a_restore_runs_with_the_collector_off() -> None:
     original = serialize._Unpickler
     serialize._Unpickler = Spy
     try:
-        assert serialize.loads(data)["outputs"] == {"n": 1}
+        assert serialize.loads(data)["outputs"] == {"n": numbers}
     finally:
         serialize._Unpickler = original
     assert seen == [False]

@@ -1,7 +1,7 @@
 """What a cache entry holds besides its manifest: the recorded output events and the restored values, as types.
 
-Entries written before these types existed hold a dict with string keys and events as tuples; ``Payload.of``
-reads both.
+An entry holds the payload as a dict with string keys (``Payload.stored``), the events as these types. Entries
+written before hold a ``Payload`` itself, or (before these types) events as tuples; ``Payload.of`` reads them all.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ class ValueShownEvent:
 
 Event = StreamEvent | DisplayEvent | ClearEvent | CellEndEvent | ValueShownEvent
 
+# Values nobody can change, nor tell apart from an equal copy by anything but ``id()``; no reference into the
+# namespace ever names one (cell.aliases), so unpickling one never depends on the namespace.
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
+
 
 def _event(old: tuple) -> Event:
     if old[0] == "stream":
@@ -86,11 +90,33 @@ class Payload:
     # A tuple: its class default is what entries saved before it had (they unpickle without the attribute).
     filled: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
+    def stored(self) -> dict[str, Any]:
+        """What an entry holds: a dict with each field left at its default left out. A cheap cell's entry then
+        names no class, and the unpickler imports every class an entry names (most of a trivial hit's load)."""
+        stored: dict[str, Any] = {"outputs": self.outputs}
+        if self.value is not None:
+            stored["value"] = self.value
+        for name in ("events", "rng", "mutated", "filled"):
+            if getattr(self, name):
+                stored[name] = getattr(self, name)
+        if self.changes is not None and not self.changes.empty:
+            stored["changes"] = self.changes
+        return stored
+
+    @staticmethod
+    def reusable(stored: Any) -> bool:
+        """Whether a payload as loaded may serve every later hit of its entry as the very same objects: outputs and
+        a value that are all atoms, and nothing else (no events to replay, nothing mutated, no setting). A re-run
+        would make equal objects, and a hit of such a cell then unpickles nothing (``Store._payload``)."""
+        return (type(stored) is dict and stored.keys() <= {"outputs", "value"}
+                and type(stored.get("value")) in _ATOMS and all(type(v) in _ATOMS for v in stored["outputs"].values()))
+
     @classmethod
     def of(cls, stored: Any) -> Payload:
-        """The payload as stored: a Payload, or the dict older entries hold."""
+        """The payload as stored: the dict ``stored`` writes (or older entries hold), or a Payload (entries written
+        before ``stored``)."""
         if isinstance(stored, Payload):
             return stored
         events = tuple(_event(e) if isinstance(e, tuple) else e for e in stored.get("events", ()))
-        return cls(stored["outputs"], stored.get("value"), events, stored.get("rng") or {},
-                   changes=stored.get("changes"))
+        return cls(stored["outputs"], stored.get("value"), events, stored.get("rng") or {}, stored.get("mutated") or {},
+                   stored.get("changes"), stored.get("filled", ()))

@@ -206,7 +206,7 @@ class CachedCell:
 
     def _load(self, key: str) -> tuple[Payload, Any] | None:
         try:
-            loaded = self.store.load(key, self._resolve)
+            loaded = self.store.load(key, self._resolve, Payload.reusable)
         except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None
@@ -404,7 +404,7 @@ class CachedCell:
               refs: dict[int, tuple]) -> tuple[int | None, float, str]:
         start = time.perf_counter()
         try:
-            stored = self.store.save(key, payload, meta, refs)
+            stored = self.store.save(key, payload.stored(), meta, refs)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
                   "delete that value at the end of the cell or run the cell without %%cache.")

@@ -90,10 +90,21 @@ def _cannot_set(value: Any) -> None:
     raise NotImplementedError("a hit cannot set it again")
 
 
+_DECIMAL_SIGNALS = tuple(decimal.DefaultContext.traps)
+_decimal_last: list[Any] = [None, None]  # (the context's fields and traps as read, the value made of them)
+
+
 def _decimal_read() -> tuple:
+    """The context's precision, rounding, limits and traps by name. The traps' mapping is a Python ``Mapping``
+    whose ``items()`` cost most of every hit's read: looking up each signal tells whether they changed since."""
     c = decimal.getcontext()
+    seen = (c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, *map(c.traps.__getitem__, _DECIMAL_SIGNALS))
+    if seen == _decimal_last[0]:
+        return _decimal_last[1]
     traps = tuple(sorted(t.__name__ for t, on in c.traps.items() if on))
-    return (c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, traps)
+    value = (*seen[:6], traps)
+    _decimal_last[:] = [seen, value]
+    return value
 
 
 def _decimal_write(value: tuple) -> None:
@@ -364,6 +375,11 @@ class Changes:
     removed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # module -> attributes deleted
     magics: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def empty(self) -> bool:
+        """Nothing changed outside the namespace (most runs): nothing to replay."""
+        return not (self.magics or self.settings or self.attributes or self.removed)
+
     def not_replayed(self) -> list[str]:
         """The settings the run changed that a hit could not set again."""
         return [s.name for s in SETTINGS if s.name in self.settings and not s.replayed]
@@ -456,7 +472,7 @@ def _warn(what: str, exc: Exception) -> None:
 def replay(record: Changes | None, shell: Any) -> None:
     """Set again what the run changed: settings, module attributes, and the line magics it ran. A failure warns:
     the hit's values are restored all the same."""
-    if record is None or not (record.magics or record.settings or record.attributes or record.removed):
+    if record is None or record.empty:
         return  # most entries: the run changed nothing outside its namespace
     for name, args in record.magics:
         try:

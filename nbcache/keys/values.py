@@ -29,8 +29,7 @@ import struct
 import sys
 import textwrap
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -68,20 +67,12 @@ def _is_user_name(module_name: str | None) -> bool:
     return module is None or is_user_module(module)
 
 
-class _Hasher:
-    def __init__(self, namespace: dict[str, Any] | None = None, reads: set[str] | None = None) -> None:
+class _Stream:
+    """What an atom is fed to: length-prefixed bytes into one blake3 (``_Hasher`` adds the walk's state)."""
+
+    def __init__(self) -> None:
         self.h = blake3()
-        self.namespace = namespace
-        self.reads: set[str] = set() if reads is None else reads  # namespace globals named instead of hashed
-        self.seen: dict[int, int] = {}  # id -> position of first appearance
-        self.alive: list[Any] = []  # keeps remembered objects alive so their ids stay unique
-        self.pickled: set[int] = set()  # figures fed whole as a pickle: their Axes need nothing more
 
-    def child(self) -> _Hasher:
-        """A separate stream (for order-free set members) that shares the namespace and its reads."""
-        return _Hasher(self.namespace, self.reads)
-
-    # ---- primitives
     def raw(self, data: bytes | memoryview) -> None:
         """Length-prefixed bytes. A large buffer is hashed on its own with blake3's threads and its digest fed
         here: which way is taken depends on the size alone, so digests stay the same in every process."""
@@ -94,6 +85,20 @@ class _Hasher:
 
     def tag(self, text: str) -> None:
         self.raw(text.encode())
+
+
+class _Hasher(_Stream):
+    def __init__(self, namespace: dict[str, Any] | None = None, reads: set[str] | None = None) -> None:
+        super().__init__()
+        self.namespace = namespace
+        self.reads: set[str] = set() if reads is None else reads  # namespace globals named instead of hashed
+        self.seen: dict[int, int] = {}  # id -> position of first appearance
+        self.alive: list[Any] = []  # keeps remembered objects alive so their ids stay unique
+        self.pickled: set[int] = set()  # figures fed whole as a pickle: their Axes need nothing more
+
+    def child(self) -> _Hasher:
+        """A separate stream (for order-free set members) that shares the namespace and its reads."""
+        return _Hasher(self.namespace, self.reads)
 
     def remember(self, obj: Any) -> bool:
         """True if obj was already fed (a reference to it is fed instead)."""
@@ -487,6 +492,9 @@ _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
     types.FunctionType: _h_function, types.BuiltinFunctionType: _h_builtin, types.MethodType: _h_method,
     types.ModuleType: _h_module, types.CodeType: _h_code, type: _h_type,
 }
+# Values hashed whole by feeding a ``_Stream``: no walk, no references, no globals read.
+_ATOM_HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+    t: _HANDLERS[t] for t in (type(None), bool, int, float, complex, str, bytes)}
 
 
 # ---- values whose pickled state is not what a restore gives back: hashed by what can be observed instead
@@ -814,16 +822,18 @@ _SHARED: contextvars.ContextVar[dict[int, tuple[Any, bytes | None]] | None] = co
     "nbcache_shared_figures", default=None)
 
 
-@contextmanager
-def shared_figures() -> Iterator[None]:
+class shared_figures:  # noqa: N801 (used as ``with shared_figures():``, like the function it was)
     """Inside, a figure is written once however many values hold it: a cell reading ``fig`` and ``ax`` (or two
     Axes of one figure) hashes each as an input of its own. For one pass over a cell's inputs, while no cell code
-    runs, so the figure cannot change in between."""
-    token = _SHARED.set({})
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
+    runs, so the figure cannot change in between. A class, not a generator: every hit enters one."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _SHARED.set({})
+
+    def __exit__(self, *exc: object) -> None:
+        _SHARED.reset(self._token)
 
 
 def _h_figure(h: _Hasher, fig: Any) -> None:
@@ -966,6 +976,11 @@ def hash_value_reads(obj: object, namespace: dict[str, Any] | None = None) -> tu
 
     Raises UnhashableValue when obj's content cannot be hashed; never falls back to identity.
     """
+    atom = _ATOM_HANDLERS.get(type(obj))
+    if atom is not None:  # no walk: nothing to keep alive, no global read (most inputs of a small cell)
+        stream = _Stream()
+        atom(stream, obj)
+        return stream.h.digest(), set()
     h = _Hasher(namespace)
     try:
         with paused_gc:  # the walk keeps what it saw alive until it ends: see gcpause

@@ -71,7 +71,9 @@ def _start_flusher() -> None:
 def record_hit(store: HitRecorder, key: str, saved_s: float) -> None:
     """Count one hit of ``key`` in ``store`` (``saved_s``: the time it saved); written within FLUSH_AFTER_S."""
     with _pending_lock:
-        hits = _pending.setdefault((id(store), key), _Hits(store, key))
+        hits = _pending.get((id(store), key))
+        if hits is None:
+            hits = _pending[id(store), key] = _Hits(store, key)
         hits.count += 1
         hits.saved_s += max(saved_s, 0.0)
         hits.last_used = time.time()

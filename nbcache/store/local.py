@@ -211,12 +211,13 @@ class Store:
             self._recent.remember_manifest(path.stem, path, same, manifest)
         return manifest
 
-    def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False) -> list[Any]:
+    def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False,
+                    refs: list[tuple[str, int]] | None = None) -> list[Any]:
         verified = None if recheck else self._verifier
         try:
             return [self._pickle_stream(blob, size) if i == 0 and not recheck
                     else read_verified(self.layout.blob_path(blob), blob, size, verified, pickle_stream=i == 0)
-                    for i, (blob, size) in enumerate(blob_refs(manifest))]
+                    for i, (blob, size) in enumerate(blob_refs(manifest) if refs is None else refs)]
         except (BlobDamaged, ValueError) as exc:
             raise EntryDamaged(str(exc)) from None
 
@@ -232,14 +233,27 @@ class Store:
             self._recent.remember_stream(blob, path, before, bytes(data))
         return data
 
-    def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None) -> dict[str, Any]:
-        data, *buffers = self._read_blobs(manifest)
+    def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None,
+                 reusable: Callable[[Any], bool] | None = None) -> dict[str, Any]:
+        """The entry's payload, unpickled from its verified blobs; or, where ``reusable`` said so of the payload
+        unpickled from the very same bytes object (``_pickle_stream``'s memory, its file's identity checked again
+        just now), that payload once more: a cheap cell's hit unpickles nothing."""
+        refs = blob_refs(manifest)
+        data, *buffers = self._read_blobs(manifest, refs=refs)
+        stream = refs[0][0]
+        reuse = reusable is not None and not buffers and isinstance(data, bytes)
+        if reuse and (known := self._recent.decoded(stream, data)) is not None:
+            return known
         try:
             if manifest["format"] == 1:
-                return serialize.loads_dill(bytes(data), resolve)
-            return serialize.loads(data, buffers, resolve, manifest.get("engine", "pickle"))
+                payload = serialize.loads_dill(bytes(data), resolve)
+            else:
+                payload = serialize.loads(data, buffers, resolve, manifest.get("engine", "pickle"))
         except Exception as exc:
             raise EntryDamaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
+        if reuse and reusable is not None and reusable(payload):
+            self._recent.remember_decoded(stream, data, payload)
+        return payload
 
     def _find_manifest(self, key: str) -> Path | None:
         """This key's manifest, in its key folder or where entries were kept before; None if neither. Looked for
@@ -262,9 +276,10 @@ class Store:
             now = None if path is None else recent.identity(path)
         return path, now
 
-    def load(self, key: str, resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
+             reusable: Callable[[Any], bool] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
-        damaged (with one warning)."""
+        damaged (with one warning). ``reusable``: see ``EntryStore.load`` (``_payload``)."""
         try:
             path, before = self._locate(key)
         except (KeyRefused, OSError) as exc:
@@ -278,7 +293,7 @@ class Store:
                 manifest = self._read_manifest(path, before)
                 if manifest is None:
                     return None
-                payload = self._payload(manifest, resolve)
+                payload = self._payload(manifest, resolve, reusable)
                 return payload, self._hit_info(manifest)
             except EntryDamaged as damage:
                 now = recent.identity(path)

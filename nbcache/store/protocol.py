@@ -17,8 +17,11 @@ class EntryStore(Protocol):
     def save(self, key: str, payload: dict[str, Any], meta: EntryMeta,
              refs: dict[int, Any] | None = None) -> int: ...
 
-    def load(self, key: str,
-             resolve: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None: ...
+    def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
+             reusable: Callable[[Any], bool] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+        """The entry's payload and info, None if absent or damaged. ``reusable``: says of a loaded payload whether
+        the very same object may be handed out again, while the verified bytes it came from are unchanged."""
+        ...
 
     def lock(self, key: str) -> KeyLock: ...
 

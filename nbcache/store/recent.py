@@ -45,11 +45,12 @@ def identity(path: Path) -> Identity | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Read:
     path: Path
     identity: Identity
     content: Any  # a verified manifest (a dict, shared: read-only) or a pickle stream (bytes)
+    decoded: Any = None  # a stream's payload, where its loader said it may be handed out again (``decoded``)
 
 
 class RecentReads:
@@ -93,6 +94,19 @@ class RecentReads:
             return None
         self._streams.move_to_end(blob)
         return found.content
+
+    def decoded(self, blob: str, data: bytes) -> Any:
+        """The payload unpickled from ``data`` and remembered for it, if ``data`` is the stream held for ``blob``
+        (just returned by ``stream``, its file's identity checked); else None."""
+        found = self._streams.get(blob)
+        return found.decoded if found is not None and found.content is data else None
+
+    def remember_decoded(self, blob: str, data: bytes, payload: Any) -> None:
+        """``payload`` was unpickled from ``data``, the stream held for ``blob``, and may be handed out again: its
+        loader said so (immutable values, no reference into the namespace). Forgotten with the stream."""
+        found = self._streams.get(blob)
+        if found is not None and found.content is data:
+            found.decoded = payload
 
     def remember_stream(self, blob: str, path: Path, read_from: Identity | None, data: bytes,
                         written: bool = False) -> None:

@@ -60,8 +60,31 @@ _PRESET_LIMIT = 64
 _ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
 
 Resolve = Callable[[Any], Any]
-_RESOLVE: contextvars.ContextVar[Resolve | None] = contextvars.ContextVar("nbcache_resolve", default=None)
-_READER: contextvars.ContextVar[_SharedReader | None] = contextvars.ContextVar("nbcache_reader", default=None)
+
+
+class _Loading:
+    """What one ``loads`` shares with the helpers its pickle calls: how refs are resolved, and the dill reader its
+    segments share, made at the first segment (most payloads have none)."""
+
+    __slots__ = ("resolve", "_reader")
+
+    def __init__(self, resolve: Resolve) -> None:
+        self.resolve = resolve
+        self._reader: _SharedReader | None = None
+
+    @property
+    def reader(self) -> _SharedReader:
+        if self._reader is None:
+            self._reader = _SharedReader(self.resolve)
+        return self._reader
+
+
+_LOADING: contextvars.ContextVar[_Loading | None] = contextvars.ContextVar("nbcache_loading", default=None)
+
+
+def _resolver() -> Resolve:
+    loading = _LOADING.get()
+    return _no_refs if loading is None else loading.resolve
 
 
 @dataclass
@@ -99,14 +122,13 @@ def _needs_dill(obj: Any) -> bool:
 
 def _from_dill(data: bytes) -> Any:
     """Rebuild one object written by its own dill pickler (entries of format 2 and before)."""
-    return _DillUnpickler(io.BytesIO(data), _RESOLVE.get() or _no_refs).load()
+    return _DillUnpickler(io.BytesIO(data), _resolver()).load()
 
 
 def _from_shared_dill(data: bytes) -> Any:
     """Rebuild the next object written by the payload's one dill pickler: its memo spans every such object."""
-    reader = _READER.get()
-    if reader is None:  # not inside loads(): only one object to read
-        reader = _SharedReader(_RESOLVE.get() or _no_refs)
+    loading = _LOADING.get()
+    reader = _SharedReader(_no_refs) if loading is None else loading.reader  # outside loads(): one object to read
     return reader.load(data)
 
 
@@ -286,10 +308,10 @@ def _live_or_copy(qualname: str, digest: bytes, copy: bytes) -> type:
     live = _main_class(qualname)
     if live is not None and _class_digest(live) == digest:
         return live
-    reader = _READER.get()
-    copies = reader.copies if reader is not None else {}
+    loading = _LOADING.get()
+    copies = loading.reader.copies if loading is not None else {}
     if (qualname, digest) not in copies:  # one copy per load: a class and its subclass's base stay one class
-        copies[qualname, digest] = _DillUnpickler(io.BytesIO(copy), _RESOLVE.get() or _no_refs).load()
+        copies[qualname, digest] = _DillUnpickler(io.BytesIO(copy), _resolver()).load()
     return copies[qualname, digest]
 
 
@@ -680,7 +702,7 @@ class _RefPickler(_Pickler):
 
 def _resolved(ref: Any) -> Any:
     """A referenced object written by ``_PresetPickler``: found again in the namespace on load."""
-    return (_RESOLVE.get() or _no_refs)(ref)
+    return _resolver()(ref)
 
 
 def _resolved_pickled(ref: bytes) -> Any:
@@ -856,15 +878,32 @@ def loads(data: bytes, buffers: Sequence[Any] = (), resolve: Resolve | None = No
           engine: str = "pickle") -> Any:
     """The payload ``dumps`` wrote; ``buffers`` are its out-of-band buffers, in order (writable ones stay so)."""
     resolve = resolve or _no_refs
-    token, reader = _RESOLVE.set(resolve), _READER.set(_SharedReader(resolve))
+    token = _LOADING.set(_Loading(resolve))
     try:
-        with paused_gc:
-            if engine == "dill":
+        if engine == "dill":
+            with paused_gc:
                 return _DillUnpickler(io.BytesIO(data), resolve, buffers=buffers).load()
+        if len(data) <= _SMALL_STREAM:  # too few objects for the collector to matter (a trivial cell's hit)
+            return _unpickler(data, resolve, buffers).load()
+        with paused_gc:
             return _Unpickler(io.BytesIO(data), resolve, buffers).load()
     finally:
-        _READER.reset(reader)
-        _RESOLVE.reset(token)
+        _LOADING.reset(token)
+
+
+# A pickle stream this small holds at most a few hundred objects.
+_SMALL_STREAM = 4096
+_NAMES_MOVED = re.compile(b"|".join(re.escape(old.encode()) for old in _MOVED))
+
+
+def _unpickler(data: bytes, resolve: Resolve, buffers: Sequence[Any]) -> pickle.Unpickler:
+    """The C unpickler itself, with no Python method for its globals, unless the stream may name a moved module
+    (``_Unpickler.find_class``): a small hit's load was mostly those calls and the subclass's set-up."""
+    if not isinstance(data, bytes) or _NAMES_MOVED.search(data):
+        return _Unpickler(io.BytesIO(data), resolve, buffers)
+    unpickler = pickle.Unpickler(io.BytesIO(data), buffers=buffers)
+    unpickler.persistent_load = resolve  # type: ignore[method-assign]  # an attribute of the C unpickler
+    return unpickler
 
 
 def loads_dill(data: bytes, resolve: Resolve | None = None) -> dict[str, Any]:

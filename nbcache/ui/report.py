@@ -55,7 +55,8 @@ class CellStatus:
     cleared_output: bool = False  # the cell called clear_output, which also removed a panel shown before it
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "state", CellState(self.state))
+        if type(self.state) is not CellState:  # (an Enum call costs a hit more than the check)
+            object.__setattr__(self, "state", CellState(self.state))
 
     @property
     def stored(self) -> bool:
@@ -167,8 +168,14 @@ def has_widget_frontend(shell: Any) -> bool:
     return True
 
 
+# Builtins that are all their size says: asked for nothing else (a missing attribute costs an exception).
+_SHALLOW = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
 def approx_size(value: Any) -> int:
     """Bytes a value holds in memory, cheaply: arrays and frames know theirs, the rest is shallow."""
+    if type(value) in _SHALLOW:
+        return sys.getsizeof(value)
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
         return nbytes
