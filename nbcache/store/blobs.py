@@ -11,9 +11,8 @@ import os
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from blake3 import blake3
 
@@ -106,9 +105,9 @@ def write_atomic(path: Path, data: Any, claim: files.Claim | None = None) -> Non
         raise
 
 
-@dataclass(frozen=True)
-class Identity:
-    """What changes whenever a file's content may have: a rewrite changes ctime, a replacement the inode."""
+class Identity(NamedTuple):
+    """What changes whenever a file's content may have: a rewrite changes ctime, a replacement the inode.
+    A tuple: every hit makes two (a frozen dataclass cost five ``object.__setattr__`` calls each)."""
 
     dev: int
     ino: int

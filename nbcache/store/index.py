@@ -138,6 +138,7 @@ def _busy(exc: BaseException) -> bool:
 class Index:
     def __init__(self, root: Path, read_entry: ReadEntry, read_stats: ReadStats) -> None:
         self.root = root
+        self._file = str(root / FILE_NAME)  # looked at before every transaction (``_stale``): joined once
         self._read_entry, self._read_stats = read_entry, read_stats
         self._db: sqlite3.Connection | None = None
         # The inode of the index file the connection has open; None for one in memory, which no other process
@@ -194,7 +195,7 @@ class Index:
         if self._ino is None:
             return self._await_root and self.root.is_dir()
         try:
-            return os.lstat(self.root / FILE_NAME).st_ino != self._ino
+            return os.lstat(self._file).st_ino != self._ino
         except OSError:
             return True
 

@@ -192,9 +192,12 @@ class Store:
     def _verified(self, raw: bytes) -> dict[str, Any] | None:
         return verify_manifest(raw, self._sign)
 
-    def _read_manifest(self, path: Path, read_from: Identity | None = None) -> dict[str, Any] | None:
-        """The verified manifest; from memory while ``path`` still holds ``read_from``, the file it came from."""
-        known = self._recent.manifest(path.stem, read_from)
+    def _read_manifest(self, path: Path, read_from: Identity | None = None, key: str | None = None
+                       ) -> dict[str, Any] | None:
+        """The verified manifest; from memory while ``path`` still holds ``read_from``, the file it came from.
+        ``key``: the entry's, which ``path`` is named by (else read from ``path``)."""
+        key = path.stem if key is None else key
+        known = self._recent.manifest(key, read_from)
         if known is not None:
             return known
         try:
@@ -204,11 +207,11 @@ class Store:
         except OSError as exc:
             raise EntryDamaged(f"unreadable manifest ({exc.strerror or exc})") from None
         manifest = self._verified(raw)
-        if manifest is not None and manifest["key"] != path.stem:  # a signed manifest copied to another key's name
+        if manifest is not None and manifest["key"] != key:  # a signed manifest copied to another key's name
             raise EntryDamaged("its manifest belongs to another key")
         if manifest is not None and read_from is not None:  # the same file before and after the read: remember it
             same = read_from if recent.identity(path) == read_from else None
-            self._recent.remember_manifest(path.stem, path, same, manifest)
+            self._recent.remember_manifest(key, path, same, manifest)
         return manifest
 
     def _read_blobs(self, manifest: dict[str, Any], recheck: bool = False,
@@ -290,7 +293,7 @@ class Store:
         for _ in range(_READ_TRIES):  # again while other kernels replace or evict the entry under this read
             manifest = None
             try:
-                manifest = self._read_manifest(path, before)
+                manifest = self._read_manifest(path, before, key)
                 if manifest is None:
                     return None
                 payload = self._payload(manifest, resolve, reusable)
