@@ -46,8 +46,14 @@ def _env(name: str) -> str:
     raw = getattr(os.environ, "_data", None)
     if os.name != "posix" or not isinstance(raw, dict):
         return os.environ.get(name, "")
-    value = raw.get(os.fsencode(name))
+    encoded = _ENCODED.get(name)
+    if encoded is None:
+        encoded = _ENCODED[name] = os.fsencode(name)
+    value = raw.get(encoded)
     return "" if value is None else os.fsdecode(value)
+
+
+_ENCODED: dict[str, bytes] = {}  # each variable's name as os.environ keeps it
 
 
 def store_location(configured: str = "", default_dir: str | None = None) -> str:
