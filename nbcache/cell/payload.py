@@ -112,6 +112,12 @@ class Payload:
                 and type(stored.get("value")) in _ATOMS and all(type(v) in _ATOMS for v in stored["outputs"].values()))
 
     @classmethod
+    def shared(cls, stored: Any) -> Payload | None:
+        """The payload a store may hand out again for the same verified bytes (``EntryStore.load``'s ``share``),
+        None unless ``reusable``."""
+        return cls.of(stored) if cls.reusable(stored) else None
+
+    @classmethod
     def of(cls, stored: Any) -> Payload:
         """The payload as stored: the dict ``stored`` writes (or older entries hold), or a Payload (entries written
         before ``stored``)."""

@@ -206,7 +206,7 @@ class CachedCell:
 
     def _load(self, key: str) -> tuple[Payload, Any] | None:
         try:
-            loaded = self.store.load(key, self._resolve, Payload.reusable)
+            loaded = self.store.load(key, self._resolve, Payload.shared)
         except Exception as exc:  # the store warns about damage itself; anything else must not break the cell
             _warn(f"nbcache: could not read the cache entry ({exc}); running the cell")
             return None

@@ -237,16 +237,16 @@ class Store:
         return data
 
     def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None,
-                 reusable: Callable[[Any], bool] | None = None) -> dict[str, Any]:
-        """The entry's payload, unpickled from its verified blobs; or, where ``reusable`` said so of the payload
-        unpickled from the very same bytes object (``_pickle_stream``'s memory, its file's identity checked again
-        just now), that payload once more: a cheap cell's hit unpickles nothing."""
+                 share: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """The entry's payload, unpickled from its verified blobs; or what ``share`` kept of the payload unpickled
+        from the very same bytes object (``_pickle_stream``'s memory, its file's identity checked again just now):
+        a cheap cell's hit unpickles nothing."""
         refs = blob_refs(manifest)
         data, *buffers = self._read_blobs(manifest, refs=refs)
         stream = refs[0][0]
-        reuse = reusable is not None and not buffers and isinstance(data, bytes)
-        if reuse and (known := self._recent.decoded(stream, data)) is not None:
-            return known
+        shareable = share is not None and not buffers and isinstance(data, bytes)
+        if shareable and (kept := self._recent.decoded(stream, data)) is not None:
+            return kept
         try:
             if manifest["format"] == 1:
                 payload = serialize.loads_dill(bytes(data), resolve)
@@ -254,8 +254,8 @@ class Store:
                 payload = serialize.loads(data, buffers, resolve, manifest.get("engine", "pickle"))
         except Exception as exc:
             raise EntryDamaged(f"it could not be loaded ({type(exc).__name__}: {exc})") from None
-        if reuse and reusable is not None and reusable(payload):
-            self._recent.remember_decoded(stream, data, payload)
+        if shareable and share is not None and (kept := share(payload)) is not None:
+            self._recent.remember_decoded(stream, data, kept)
         return payload
 
     def _find_manifest(self, key: str) -> Path | None:
@@ -280,9 +280,9 @@ class Store:
         return path, now
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             reusable: Callable[[Any], bool] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
-        damaged (with one warning). ``reusable``: see ``EntryStore.load`` (``_payload``)."""
+        damaged (with one warning). ``share``: see ``EntryStore.load`` (``_payload``)."""
         try:
             path, before = self._locate(key)
         except (KeyRefused, OSError) as exc:
@@ -296,7 +296,7 @@ class Store:
                 manifest = self._read_manifest(path, before, key)
                 if manifest is None:
                     return None
-                payload = self._payload(manifest, resolve, reusable)
+                payload = self._payload(manifest, resolve, share)
                 return payload, self._hit_info(manifest)
             except EntryDamaged as damage:
                 now = recent.identity(path)

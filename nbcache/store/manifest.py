@@ -20,8 +20,10 @@ from nbcache.store.entry import EntryMeta
 
 # Increment on cache-breaking changes to the manifest or payload layout. Format 1: one dill pickle per entry.
 # Format 2: a C pickle (dill only where needed) plus raw out-of-band buffers as blobs of their own.
-FORMAT_VERSION = 2
-_READABLE_FORMATS = (1, 2)
+# Format 3: as 2, the payload a dict of builtins (``Payload.stored``) that holds what a run mutated, which a reader
+# of format 2 would take for a payload of its own and ignore: such a reader must see a newer entry as absent.
+FORMAT_VERSION = 3
+_READABLE_FORMATS = (1, 2, 3)
 
 KEY = re.compile(r"^[0-9a-f]{16,128}$")
 BLOB = re.compile(r"^[0-9a-f]{64}$")

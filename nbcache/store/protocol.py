@@ -18,9 +18,10 @@ class EntryStore(Protocol):
              refs: dict[int, Any] | None = None) -> int: ...
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             reusable: Callable[[Any], bool] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
-        """The entry's payload and info, None if absent or damaged. ``reusable``: says of a loaded payload whether
-        the very same object may be handed out again, while the verified bytes it came from are unchanged."""
+             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+        """The entry's payload and info, None if absent or damaged. ``share``: given a payload as loaded, what may
+        be handed out for it again, the very same object each time, while the verified bytes it came from are
+        unchanged (None: nothing; the payload is loaded anew each time)."""
         ...
 
     def lock(self, key: str) -> KeyLock: ...

@@ -50,7 +50,7 @@ class _Read:
     path: Path
     identity: Identity
     content: Any  # a verified manifest (a dict, shared: read-only) or a pickle stream (bytes)
-    decoded: Any = None  # a stream's payload, where its loader said it may be handed out again (``decoded``)
+    decoded: Any = None  # what a stream's loader kept of its payload, to hand out again (``decoded``)
 
 
 class RecentReads:
@@ -96,14 +96,15 @@ class RecentReads:
         return found.content
 
     def decoded(self, blob: str, data: bytes) -> Any:
-        """The payload unpickled from ``data`` and remembered for it, if ``data`` is the stream held for ``blob``
-        (just returned by ``stream``, its file's identity checked); else None."""
+        """What was kept of the payload unpickled from ``data``, if ``data`` is the stream held for ``blob`` (just
+        returned by ``stream``, its file's identity checked); else None."""
         found = self._streams.get(blob)
         return found.decoded if found is not None and found.content is data else None
 
     def remember_decoded(self, blob: str, data: bytes, payload: Any) -> None:
-        """``payload`` was unpickled from ``data``, the stream held for ``blob``, and may be handed out again: its
-        loader said so (immutable values, no reference into the namespace). Forgotten with the stream."""
+        """``payload`` (or what its loader makes of it) came from ``data``, the stream held for ``blob``, and may be
+        handed out again: its loader said so (immutable values, no reference into the namespace). Forgotten with
+        the stream."""
         found = self._streams.get(blob)
         if found is not None and found.content is data:
             found.decoded = payload

@@ -257,10 +257,10 @@ class TieredStore:
             _warn(f"nbcache: could not read {self.url} ({exc}); using the local cache only")
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             reusable: Callable[[Any], bool] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
         if not self.local.holds(key):
             self._fetch(key)
-        return self.local.load(key, resolve, reusable)
+        return self.local.load(key, resolve, share)
 
     def lock(self, key: str) -> KeyLock:
         return self.local.lock(key)

@@ -65,3 +65,8 @@ def test_a_reused_scalar_is_restored_over_a_rebound_name(shell: Shell, settled: 
         result, _ = shell.cached("y = x * 2**70\ny")
         assert shell.ns["y"] == 20 * 2**70 and result.result == 20 * 2**70  # type: ignore[attr-defined]
     assert shell.runs == 1
+
+
+def test_a_shared_payload_is_the_payload_itself() -> None:
+    assert Payload.shared({"outputs": {"y": 2}, "value": 2}) == Payload({"y": 2}, 2)
+    assert Payload.shared({"outputs": {"y": [2]}}) is None

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nbcache.cell.payload import Payload, Stream, StreamEvent
 from nbcache.store.local import Store
 from nbcache.store.manifest import FORMAT_VERSION
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Each folder was written by that format's release, signed with NBCACHE_KEY = nbcache-test-format-<n>.
-KEYS = {1: "0123456789abcdef" * 4, 2: "fedcba9876543210" * 4}
+KEYS = {1: "0123456789abcdef" * 4, 2: "fedcba9876543210" * 4, 3: "0f1e2d3c4b5a6978" * 4}
 
 
 def _copy(version: int, tmp_path: Path) -> Store:
@@ -41,7 +42,17 @@ def test_format_2_entry_loads_with_its_buffer(tmp_path: Path) -> None:
     assert len(info.blobs) == 2
 
 
-@pytest.mark.parametrize("version", [1, 2])
+def test_format_3_entry_loads_as_the_payload_it_was(tmp_path: Path) -> None:
+    """Format 3 holds the payload as builtins: a format 2 reader would ignore what the run mutated, so it must
+    not read one (see test_an_unknown_format_is_a_quiet_miss); this release reads every field back."""
+    stored, info = _copy(3, tmp_path).load(KEYS[3])
+    payload = Payload.of(stored)
+    assert np.array_equal(payload.outputs["arr"], np.arange(6)) and payload.outputs["same"] is payload.outputs["arr"]
+    assert payload.outputs["double"](4) == 8 and payload.value == 6 and payload.mutated == {"log": ["ran"]}
+    assert payload.events == (StreamEvent(Stream.STDOUT, "hi\n"),) and info.meta.mutated == ("log",)
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_old_entries_are_listed(version: int, tmp_path: Path) -> None:
     assert [e.key for e in _copy(version, tmp_path).entries()] == [KEYS[version]]
 

@@ -143,26 +143,28 @@ def test_an_entry_another_kernel_saves_again_right_after_is_read_again(tmp_path:
     assert loaded is not None and loaded[0]["outputs"] == {"x": [3]}
 
 
-def _atoms_only(payload: object) -> bool:
-    return isinstance(payload, dict) and all(isinstance(v, int) for v in payload["outputs"].values())
+def _atoms_only(payload: object) -> object:
+    """Shares a payload of ints alone, as it is."""
+    ints = isinstance(payload, dict) and all(isinstance(v, int) for v in payload["outputs"].values())
+    return payload if ints else None
 
 
-def test_a_payload_its_loader_calls_reusable_is_unpickled_once(tmp_path: Path, settled: None,
+def test_a_payload_its_loader_shares_is_unpickled_once(tmp_path: Path, settled: None,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(tmp_path / "s", secret=b"k")
     store.save(KEY, {"outputs": {"y": 2}}, EntryMeta(cell="y = 2"))
     loads = []
     real = local.serialize.loads
     monkeypatch.setattr(local.serialize, "loads", lambda *a, **k: loads.append(a) or real(*a, **k))
-    first, second, third = (store.load(KEY, reusable=_atoms_only) for _ in range(3))
+    first, second, third = (store.load(KEY, share=_atoms_only) for _ in range(3))
     assert first is not None and second is not None and third is not None
     assert second[0] is third[0] and third[0]["outputs"] == {"y": 2}
     assert len(loads) <= 2  # the first two loads may each unpickle (the bytes read are then kept); never later
 
 
-def test_a_payload_not_reusable_is_unpickled_at_every_load(tmp_path: Path, settled: None) -> None:
+def test_a_payload_not_shared_is_unpickled_at_every_load(tmp_path: Path, settled: None) -> None:
     store = _saved(tmp_path / "s")  # a list: the user may change it, so each hit needs its own
-    loads = [store.load(KEY, reusable=_atoms_only) for _ in range(3)]
+    loads = [store.load(KEY, share=_atoms_only) for _ in range(3)]
     assert all(loaded is not None for loaded in loads)
     lists = [loaded[0]["outputs"]["x"] for loaded in loads if loaded is not None]
     assert lists == [[1, 2]] * 3 and len({id(x) for x in lists}) == 3
@@ -172,11 +174,11 @@ def test_a_reused_payload_is_dropped_when_its_pickle_is_damaged(tmp_path: Path, 
     store = Store(tmp_path / "s", secret=b"k")
     store.save(KEY, {"outputs": {"y": 2}}, EntryMeta(cell="y = 2"))
     for _ in range(3):
-        assert store.load(KEY, reusable=_atoms_only) is not None
+        assert store.load(KEY, share=_atoms_only) is not None
     (blob,) = [p for p in (tmp_path / "s" / "blobs").iterdir() if not p.name.startswith(".")]
     data = bytearray(blob.read_bytes())
     data[-2] ^= 1
     os.chmod(blob, 0o644)
     blob.write_bytes(bytes(data))
     with pytest.warns(Warning):
-        assert store.load(KEY, reusable=_atoms_only) is None
+        assert store.load(KEY, share=_atoms_only) is None
