@@ -237,7 +237,7 @@ class Store:
         return data
 
     def _payload(self, manifest: dict[str, Any], resolve: Callable[[Any], Any] | None,
-                 share: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+                 share: Callable[[Any], Any] | None = None) -> Any:
         """The entry's payload, unpickled from its verified blobs; or what ``share`` kept of the payload unpickled
         from the very same bytes object (``_pickle_stream``'s memory, its file's identity checked again just now):
         a cheap cell's hit unpickles nothing."""
@@ -280,7 +280,7 @@ class Store:
         return path, now
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+             share: Callable[[Any], Any] | None = None) -> tuple[Any, EntryInfo] | None:
         """The entry's payload and info (its usage statistics not read); None if absent, of another format, or
         damaged (with one warning). ``share``: see ``EntryStore.load`` (``_payload``)."""
         try:

@@ -18,7 +18,7 @@ class EntryStore(Protocol):
              refs: dict[int, Any] | None = None) -> int: ...
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+             share: Callable[[Any], Any] | None = None) -> tuple[Any, EntryInfo] | None:
         """The entry's payload and info, None if absent or damaged. ``share``: given a payload as loaded, what may
         be handed out for it again, the very same object each time, while the verified bytes it came from are
         unchanged (None: nothing; the payload is loaded anew each time)."""

@@ -257,7 +257,7 @@ class TieredStore:
             _warn(f"nbcache: could not read {self.url} ({exc}); using the local cache only")
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
-             share: Callable[[Any], Any] | None = None) -> tuple[dict[str, Any], EntryInfo] | None:
+             share: Callable[[Any], Any] | None = None) -> tuple[Any, EntryInfo] | None:
         if not self.local.holds(key):
             self._fetch(key)
         return self.local.load(key, resolve, share)
