@@ -14,11 +14,12 @@ from itertools import islice
 from types import ModuleType
 from typing import Any
 
+from nbcache.atoms import ATOMS
 from nbcache.keys.arrays import is_pandas_object, pandas_extras
 from nbcache.store.serialize import array_root
 
 # Values whose identity nobody can observe: restoring a copy of them is the same as keeping them.
-ATOMIC = (type(None), bool, int, float, complex, str, bytes, frozenset, tuple, range)
+ATOMIC = (*ATOMS, frozenset, tuple, range)
 # Mutable builtin containers: a pickler's reducer_override never sees them.
 CONTAINERS = frozenset({dict, list, set, bytearray})
 NAMESPACE: tuple = ("namespace",)

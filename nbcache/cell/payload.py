@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from nbcache.atoms import ATOMS
+
 
 class Stream(str, Enum):
     STDOUT = "stdout"
@@ -58,9 +60,6 @@ class ValueShownEvent:
 
 Event = StreamEvent | DisplayEvent | ClearEvent | CellEndEvent | ValueShownEvent
 
-# Values nobody can change, nor tell apart from an equal copy by anything but ``id()``; no reference into the
-# namespace ever names one (cell.aliases), so unpickling one never depends on the namespace.
-_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
 
 
 def _event(old: tuple) -> Event:
@@ -109,7 +108,7 @@ class Payload:
         a value that are all atoms, and nothing else (no events to replay, nothing mutated, no setting). A re-run
         would make equal objects, and a hit of such a cell then unpickles nothing (``Store._payload``)."""
         return (type(stored) is dict and stored.keys() <= {"outputs", "value"}
-                and type(stored.get("value")) in _ATOMS and all(type(v) in _ATOMS for v in stored["outputs"].values()))
+                and type(stored.get("value")) in ATOMS and all(type(v) in ATOMS for v in stored["outputs"].values()))
 
     @classmethod
     def shared(cls, stored: Any) -> Payload | None:

@@ -36,6 +36,7 @@ from typing import Any
 from blake3 import blake3
 
 from nbcache.analysis.paths import literal_paths
+from nbcache.atoms import ATOMS
 from nbcache.errors import UnhashableValue
 from nbcache.gcpause import paused_gc
 from nbcache.keys import arrays, generators, modules
@@ -509,8 +510,7 @@ _HANDLERS: dict[type, Callable[[_Hasher, Any], None]] = {
     types.ModuleType: _h_module, types.CodeType: _h_code, type: _h_type,
 }
 # Values hashed whole by feeding a ``_Stream``: no walk, no references, no globals read.
-_ATOM_HANDLERS: dict[type, Callable[[Any, Any], None]] = {
-    t: _HANDLERS[t] for t in (type(None), bool, int, float, complex, str, bytes)}
+_ATOM_HANDLERS: dict[type, Callable[[Any, Any], None]] = {t: _HANDLERS[t] for t in ATOMS}
 
 
 # ---- values whose pickled state is not what a restore gives back: hashed by what can be observed instead

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import dill
 
+from nbcache.atoms import ATOMS
 from nbcache.errors import SerializationError
 from nbcache.gcpause import paused_gc
 from nbcache.keys import generators, memo
@@ -55,9 +56,6 @@ _STRINGS_MIN = 1024
 # Payloads whose refs name at most this many dicts, lists, sets or bytearrays are written by ``_PresetPickler``
 # (those refs are resolved all at once on load); beyond it, by ``_RefPickler``, which looks up every object.
 _PRESET_LIMIT = 64
-
-# Values whose identity nobody can observe, so no ref ever names one.
-_ATOMIC_ITEMS = {str, int, float, bool, complex, bytes, type(None)}
 
 Resolve = Callable[[Any], Any]
 
@@ -676,7 +674,7 @@ def _only_atomic_items(obj: Any) -> bool:
     numpy = sys.modules.get("numpy")
     if numpy is None or type(obj) is not numpy.ndarray or not obj.dtype.hasobject:
         return False
-    return set(map(type, obj.ravel(order="K"))) <= _ATOMIC_ITEMS
+    return set(map(type, obj.ravel(order="K"))) <= ATOMS  # no ref ever names an atom
 
 
 class _RefPickler(_Pickler):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from nbcache.atoms import ATOMS
 from nbcache.errors import CacheWarning
 
 
@@ -168,13 +169,9 @@ def has_widget_frontend(shell: Any) -> bool:
     return True
 
 
-# Builtins that are all their size says: asked for nothing else (a missing attribute costs an exception).
-_SHALLOW = frozenset({type(None), bool, int, float, complex, str, bytes})
-
-
 def approx_size(value: Any) -> int:
     """Bytes a value holds in memory, cheaply: arrays and frames know theirs, the rest is shallow."""
-    if type(value) in _SHALLOW:
+    if type(value) in ATOMS:  # all their size says: asked for nothing else (a missing attribute costs an exception)
         return sys.getsizeof(value)
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):

@@ -31,7 +31,7 @@ def test_every_field_that_is_set_survives_the_stored_form() -> None:
     ({"outputs": {"y": 2, "s": "text", "f": 1.5, "n": None}, "value": b"x"}, True),
     ({"outputs": {}}, True),
     ({"outputs": {"y": [2]}}, False),  # a list the user may change
-    ({"outputs": {"y": 2}, "value": (1, 2)}, False),  # a tuple may be an input itself, restored by reference
+    ({"outputs": {"y": 2}, "value": (1, 2)}, False),  # a tuple may hold a list, or a reference into the namespace
     ({"outputs": {"y": 2}, "events": (ClearEvent(),)}, False),
     ({"outputs": {"y": 2}, "mutated": {"x": 1}}, False),
     (Payload({"y": 2}), False),
