@@ -10,7 +10,14 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import nbcache
+from nbcache.store import blobs
 from tests.support import Shell
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """File identities count as settled at once (else a file must be a second old to be remembered)."""
+    monkeypatch.setattr(blobs, "_SETTLE_NS", -(10**12))
 
 
 @pytest.fixture(autouse=True)

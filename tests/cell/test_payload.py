@@ -7,7 +7,6 @@ import pytest
 
 from nbcache.cell.payload import ClearEvent, Payload, Stream, StreamEvent
 from nbcache.keys.settings import Changes
-from nbcache.store import blobs
 from tests.support import Shell
 
 
@@ -38,11 +37,6 @@ def test_every_field_that_is_set_survives_the_stored_form() -> None:
 ])
 def test_only_atoms_and_nothing_else_are_reusable(stored: object, reusable: bool) -> None:
     assert Payload.reusable(stored) is reusable
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blobs, "_SETTLE_NS", -(10**12))
 
 
 def test_a_restored_list_is_the_cells_own_at_every_hit(shell: Shell, settled: None) -> None:

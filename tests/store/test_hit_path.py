@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from nbcache.store import background, blobs, files, local
+from nbcache.store import background, files, local
 from nbcache.store.entry import EntryMeta
 from nbcache.store.local import Store
 from tests.support import Shell, run_in_new_process
 
 KEY = "ab" * 16
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """File identities count as settled at once (else a file must be a second old to be remembered)."""
-    monkeypatch.setattr(blobs, "_SETTLE_NS", -(10**12))
 
 
 def _saved(root: Path) -> Store:
