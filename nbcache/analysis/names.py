@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from nbcache.analysis.nodes import Visitor
+
 # IPython's and Python's own bookkeeping names: never inputs or outputs of a cell. (``__warningregistry__`` is
 # what the warnings module adds to the namespace of code that warns; it is not the cell's result.)
 _IPYTHON_NAME = re.compile(
@@ -105,7 +107,7 @@ def _signature_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) 
     return exprs
 
 
-class _ScopeNames(ast.NodeVisitor):
+class _ScopeNames(Visitor):
     """Collects, flow-insensitively, the names one scope loads and binds; nested scopes report their free names."""
 
     def __init__(self) -> None:
@@ -263,7 +265,7 @@ def _expanded_names(line: str) -> set[str] | None:
     return names
 
 
-class _CellVisitor(ast.NodeVisitor):
+class _CellVisitor(Visitor):
     def __init__(self) -> None:
         self.s = _State()
 

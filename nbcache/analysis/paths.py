@@ -12,6 +12,7 @@ import ast
 import os
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 from nbcache.analysis.nodes import nodes, parents
 
@@ -138,32 +139,37 @@ def literal_folders(tree: ast.AST) -> list[str]:
     return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
 
 
-def _builds_path(node: ast.Name, parents: dict[ast.AST, ast.AST]) -> bool:
-    """Is this name a path's first part: given to a listing or path call, the left of ``/``, followed by
-    ``"/..."`` in a ``+`` or an f-string?"""
-    parent = parents.get(node)
-    if isinstance(parent, ast.keyword):
-        parent = parents.get(parent)
-    if isinstance(parent, ast.Call) and node is not parent.func:
-        return _func_name(parent) in _FOLDER_CALLS
-    if isinstance(parent, ast.BinOp) and parent.left is node:
-        right = parent.right
-        return isinstance(parent.op, ast.Div) or (
-            isinstance(parent.op, ast.Add) and isinstance(right, ast.Constant) and isinstance(right.value, str)
-            and right.value.startswith(("/", os.sep)))
-    if isinstance(parent, ast.FormattedValue):
-        joined = parents.get(parent)
-        parts = getattr(joined, "values", [])
-        after = parts[parts.index(parent) + 1] if parent in parts and parent is not parts[-1] else None
-        return isinstance(after, ast.Constant) and isinstance(after.value, str) and after.value.startswith("/")
-    return False
+def _loaded_name(node: ast.AST) -> str | None:
+    return node.id if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) else None
+
+
+def _starts_with_slash(node: ast.AST | None, *, native: bool = False) -> bool:
+    prefixes = ("/", os.sep) if native else ("/",)
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(prefixes)
+
+
+def _path_builders(node: ast.AST) -> list[ast.AST]:
+    """The names ``node`` builds a path from, if it is where paths are built: the arguments of a listing or path
+    call, the left of ``/`` (or of ``+ "/..."``), a value an f-string follows with ``"/..."``."""
+    if isinstance(node, ast.Call):
+        return [*node.args, *(k.value for k in node.keywords)] if _func_name(node) in _FOLDER_CALLS else []
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Div) or (isinstance(node.op, ast.Add)
+                                            and _starts_with_slash(node.right, native=True)):
+            return [node.left]
+        return []
+    if isinstance(node, ast.JoinedStr):
+        return [part.value for part, after in pairwise(node.values)
+                if isinstance(part, ast.FormattedValue) and _starts_with_slash(after)]
+    return []
 
 
 def folder_names(tree: ast.AST) -> list[str]:
     """Names the cell builds paths from (``os.path.join(DATA, "x.csv")``, ``DATA + "/x.csv"``,
-    ``f"{DATA}/x.csv"``): when one holds a string naming a folder, the files under it are read through it."""
-    names = [node for node in nodes(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
-    if not names:
-        return []
-    parents = _parents(tree)
-    return sorted({node.id for node in names if _builds_path(node, parents)})
+    ``f"{DATA}/x.csv"``): when one holds a string naming a folder, the files under it are read through it.
+
+    Found from the places paths are built, each looking at its own children: no map of parents, which a cell
+    with a name in it (nearly every cell) paid a second walk of its tree for."""
+    builders = (node for node in nodes(tree) if isinstance(node, (ast.Call, ast.BinOp, ast.JoinedStr)))
+    return sorted({name for node in builders for child in _path_builders(node)
+                   if (name := _loaded_name(child)) is not None})

@@ -1,0 +1,76 @@
+"""The names a cell builds paths from (``folder_names``), found without a map of parents."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from nbcache.analysis.paths import _FOLDER_CALLS, _func_name, folder_names
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("os.path.join(DATA, 'x.csv')", ["DATA"]),
+    ("pd.read_csv(path=DATA)", ["DATA"]),
+    ("DATA / 'x.csv'", ["DATA"]),
+    ("DATA + '/x.csv'", ["DATA"]),
+    ("f'{DATA}/x.csv'", ["DATA"]),
+    ("f'{A}-{B}/x'", ["B"]),
+    ("open(DATA)", []),  # not a listing or path call: literal_paths' business
+    ("DATA + 'x.csv'", []),
+    ("'x' / DATA", []),  # the right of `/` is a part under a folder, not the folder
+    ("f'{DATA}.csv'", []),
+    ("join = os.path.join; join(*parts)", []),  # starred: no single name
+    ("Path(DATA)\nfor f in os.listdir(ROOT): pass", ["DATA", "ROOT"]),
+    ("DATA = '/tmp'", []),  # bound, not loaded
+])
+def test_the_names_paths_are_built_from(cell: str, expected: list[str]) -> None:
+    assert folder_names(ast.parse(cell)) == expected
+
+
+def _by_parents(tree: ast.AST) -> list[str]:
+    """The definition, as it reads: each loaded name asks its parent whether it is where a path is built."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.keyword):
+            parent = parents.get(parent)
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            builds = _func_name(parent) in _FOLDER_CALLS
+        elif isinstance(parent, ast.BinOp) and parent.left is node:
+            right = parent.right
+            builds = isinstance(parent.op, ast.Div) or (
+                isinstance(parent.op, ast.Add) and isinstance(right, ast.Constant) and isinstance(right.value, str)
+                and right.value.startswith(("/", os.sep)))
+        elif isinstance(parent, ast.FormattedValue):
+            parts = getattr(parents.get(parent), "values", [])
+            after = parts[parts.index(parent) + 1] if parent in parts and parent is not parts[-1] else None
+            builds = isinstance(after, ast.Constant) and isinstance(after.value, str) and after.value.startswith("/")
+        else:
+            builds = False
+        if builds:
+            found.add(node.id)
+    return sorted(found)
+
+
+def _standard_library(count: int) -> list[Path]:
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    return files[:count]
+
+
+def test_the_names_match_their_definition_on_the_standard_library() -> None:
+    checked = 0
+    for path in _standard_library(250):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        assert folder_names(tree) == _by_parents(tree), path.name
+        checked += 1
+    assert checked > 150
