@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -48,3 +50,43 @@ def run_in_new_process(script: str, cwd: Path | None = None) -> str:
                           env=env, cwd=cwd, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+# A cell with a statement or expression of nearly every kind, for tests that compare a walk of trees with Python's.
+EVERY_KIND = '''
+import os
+from . import sibling as s
+@decorate(1)
+class C(Base, metaclass=M):
+    x: int = 0
+    async def f(self, /, p, *a, k=1, **kw) -> None:
+        async with ctx() as c, other():
+            yield [i async for i in c if i]
+        return lambda y=2: (y, *a, {**kw}, f"{self!r:>10}", b"\\x00", 1j, ..., None, True)
+match value:
+    case [1, *rest] if rest: pass
+    case {"a": b, **others}: print(b)
+    case P(name=n) | None: del n
+try:
+    x = y = z[1:2, ::3]
+except* (ValueError, TypeError) as e:
+    raise e from None
+finally:
+    global g
+while not x: x += 1; break
+else: assert x, "msg"
+for k, v in d.items(): continue
+with open("f") as h: print(h.read(), end="", sep=None)
+t = (x if y else z) @ w ** -v
+'''
+
+
+def standard_library_trees(count: int) -> list[ast.Module]:
+    """The trees of the first ``count`` modules of Python's standard library (by name): code nobody here wrote."""
+    trees = []
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:count]:
+        try:
+            trees.append(ast.parse(path.read_text(encoding="utf-8")))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+    return trees

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ast
-import sysconfig
-from pathlib import Path
 
 import pytest
 
 from nbcache.analysis.nodes import Visitor, nodes, parents
+from tests.support import EVERY_KIND, standard_library_trees
 
 
 def test_the_nodes_are_ast_walks_in_its_order() -> None:
@@ -22,36 +21,16 @@ def test_a_tree_is_listed_once_and_another_tree_on_its_own() -> None:
     assert nodes(second)[0] is second and nodes(first)[0] is first  # (contexts like ast.Store are shared)
 
 
-_VARIED = """
-import os
-from pathlib import Path as P
-@decorate(1)
-class C(Base, metaclass=M):
-    x: int = 0
-    async def f(self, *a, k=1, **kw):
-        async with ctx() as c, other():
-            yield [i async for i in c if i]
-        return lambda y=2: (y, *a, {**kw}, f"{self!r:>10}")
-match value:
-    case [1, *rest] if rest: pass
-    case {"a": b, **others}: print(b)
-    case P(name=n) | None: del n
-try:
-    x = y = z[1:2, ::3]
-except (ValueError, TypeError) as e:
-    raise e from None
-finally:
-    global g
-"""
+
 
 
 def test_the_nodes_of_every_kind_of_statement_are_ast_walks() -> None:
-    tree = ast.parse(_VARIED)
+    tree = ast.parse(EVERY_KIND)
     assert list(nodes(tree)) == list(ast.walk(tree))
 
 
 def test_each_node_knows_its_parent_as_iter_child_nodes_tells() -> None:
-    tree = ast.parse(_VARIED)
+    tree = ast.parse(EVERY_KIND)
     assert parents(tree) == {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     assert parents(tree) is parents(tree)
 
@@ -95,12 +74,7 @@ def _visit_order(visitor_type: type, tree: ast.AST) -> list[tuple[str, ast.AST]]
 
 
 def test_the_fast_visitor_reaches_the_nodes_nodevisitor_reaches_in_its_order() -> None:
-    trees = [ast.parse(_VARIED)]
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:60]:
-        try:
-            trees.append(ast.parse(path.read_text(encoding="utf-8")))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
+    trees = [ast.parse(EVERY_KIND), *standard_library_trees(60)]
     for tree in trees:
         assert _visit_order(_FastOrder, tree) == _visit_order(_Order, tree)
     assert len(trees) > 40

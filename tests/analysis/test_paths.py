@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ast
 import os
-import sysconfig
-from pathlib import Path
 
 import pytest
 
 from nbcache.analysis.paths import _FOLDER_CALLS, _func_name, folder_names
+from tests.support import EVERY_KIND, standard_library_trees
 
 
 @pytest.mark.parametrize(("cell", "expected"), [
@@ -59,18 +58,9 @@ def _by_parents(tree: ast.AST) -> list[str]:
     return sorted(found)
 
 
-def _standard_library(count: int) -> list[Path]:
-    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
-    return files[:count]
-
-
 def test_the_names_match_their_definition_on_the_standard_library() -> None:
-    checked = 0
-    for path in _standard_library(250):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        assert folder_names(tree) == _by_parents(tree), path.name
-        checked += 1
-    assert checked > 150
+    trees = [ast.parse(EVERY_KIND), *standard_library_trees(250)]
+    for tree in trees:
+        assert folder_names(tree) == _by_parents(tree)
+    assert len(trees) > 150
+    assert sum(map(len, map(_by_parents, trees))) > 100  # names paths are built from: the definition has cases

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import ast
 import sys
-import sysconfig
-from pathlib import Path
 
 import pytest
 from blake3 import blake3
 
 from nbcache.keys.cellkey import CACHE_VERSION, cell_key, normalise
+from tests.support import EVERY_KIND, standard_library_trees
 
 
 def _reference(normalised: str, inputs: dict[str, str]) -> str:
@@ -34,47 +33,9 @@ def test_the_key_is_the_reference_digest(normalised: str, inputs: dict[str, str]
     assert cell_key(normalised, inputs) == cell_key(normalised, inputs)  # the constant start is copied, not used up
 
 
-_EVERY_KIND = '''
-import os
-from . import sibling as s
-@decorate(1)
-class C(Base, metaclass=M):
-    x: int = 0
-    async def f(self, /, p, *a, k=1, **kw) -> None:
-        async with ctx() as c, other():
-            yield [i async for i in c if i]
-        return lambda y=2: (y, *a, {**kw}, f"{self!r:>10}", b"\\x00", 1j, ..., None, True)
-match value:
-    case [1, *rest] if rest: pass
-    case {"a": b, **others}: print(b)
-    case P(name=n) | None: del n
-try:
-    x = y = z[1:2, ::3]
-except* (ValueError, TypeError) as e:
-    raise e from None
-finally:
-    global g
-while not x: x += 1; break
-else: assert x, "msg"
-for k, v in d.items(): continue
-with open("f") as h: print(h.read(), end="", sep=None)
-t = (x if y else z) @ w ** -v
-'''
-
-
-def _standard_library_trees(count: int) -> list[ast.AST]:
-    trees = [ast.parse(_EVERY_KIND), ast.parse(_EVERY_KIND, type_comments=True)]
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:count]:
-        try:
-            trees.append(ast.parse(path.read_text(encoding="utf-8")))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-    return trees
-
-
 def test_the_normalised_cell_is_ast_dumps_text() -> None:
     """Every key made so far holds ast.dump's text: the faster writer must give the same, byte for byte."""
-    trees = _standard_library_trees(120)
+    trees = [ast.parse(EVERY_KIND), ast.parse(EVERY_KIND, type_comments=True), *standard_library_trees(120)]
     for tree in trees:
         assert normalise(tree) == ast.dump(tree, annotate_fields=False, include_attributes=False)
     assert len(trees) > 80
