@@ -1,5 +1,5 @@
 """Build hook: compiles the optional C accelerators (``nbcache/_strhash.c``: object-string hashing;
-``nbcache/_bindings.c``: a cell's module-level locals) into the wheel, or in place for an editable install (whose
+``nbcache/_bindings.c``: a cell's module-level locals; ``nbcache/_randstate.c``: random's state) into the wheel, or in place for an editable install (whose
 ``.pth`` points at this tree).
 
 Optional by design: without a compiler, Python headers or setuptools the build warns and goes on, and nbcache
@@ -30,7 +30,8 @@ BLAKE3 = [f"nbcache/_blake3/{name}" for name in (
 BLAKE3_MACROS = [(f"BLAKE3_NO_{isa}", "1") for isa in (("AVX512",) if _X86_64_UNIX else ("SSE2", "SSE41", "AVX2",
                                                                                        "AVX512"))]
 # module -> its C sources
-EXTENSIONS = {"nbcache._strhash": ["nbcache/_strhash.c", *BLAKE3], "nbcache._bindings": ["nbcache/_bindings.c"]}
+EXTENSIONS = {"nbcache._strhash": ["nbcache/_strhash.c", *BLAKE3], "nbcache._bindings": ["nbcache/_bindings.c"],
+              "nbcache._randstate": ["nbcache/_randstate.c"]}
 
 
 def _build_ext() -> type:

@@ -10,13 +10,14 @@ run itself loaded (``import numpy`` then ``np.random.rand()``, seeded by the OS)
 
 from __future__ import annotations
 
+import array
 import ast
 import dis
 import pickle
 import struct
 import sys
 import types
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -158,12 +159,82 @@ def static_reason(tree: ast.AST, namespace: dict[str, Any], inputs: Iterable[Any
 
 
 # ---- the global random generators' state
-def rng_states() -> dict[str, Any]:
-    """The state of each global random generator that is loaded (numpy's and torch's only if already imported:
-    numpy makes its global generator when ``numpy.random`` is first imported, which reading it would do)."""
+@dataclass(frozen=True)
+class RawRandom:
+    """Python's global generator's state as read by ``nbcache._randstate``: its words as bytes (equal bytes, equal
+    words) with the rest of ``random.getstate()``, which ``state()`` gives in full when it is needed: for a
+    generator the run changed, not for the many runs that change none."""
+
+    words: bytes
+    version: int
+    gauss_next: float | None
+
+    def state(self) -> tuple:
+        index, = struct.unpack_from("=i", self.words)
+        words = array.array("I")
+        words.frombytes(self.words[4:])
+        return (self.version, (*words, index), self.gauss_next)
+
+    def same(self, other: RawRandom) -> bool:
+        """Equal states: the words, then the cached gaussian (None or a float) by identity or by its bits."""
+        if self.words != other.words or self.version != other.version:
+            return False
+        a, b = self.gauss_next, other.gauss_next
+        if type(a) is float and type(b) is float:
+            return struct.pack("<d", a) == struct.pack("<d", b)
+        return a is b
+
+
+def _raw_reader() -> Callable[[], Any] | None:
+    """How to read the global generator's state as ``RawRandom``, if the accelerator is built and reads it as
+    ``getstate()`` does: checked once, on a generator of its own, before and after a draw and a gaussian."""
     import random
 
-    states: dict[str, Any] = {"random": random.getstate()}
+    try:
+        from nbcache._randstate import words
+    except ImportError:
+        return None
+    if array.array("I").itemsize != 4:
+        return None
+
+    def read(generator: random.Random) -> RawRandom | None:
+        raw = words(generator)
+        return None if raw is None else RawRandom(raw, generator.VERSION, getattr(generator, "gauss_next", None))
+
+    probe = random.Random(20261130)
+    for step in (lambda: None, probe.random, lambda: probe.gauss(0, 1)):
+        step()
+        raw = read(probe)
+        if raw is None or raw.state() != probe.getstate():
+            return None
+    generator = getattr(random.getstate, "__self__", None)
+    if type(generator) is not random.Random:  # the module's generator replaced: read through its own getstate
+        return None
+    return lambda: read(generator) or random.getstate()
+
+
+_read_random: Callable[[], Any] | None = None
+
+
+def _random_state() -> Any:
+    global _read_random
+    if _read_random is None:
+        import random
+
+        _read_random = _raw_reader() or random.getstate
+    return _read_random()
+
+
+def full_state(state: Any) -> Any:
+    """A state as its generator's ``getstate`` gives it (what is stored, restored and digested)."""
+    return state.state() if isinstance(state, RawRandom) else state
+
+
+def rng_states() -> dict[str, Any]:
+    """The state of each global random generator that is loaded (numpy's and torch's only if already imported:
+    numpy makes its global generator when ``numpy.random`` is first imported, which reading it would do).
+    Python's may be a ``RawRandom``: ``full_state`` gives its ``getstate()``."""
+    states: dict[str, Any] = {"random": _random_state()}
     if "numpy.random" in sys.modules:
         states["numpy"] = sys.modules["numpy.random"].get_state()
     if "torch" in sys.modules:
@@ -187,6 +258,9 @@ def _changed(before: Any, after: Any, name: str = "") -> bool:
     costs fifty times pickling it: equal pickles mean equal states, so the content hashes decide only when the
     pickles differ (the state did change, or its pickle is not canonical, like a torch tensor's). Python's own
     generator is compared without pickling (``_same_random_state``)."""
+    if isinstance(before, RawRandom) and isinstance(after, RawRandom):
+        return not before.same(after)
+    before, after = full_state(before), full_state(after)
     if name == "random" and _random_state_shape(before) and _random_state_shape(after):
         return not _same_random_state(before, after)
     try:
@@ -228,8 +302,9 @@ def after_run(before: dict[str, Any], after: dict[str, Any], tree: ast.AST, name
     calls = list(_cell_calls(tree, namespace))
     seeded = {_SEED_OF[name] for name, _ in calls if name in _SEED_OF}
     return RunRandomness(
-        advanced={k: v for k, v in after.items() if k in changed},
-        drawn={k: _state_digest(v) for k, v in before.items() if k in changed and k in after and k not in seeded},
+        advanced={k: full_state(v) for k, v in after.items() if k in changed},
+        drawn={k: _state_digest(full_state(v)) for k, v in before.items()
+               if k in changed and k in after and k not in seeded},
         frozen=_frozen_reason(calls, inputs, set(after) - set(before)),
     )
 
@@ -240,7 +315,7 @@ def state_problem(drawn: Mapping[str, str]) -> str | None:
     if not drawn:
         return None
     now = rng_states()
-    changed = sorted(k for k, digest in drawn.items() if k not in now or _state_digest(now[k]) != digest)
+    changed = sorted(k for k, digest in drawn.items() if k not in now or _state_digest(full_state(now[k])) != digest)
     return f"random state of {', '.join(changed)} changed" if changed else None
 
 

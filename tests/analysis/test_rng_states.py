@@ -5,10 +5,28 @@ from __future__ import annotations
 import ast
 import pickle
 import random
+import shutil
+import sysconfig
+from pathlib import Path
 
 import pytest
 
 from nbcache.analysis import determinism
+
+
+@pytest.fixture(autouse=True, params=["accelerated", "getstate"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: Python's generator read by nbcache._randstate (where it is built), and by getstate()."""
+    read = determinism._raw_reader() if request.param == "accelerated" else None
+    if request.param == "accelerated" and read is None:
+        assert not _compiler(), "build it in place: python hatch_build.py (or pip install -e .)"
+    monkeypatch.setattr(determinism, "_read_random", read or random.getstate)
+    return request.param if read is not None else "getstate"
+
+
+def _compiler() -> bool:
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) is not None and Path(sysconfig.get_paths()["include"], "Python.h").exists()
 
 
 def advanced(before: dict, after: dict) -> dict:
@@ -59,6 +77,7 @@ def test_one_pass_after_a_run_finds_what_was_advanced_drawn_and_frozen(cell: str
                                                                         frozen: str | None) -> None:
     namespace = {"random": random}
     tree = ast.parse(cell)
+    started_from = random.getstate()
     before = determinism.rng_states()
     exec(compile(tree, "<cell>", "exec"), namespace)
     after = determinism.rng_states()
@@ -66,4 +85,45 @@ def test_one_pass_after_a_run_finds_what_was_advanced_drawn_and_frozen(cell: str
     assert set(found.advanced) == advanced_ and set(found.drawn) == drawn
     assert found.frozen == frozen == determinism.static_reason(tree, namespace, [], set(after) - set(before))
     if drawn:
-        assert found.drawn["random"] == determinism._state_digest(before["random"])  # the state it started from
+        # the state it started from, digested as random.getstate() gives it: as the entries saved before hold it
+        assert found.drawn["random"] == determinism._state_digest(started_from)
+
+
+def test_the_raw_state_is_getstates_and_is_set_again_as_it(reader: str) -> None:
+    random.seed(11)
+    for step in (lambda: None, random.random, lambda: random.gauss(0, 1), lambda: random.getrandbits(9000)):
+        step()
+        state = determinism.rng_states()["random"]
+        assert isinstance(state, determinism.RawRandom) == (reader == "accelerated")
+        assert determinism.full_state(state) == random.getstate()
+        random.setstate(determinism.full_state(state))  # what a hit restores: accepted as random's own
+        assert determinism.full_state(determinism.rng_states()["random"]) == random.getstate()
+
+
+def test_a_raw_state_tells_each_change(reader: str) -> None:
+    if reader != "accelerated":
+        return  # no raw state on this route: the tuples' comparison is tested above
+    random.seed(5)
+    random.gauss(0, 1)  # draws two, returns one and caches the other
+    first = determinism.rng_states()["random"]
+    assert isinstance(first, determinism.RawRandom) and isinstance(first.gauss_next, float)
+    assert advanced({"random": first}, {"random": determinism.rng_states()["random"]}) == {}
+    random.gauss(0, 1)  # returns the cached one: the words unchanged, the cache emptied
+    emptied = determinism.rng_states()["random"]
+    assert emptied.words == first.words and set(advanced({"random": first}, {"random": emptied})) == {"random"}
+    zero, minus_zero = (determinism.RawRandom(first.words, first.version, g) for g in (0.0, -0.0))
+    assert set(advanced({"random": zero}, {"random": minus_zero})) == {"random"}
+    random.random()
+    moved = determinism.rng_states()["random"]
+    assert set(advanced({"random": emptied}, {"random": moved})) == {"random"}
+    assert advanced({"random": emptied}, {"random": moved})["random"] == random.getstate()  # stored in full
+
+
+def test_the_generator_read_is_the_one_random_getstate_reads() -> None:
+    original = random.getstate
+    try:
+        random.getstate = random.Random(1).getstate  # type: ignore[method-assign]
+        read = determinism._raw_reader()
+        assert read is None or determinism.full_state(read()) == random.getstate() != original()
+    finally:
+        random.getstate = original  # type: ignore[method-assign]
