@@ -9,7 +9,7 @@ import types
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -73,6 +73,9 @@ class Prepared:
     key: str
     ident: str
     offset: int = 0  # lines of the cell before ``source``: ``tree`` is numbered past them
+    # The settings' values keying read (settings.take_reads): a miss's snapshot reuses them unless something was
+    # unpickled since (a load can import and run code).
+    settings_read: dict[str, Any] = field(default_factory=dict)
 
 
 def _warn(message: str) -> None:
@@ -145,6 +148,7 @@ class CachedCell:
         self.cell_id = cell_id
         self.started = time.perf_counter()  # a hit's cost is counted from here: keying is part of the wait
         self.reporter = reporter or (QuietReporter() if options.quiet else TextReporter())
+        self._loaded = False  # an entry was read (unpickled, or kept from an earlier read) since keying
 
     @property
     def ns(self) -> dict[str, Any]:
@@ -184,7 +188,8 @@ class CachedCell:
         inputs_of_key = key_inputs(tree, inputs.hashes, inputs.values, files)
         key = cell_key(normalised, inputs_of_key)
         ident = self.cell_id or f"src:{source_digest(normalised)}"
-        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident, offset)
+        return Prepared(raw, source, tree, analysis, inputs, inputs_of_key, normalised, key, ident, offset,
+                        settings.take_reads())
 
     def _run_prepared(self, cell: Prepared) -> Any:
         __tracebackhide__ = True  # noqa: F841
@@ -212,6 +217,7 @@ class CachedCell:
             return None
         if loaded is None:
             return None
+        self._loaded = True
         payload, info = loaded
         payload = Payload.of(payload)
         if not payload.mutated and info.meta.mutated:  # older entries: mutated inputs were still bound
@@ -322,7 +328,8 @@ class CachedCell:
 
     def _miss(self, cell: Prepared, reason: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
-        before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot()
+        known = {} if self._loaded else cell.settings_read
+        before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot(known)
         cached_before = fills.present(cell.inputs.values)
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()

@@ -299,7 +299,9 @@ def _observed_names(tree: ast.AST, values: Iterable[Any]) -> set[str]:
 
 
 def setting_inputs(tree: ast.AST, values: Iterable[Any]) -> dict[str, str]:
-    """Key inputs for the settings in force before the run that the cell may observe."""
+    """Key inputs for the settings in force before the run that the cell may observe. The values read are kept
+    for ``take_reads``."""
+    _reads.clear()
     observed: set[str] | None = None
     result = {}
     for setting in SETTINGS:
@@ -316,6 +318,16 @@ def setting_inputs(tree: ast.AST, values: Iterable[Any]) -> dict[str, str]:
 
 
 _AT_DEFAULT = object()
+# The settings' values the last keying read (``setting_inputs``), by name, until ``take_reads``.
+_reads: dict[str, Any] = {}
+
+
+def take_reads() -> dict[str, Any]:
+    """The values the last keying read, handed over (kept no longer): a miss's ``snapshot`` need not read them
+    again when nothing ran since."""
+    taken = dict(_reads)
+    _reads.clear()
+    return taken
 
 
 _last_read: dict[str, tuple[Any, Any]] = {}  # name -> (value read, its departure): most cells change nothing
@@ -326,7 +338,7 @@ def _departure(setting: Setting) -> Any:
     last = _last_read.get(setting.name)
     if last is not None and setting.unchanged is not None and _still(setting.unchanged, last[0]):
         return last[1]
-    value = setting.read()
+    value = _reads[setting.name] = setting.read()
     if setting.default is None:
         return value
     if last is not None and _same(last[0], value):
@@ -390,8 +402,12 @@ def _user_modules() -> dict[str, types.ModuleType]:
     return {name: m for name, m in user_modules().items() if name != "__main__" and name.split(".")[0] != "nbcache"}
 
 
-def snapshot() -> Snapshot:
-    values = {s.name: s.read() for s in SETTINGS if s.module in sys.modules}
+def snapshot(known: dict[str, Any] | None = None) -> Snapshot:
+    """The settings and the user modules' attributes now. ``known``: values read moments ago (``take_reads``),
+    with nothing run since that could change them: they are not read again (each read of logging's loggers, the
+    warnings filters or the decimal context costs a cheap cell's miss as much as its whole status line)."""
+    known = known or {}
+    values = {s.name: known[s.name] if s.name in known else s.read() for s in SETTINGS if s.module in sys.modules}
     return Snapshot(values, {name: dict(vars(m)) for name, m in _user_modules().items()})
 
 

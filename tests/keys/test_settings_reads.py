@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 
 import pytest
 
@@ -50,3 +51,41 @@ def test_a_colour_cycle_of_arrays_changed_between_runs_is_a_miss_not_an_error(sh
         assert shell.runs == 2
     finally:
         shell.run("mpl.rc_file_defaults()")
+
+
+def test_keying_hands_over_the_values_it_read() -> None:
+    settings.setting_inputs(ast.parse("x = 1"), [])
+    reads = settings.take_reads()
+    assert {"logging", "decimal.context"} <= set(reads)  # (warnings only where the cell names them)
+    for setting in settings.SETTINGS:
+        if setting.name in reads:
+            assert settings._same(reads[setting.name], setting.read()), setting.name
+    assert settings.take_reads() == {}  # handed over once
+    assert settings.snapshot(reads) == settings.snapshot()
+
+
+_SETS_A_LOGGER_WHEN_UNPICKLED = """
+import logging, random
+class Noisy:
+    def __setstate__(self, state):
+        logging.getLogger("nbcache-test-unpickled").setLevel(5)  # as an unpickled library object might
+        self.__dict__.update(state)
+"""
+
+
+def test_a_miss_after_an_entry_was_read_does_not_take_what_the_reading_did_for_its_own(shell: Shell) -> None:
+    """A miss reuses the settings keying read, unless an entry was read since: unpickling runs code. Here reading
+    the entry sets a logger's level; the cell itself changes no logging, and says so (a change to logging would
+    keep it from being stored)."""
+    shell.run(_SETS_A_LOGGER_WHEN_UNPICKLED)
+    body = "obj = Noisy()\nobj.size = 3\nvalue = random.random()"
+    shell.run("random.seed(1)")
+    try:
+        _, first = shell.cached(body)
+        assert "stored" in first.stderr and "changes logging" not in first.stderr
+        shell.run("random.seed(2)")  # the entry is read, then cannot be used: the generator is in another state
+        _, second = shell.cached(body)
+        assert shell.runs == 2 and "random state of random changed" in second.stderr
+        assert "changes logging" not in second.stderr and "stored" in second.stderr
+    finally:  # the process's logging as it was: later tests key on it, and compare with fresh processes
+        logging.getLogger("nbcache-test-unpickled").setLevel(logging.NOTSET)
