@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from nbcache.analysis.nodes import Visitor
+from nbcache.analysis.nodes import Visitor, walk
 
 # IPython's and Python's own bookkeeping names: never inputs or outputs of a cell. (``__warningregistry__`` is
 # what the warnings module adds to the namespace of code that warns; it is not the cell's result.)
@@ -81,7 +81,7 @@ def _target_names(node: ast.AST) -> Iterator[str]:
 
 
 def _pattern_names(pattern: ast.pattern) -> Iterator[str]:
-    for node in ast.walk(pattern):
+    for node in walk(pattern):
         if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
             yield node.name
         elif isinstance(node, ast.MatchMapping) and node.rest:
@@ -205,7 +205,7 @@ def comprehension_names(
             scope.visit(cond)
     for elt in (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,):
         scope.visit(elt)
-    walrus = {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
+    walrus = {n.target.id for n in walk(node) if isinstance(n, ast.NamedExpr)}
     targets = set().union(*(set(_target_names(g.target)) for g in node.generators))
     return scope.loads - targets - scope.binds | (scope.loads & walrus), walrus
 
@@ -261,7 +261,7 @@ def _expanded_names(line: str) -> set[str] | None:
                 tree = ast.parse(match.group(2).strip(), mode="eval")
             except SyntaxError:
                 return None
-            names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            names |= {n.id for n in walk(tree) if isinstance(n, ast.Name)}
     return names
 
 
@@ -500,8 +500,8 @@ class _CellVisitor(Visitor):
         for case in node.cases:
             captures = [ast.Assign(targets=[ast.Name(n, ast.Store())], value=ast.Constant(None))
                         for n in _pattern_names(case.pattern)]
-            values = [ast.Expr(n.value) for n in ast.walk(case.pattern) if isinstance(n, ast.MatchValue)]
-            values += [ast.Expr(n.cls) for n in ast.walk(case.pattern) if isinstance(n, ast.MatchClass)]
+            values = [ast.Expr(n.value) for n in walk(case.pattern) if isinstance(n, ast.MatchValue)]
+            values += [ast.Expr(n.cls) for n in walk(case.pattern) if isinstance(n, ast.MatchClass)]
             guard = [ast.Expr(case.guard)] if case.guard is not None else []
             self.branch([*values, *captures, *guard, *case.body])
 

@@ -20,8 +20,13 @@ _TREES = 512
 
 @lru_cache(maxsize=_TREES)
 def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
-    """The tree's nodes in ``ast.walk``'s order (breadth first, the tree itself first): one loop over a list that
-    grows as it is read, without ``ast.walk``'s three nested generators."""
+    """The tree's nodes in ``ast.walk``'s order (breadth first, the tree itself first), listed once per tree."""
+    return tuple(walk(tree))
+
+
+def walk(tree: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(tree))``, not remembered (for a part of a tree): one loop over a list that grows as it is
+    read, without ``ast.walk``'s three nested generators."""
     found = [tree]
     append, node_type = found.append, ast.AST
     for node in found:  # a list iterator sees the items appended meanwhile
@@ -33,7 +38,7 @@ def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
                 for item in value:
                     if isinstance(item, node_type):
                         append(item)
-    return tuple(found)
+    return found
 
 
 @lru_cache(maxsize=64)  # only cells with path-like literals ask (analysis/paths.py)

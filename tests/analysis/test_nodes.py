@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from nbcache.analysis.nodes import Visitor, nodes, parents
+from nbcache.analysis.nodes import Visitor, nodes, parents, walk
 from tests.support import EVERY_KIND, standard_library_trees
 
 
@@ -85,3 +85,9 @@ def test_a_visitor_of_python_37_constants_still_sees_them() -> None:
     with pytest.warns(DeprecationWarning):
         visitor.visit(ast.parse("x = 1 + 2.5"))
     assert visitor.numbers == [1, 2.5]
+
+
+def test_a_walk_of_any_part_of_a_tree_is_ast_walks() -> None:
+    for tree in [ast.parse(EVERY_KIND), *standard_library_trees(30)]:
+        for part in [tree, *tree.body[:5]]:
+            assert walk(part) == list(ast.walk(part))
