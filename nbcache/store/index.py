@@ -441,26 +441,30 @@ class Index:
                        h or 0.0, lu or 0.0, sv or 0.0)
                 for n, k, kd, ok, c, sz, ci, m, h, lu, sv in rows]
 
-    def newest_manifest(self, kid: str, cell_ident: str) -> str | None:
-        """The manifest text of a cell's newest verified entry, from the rows as they stand (no sync): the reason
-        of a miss needs only this, and no statistics or blob lists."""
+    def newest_manifest(self, kid: str, cell_ident: str, sync: Callable[[], None]) -> str | None:
+        """The manifest text of a cell's newest verified entry, from the rows as they stand: the reason of a miss
+        needs only this, and no statistics or blob lists. ``sync`` is called first if no process has ever matched
+        this index against the entries folder (a new or rebuilt index knows nothing yet of the entries there).
+        One look at the index file for both questions (each look is a stat)."""
         with self._lock:
-            found = self._connect().execute(
+            db = self._connect()
+            if not self._synced(db):
+                sync()
+                db = self._connect()
+            found = db.execute(
                 "SELECT manifest FROM entries WHERE cell_ident = ? AND ok = 1 AND kid = ? ORDER BY created DESC "
                 "LIMIT 1", (cell_ident, kid)).fetchone()
         return found[0] if found else None
 
-    def ever_synced(self) -> bool:
-        """Whether any process has matched this index against the entries folder: a new or rebuilt index has not,
-        and knows nothing yet of the entries already there."""
-        with self._lock:
-            db = self._connect()  # a file rebuilt meanwhile is another file: asked, never taken for synced
-            if self._ino is not None and self._ino == self._synced_ino:
-                return True  # a sync's row for the entries folder is never removed from that file (``sync``)
-            synced = db.execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
-            if synced:
-                self._synced_ino = self._ino
-            return synced
+    def _synced(self, db: sqlite3.Connection) -> bool:
+        """Whether any process has matched the index file ``db`` has open against the entries folder (a file
+        rebuilt meanwhile is another file: asked, never taken for synced)."""
+        if self._ino is not None and self._ino == self._synced_ino:
+            return True  # a sync's row for the entries folder is never removed from that file (``sync``)
+        synced = db.execute("SELECT 1 FROM folders WHERE folder = 'entries'").fetchone() is not None
+        if synced:
+            self._synced_ino = self._ino
+        return synced
 
     def referenced(self) -> set[str]:
         """Every blob some manifest names, whoever signed it: a sweep keeps them all."""

@@ -440,12 +440,14 @@ class Store:
         """The cell's newest entry, for the reason of a miss: one query on the index as it stands, which every
         writer keeps current and every listing repairs; matched with the files first only if it never was."""
         try:
-            if not self._index.ever_synced() and os.path.isdir(self.root / "entries"):
-                self._index.sync(stats=False)
-            text = self._index.newest_manifest(self.kid, cell_ident)
+            text = self._index.newest_manifest(self.kid, cell_ident, self._sync_entries)
             return None if text is None else self._info(json.loads(text), _UNREAD_STATS, ())
         except Exception:  # a store that cannot be read, a row that does not parse: no previous entry to compare
             return None
+
+    def _sync_entries(self) -> None:
+        if os.path.isdir(self.root / "entries"):
+            self._index.sync(stats=False)
 
     def usage(self, entries: Iterable[EntryInfo] | None = None) -> int:
         """Bytes the entries' blobs take, each blob counted once however many entries share it."""

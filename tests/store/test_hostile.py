@@ -456,6 +456,19 @@ def test_the_store_is_correct_whatever_happened_to_its_index(tmp_path: Path, how
         assert _quiet(fresh, key) is not None
 
 
+def test_a_miss_reason_looks_at_the_entries_a_new_index_does_not_know_yet(tmp_path: Path) -> None:
+    """The previous entry of a cell is found from the index; an index made anew (deleted, or a store copied
+    without it) first learns the entries folder, so a miss still says "source changed", not "new cell"."""
+    store = Store(tmp_path / "s", secret=KEY)
+    store.save(A, _payload(1), EntryMeta(cell_ident="cell1", source="s1"))
+    store._index.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.root / 'index.sqlite3'}{suffix}").unlink(missing_ok=True)
+    previous = Store(tmp_path / "s", secret=KEY).latest_for_cell("cell1")  # its first question to the index
+    assert previous is not None and previous.meta.source == "s1"
+    assert Store(tmp_path / "s", secret=KEY).latest_for_cell("cell2") is None
+
+
 # ---- 11. growth after crashes
 
 def test_blobs_of_evicted_entries_and_temporary_files_of_dead_writers_go_at_once(tmp_path: Path) -> None:
