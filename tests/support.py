@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -41,6 +42,14 @@ class Shell:
     def cached(self, body: str, flags: str = "") -> tuple[object, CapturedIO]:
         """Run `body` as a %%cache cell whose first line counts the run."""
         return self.run(f"%%cache {flags}\n{self.count_line()}\n{textwrap.dedent(body)}")
+
+
+def has_c_compiler() -> bool:
+    """Whether this machine can build nbcache's C accelerators (a compiler and Python's headers): where it can,
+    the install built them, and a test of an accelerator must find it (a silent fall back to Python would go
+    unnoticed)."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) is not None and Path(sysconfig.get_paths()["include"], "Python.h").exists()
 
 
 def run_in_new_process(script: str, cwd: Path | None = None) -> str:

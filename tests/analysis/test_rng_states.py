@@ -5,13 +5,11 @@ from __future__ import annotations
 import ast
 import pickle
 import random
-import shutil
-import sysconfig
-from pathlib import Path
 
 import pytest
 
 from nbcache.analysis import determinism
+from tests.support import has_c_compiler
 
 
 @pytest.fixture(autouse=True, params=["accelerated", "getstate"])
@@ -19,14 +17,10 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     """Every test twice: Python's generator read by nbcache._randstate (where it is built), and by getstate()."""
     read = determinism._raw_reader() if request.param == "accelerated" else None
     if request.param == "accelerated" and read is None:
-        assert not _compiler(), "build it in place: python hatch_build.py (or pip install -e .)"
+        assert not has_c_compiler(), "build it in place: python hatch_build.py (or pip install -e .)"
     monkeypatch.setattr(determinism, "_read_random", read or random.getstate)
     return request.param if read is not None else "getstate"
 
-
-def _compiler() -> bool:
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(cc) is not None and Path(sysconfig.get_paths()["include"], "Python.h").exists()
 
 
 def advanced(before: dict, after: dict) -> dict:

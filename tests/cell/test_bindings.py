@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import builtins
 import gc
-import shutil
-import sysconfig
 import textwrap
 import weakref
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nbcache.cell import execute
+from tests.support import has_c_compiler
 
 ROUTES = {"python": execute._PythonBindingRecorder}
 if execute._Bindings is not execute._PythonBindings:
@@ -110,21 +108,17 @@ def test_a_recorder_in_a_reference_cycle_is_collected(route: str) -> None:
 
 def test_a_recorder_before_init_raises_instead_of_crashing() -> None:
     if "c" not in ROUTES:
-        assert not _compiler()
+        assert not has_c_compiler()
         return
     bare = execute._Bindings.__new__(execute._Bindings)
     with pytest.raises(RuntimeError, match="before __init__"):
         bare["x"]
 
 
-def _compiler() -> bool:
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(cc) is not None and Path(sysconfig.get_paths()["include"], "Python.h").exists()
-
 
 def test_the_c_recorder_is_built_where_a_compiler_is() -> None:
     """A build that silently fell back to pure Python would run top-level loops 6x slower with no test noticing."""
-    if _compiler():
+    if has_c_compiler():
         assert "c" in ROUTES, "build it in place: python hatch_build.py (or pip install -e .)"
     assert execute.recorder_type is execute._BindingRecorder
     assert issubclass(execute.recorder_type, execute._PythonBindings) == ("c" not in ROUTES)

@@ -6,11 +6,8 @@ objects. Where the accelerator is not built, ``join`` runs as the Python referen
 from __future__ import annotations
 
 import gc
-import shutil
 import sys
-import sysconfig
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 
 from nbcache.keys import arrays
 from nbcache.keys.values import _Hasher, hash_value
+from tests.support import has_c_compiler
 
 from .conftest import PYTHON, ROUTES, C
 
@@ -163,7 +161,7 @@ def test_a_nul_at_any_place_of_any_length_is_found(join: Join, width: str) -> No
 
 def _accelerated() -> bool:
     """Whether the accelerator is here; where it is not, only because no compiler could build it."""
-    assert arrays.accelerator is not None or not _compiler()
+    assert arrays.accelerator is not None or not has_c_compiler()
     return arrays.accelerator is not None
 
 
@@ -228,15 +226,10 @@ def test_bad_arguments_are_refused() -> None:
         arrays.accelerator.Held(-1)
 
 
-def _compiler() -> bool:
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    include = sysconfig.get_paths()["include"]
-    return shutil.which(cc) is not None and Path(include, "Python.h").exists()
-
 
 def test_the_accelerator_is_built_where_a_compiler_is() -> None:
     """A build that silently fell back to pure Python would be slower with no test noticing."""
-    if _compiler():
+    if has_c_compiler():
         assert arrays.accelerator is not None, "build it in place: python hatch_build.py (or pip install -e .)"
     assert set(ROUTES) == ({C, PYTHON} if arrays.accelerator is not None else {PYTHON})
 
