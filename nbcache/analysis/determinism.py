@@ -176,13 +176,9 @@ class RawRandom:
         return (self.version, (*words, index), self.gauss_next)
 
     def same(self, other: RawRandom) -> bool:
-        """Equal states: the words, then the cached gaussian (None or a float) by identity or by its bits."""
-        if self.words != other.words or self.version != other.version:
-            return False
-        a, b = self.gauss_next, other.gauss_next
-        if type(a) is float and type(b) is float:
-            return struct.pack("<d", a) == struct.pack("<d", b)
-        return a is b
+        """Equal states: the words, then the cached gaussian (``_same_gaussian``)."""
+        return (self.words == other.words and self.version == other.version
+                and _same_gaussian(self.gauss_next, other.gauss_next))
 
 
 def _raw_reader() -> Callable[[], Any] | None:
@@ -245,9 +241,12 @@ def rng_states() -> dict[str, Any]:
 def _same_random_state(before: Any, after: Any) -> bool:
     """Python's generator state, ``random.getstate()``: ``(version, 625 ints, gauss_next)``. Equal ints are equal,
     so the tuples are compared in C; the cached gaussian (None or a float) by identity or by its bits."""
-    if before[:2] != after[:2]:
-        return False
-    a, b = before[2], after[2]
+    return before[:2] == after[:2] and _same_gaussian(before[2], after[2])
+
+
+def _same_gaussian(a: float | None, b: float | None) -> bool:
+    """The generator's cached gaussian (None or a float), by identity or by its bits: 0.0 == -0.0, yet the next
+    ``gauss()`` would return the other one."""
     if type(a) is float and type(b) is float:
         return struct.pack("<d", a) == struct.pack("<d", b)
     return a is b
