@@ -203,21 +203,28 @@ def _raw_reader() -> Callable[[], Any] | None:
         raw = read(probe)
         if raw is None or raw.state() != probe.getstate():
             return None
-    generator = getattr(random.getstate, "__self__", None)
-    if type(generator) is not random.Random:  # the module's generator replaced: read through its own getstate
-        return None
-    return lambda: read(generator) or random.getstate()
+    def current() -> Any:
+        # The generator random.getstate reads now (a notebook may rebind it); another kind: its own getstate.
+        generator = getattr(random.getstate, "__self__", None)
+        raw = read(generator) if type(generator) is random.Random else None
+        return raw or random.getstate()
+
+    return current
 
 
 _read_random: Callable[[], Any] | None = None
 
 
+def _getstate() -> Any:
+    import random
+
+    return random.getstate()  # looked up at each call: a notebook may rebind it
+
+
 def _random_state() -> Any:
     global _read_random
     if _read_random is None:
-        import random
-
-        _read_random = _raw_reader() or random.getstate
+        _read_random = _raw_reader() or _getstate
     return _read_random()
 
 

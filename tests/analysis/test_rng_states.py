@@ -18,7 +18,7 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     read = determinism._raw_reader() if request.param == "accelerated" else None
     if request.param == "accelerated" and read is None:
         assert not has_c_compiler(), "build it in place: python hatch_build.py (or pip install -e .)"
-    monkeypatch.setattr(determinism, "_read_random", read or random.getstate)
+    monkeypatch.setattr(determinism, "_read_random", read or determinism._getstate)
     return request.param if read is not None else "getstate"
 
 
@@ -113,11 +113,12 @@ def test_a_raw_state_tells_each_change(reader: str) -> None:
     assert advanced({"random": emptied}, {"random": moved})["random"] == random.getstate()  # stored in full
 
 
-def test_the_generator_read_is_the_one_random_getstate_reads() -> None:
+def test_the_generator_read_is_the_one_random_getstate_reads(reader: str) -> None:
     original = random.getstate
     try:
-        random.getstate = random.Random(1).getstate  # type: ignore[method-assign]
-        read = determinism._raw_reader()
-        assert read is None or determinism.full_state(read()) == random.getstate() != original()
+        random.getstate = random.Random(1).getstate  # type: ignore[method-assign]  (rebound after the first read)
+        state = determinism.rng_states()["random"]
+        assert determinism.full_state(state) == random.getstate() != original()
+        assert isinstance(state, determinism.RawRandom) == (reader == "accelerated")
     finally:
         random.getstate = original  # type: ignore[method-assign]
