@@ -112,6 +112,24 @@ def test_a_quick_miss_without_output_shows_its_panel_in_one_display(client: Bloc
     assert order == ["display_data", "execute_result"]  # the panel above the cell's value
 
 
+@pytest.mark.parametrize("before", ["", "print('before')\n"])
+def test_the_panel_s_last_message_comes_before_what_the_cell_shows_after_it(client: BlockingKernelClient,
+                                                                         before: str) -> None:
+    """The final display waits for the kernel's next message (``Outbox.flush``), and still comes first: also when
+    the cell printed before, so that its stream is flushed by the I/O thread's own timer (the sleep lets it fire
+    before the cell ends)."""
+    _messages(client, "%load_ext nbcache\nx = 3")
+    _messages(client, "%%cache\nw = x + 1")
+    for body in ("v = x + 5", "v = x + 5"):  # a miss, then a hit
+        run = f"get_ipython().run_cell_magic('cache', '', {body!r})"
+        code = f"{before}{run}\nprint('after')\nimport time\ntime.sleep(0.5)"
+        seen = [m for m in _messages(client, code) if m["msg_type"] in ("display_data", "stream")]
+        panel = next(i for i, m in enumerate(seen) if m["msg_type"] == "display_data")
+        after = next(i for i, m in enumerate(seen) if m["msg_type"] == "stream" and "after" in m["content"]["text"])
+        assert panel < after, [(m["msg_type"], m["content"].get("text")) for m in seen]
+        assert seen[panel]["content"]["data"]["text/plain"].startswith(("nbcache: miss", "nbcache: hit"))
+
+
 def test_a_long_miss_shows_its_running_badge_while_it_runs(client: BlockingKernelClient) -> None:
     _messages(client, "%load_ext nbcache\nx = 3")
     _messages(client, "%%cache\nw = x + 1")
