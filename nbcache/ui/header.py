@@ -11,7 +11,6 @@ built on the comm already open, sending nothing, since the frontend already hold
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from ipywidgets import __protocol_version__
 from ipywidgets.comm import create_comm, get_comm_manager
 from jupyter_client.session import json_packer
 
+from nbcache.ui import wire
 from nbcache.ui.ids import new_id
 from nbcache.ui.outbox import Outbox
 
@@ -67,14 +67,6 @@ _PACKED_OPEN_END = b', "target_name": "' + _TARGET.encode() + b'", "target_modul
 _packed: dict[int, bytes] = {}  # by id of a template in ``_templates`` (which keeps it, so the id is not reused)
 
 
-# A text as ``json_packer`` packs it; one encoder for all (``json.dumps`` with options makes one at each call).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-
-
-def _packed_text(text: str) -> bytes:
-    return _ENCODER.encode(text).encode("utf8", errors="surrogateescape")
-
-
 def _packed_template(state: dict[str, Any]) -> bytes:
     """A template's state packed as JSON without its description and tooltip, and without its closing brace:
     each header's own description and tooltip follow it."""
@@ -119,22 +111,21 @@ class LightHeader:
             if getattr(self.comm, "kernel", True) is None:  # ipykernel's comm learns it at its first send, and
                 self.comm.kernel = _kernel()  # ipywidgets syncs a widget only once its comm knows a kernel
             manager.register_comm(self.comm)
-            box.send(box.session.msg("comm_open", self._content(box.session.pack), parent=box.parent,
-                                     metadata=metadata), self.comm.topic)
+            box.post("comm_open", self._content(box.plain), self.comm.topic, metadata)
         self.comm.on_msg(self._on_message)
 
     def _data(self) -> dict[str, Any]:
         state = {**self._template, "description": self.args["description"], "tooltip": self.args["tooltip"]}
         return {"state": state, "buffer_paths": []}
 
-    def _content(self, pack: Callable[[Any], bytes]) -> dict[str, Any] | bytes:
-        """The ``comm_open`` content; packed here from the template packed once, where the session packs JSON (a
-        session sends content that is bytes as it is): the template's thirty-odd values cost each header about a
-        tenth of a millisecond to pack."""
-        if pack is not json_packer:
+    def _content(self, as_bytes: bool) -> dict[str, Any] | bytes:
+        """The ``comm_open`` content; ``as_bytes``: packed, from the template packed once (where the outbox packs
+        messages itself, ``Outbox.plain``): the template's thirty-odd values cost each header about a tenth of a
+        millisecond to pack."""
+        if not as_bytes:
             return {"data": self._data(), "comm_id": self.model_id, "target_name": _TARGET, "target_module": None}
         return b"".join((_PACKED_OPEN_START, _packed_template(self._template), b', "description": ',
-                         _packed_text(self.args["description"]), b', "tooltip": ', _packed_text(self.args["tooltip"]),
+                         wire.packed(self.args["description"]), b', "tooltip": ', wire.packed(self.args["tooltip"]),
                          b'}, "buffer_paths": []}, "comm_id": "', self.model_id.encode(), b'"', _PACKED_OPEN_END))
 
     def adopt(self) -> Any:

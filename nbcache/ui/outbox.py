@@ -21,6 +21,8 @@ from typing import Any
 
 from IPython import get_ipython
 
+from nbcache.ui import wire
+
 
 class Outbox:
     """Messages for IOPub, serialised as ``session.send`` does and queued until ``flush``.
@@ -39,16 +41,34 @@ class Outbox:
     def send_multipart(self, frames: list[Any], copy: bool = True) -> None:
         self._frames.append((frames, copy))
 
-    def send(self, msg: dict[str, Any], ident: Any) -> None:
-        self.session.send(self, msg, ident=ident)
+    @property
+    def plain(self) -> bool:
+        """Whether messages are packed here (``wire.py``) rather than by ``Session.send``: content may be bytes."""
+        return wire.plain(self.session)
 
-    def display(self, msg: dict[str, Any]) -> None:
+    def post(self, msg_type: str, content: dict[str, Any] | bytes, topic: bytes,
+             metadata: dict[str, Any] | None = None) -> None:
+        """Queue a message; ``content``: a dict, or bytes packed by ``wire.packed`` where ``plain``."""
+        metadata = metadata or {}
+        if not self.plain:
+            self.session.send(self, self.session.msg(msg_type, content, parent=self.parent, metadata=metadata),
+                              ident=topic)
+            return
+        body = content if isinstance(content, bytes) else wire.packed(content)
+        frames = wire.frames(self.session, msg_type, body, self.parent, metadata, topic)
+        self.send_multipart(frames, copy=max(map(len, frames)) < self.session.copy_threshold)
+
+    def display(self, msg_type: str, content: dict[str, Any]) -> None:
         """Queue a display message as the display publisher would send it (its hooks may take or change it)."""
+        if not self._hooks:
+            self.post(msg_type, content, self._topic)
+            return
+        msg: dict[str, Any] | None = self.session.msg(msg_type, content, parent=self.parent)
         for hook in self._hooks:
             msg = hook(msg)
             if msg is None:
                 return
-        self.send(msg, self._topic)
+        self.session.send(self, msg, ident=self._topic)
 
     def flush(self, wake: bool = True) -> None:
         """Hand the queued messages to the I/O thread; ``wake=False``: with the cell's next IOPub message (see the

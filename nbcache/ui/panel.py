@@ -99,7 +99,7 @@ def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: Ligh
         return
     kind = "update_display_data" if update else "display_data"
     content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
-    box.display(box.session.msg(kind, content, parent=box.parent))
+    box.display(kind, content)
     box.flush(wake)
 
 
