@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import decimal
+import operator
 import os
 import re
 import sys
@@ -114,12 +115,24 @@ def _decimal_write(value: tuple) -> None:
         c.traps[signal] = signal.__name__ in traps
 
 
-def _warnings_read() -> tuple:
-    def pattern(regex: Any) -> Any:
-        return regex if regex is None or isinstance(regex, str) else (regex.pattern, regex.flags)
+_warnings_last: list[Any] = [(), ()]  # (the filters' entries as last read, the value made of them)
 
-    return tuple((action, pattern(msg), category, pattern(module), lineno)
-                 for action, msg, category, module, lineno in warnings.filters)
+
+def _warnings_pattern(regex: Any) -> Any:
+    return regex if regex is None or isinstance(regex, str) else (regex.pattern, regex.flags)
+
+
+def _warnings_read() -> tuple:
+    """The filters, each regex as its pattern and flags. A kernel has a few dozen, read before and after every
+    miss; each entry is a tuple, never changed in place, so the same entries in the same order (a C loop of
+    identity checks) give the value made last time."""
+    filters, (entries, value) = list(warnings.filters), _warnings_last
+    if len(filters) == len(entries) and all(map(operator.is_, filters, entries)):
+        return value
+    value = tuple((action, _warnings_pattern(msg), category, _warnings_pattern(module), lineno)
+                  for action, msg, category, module, lineno in filters)
+    _warnings_last[:] = [filters, value]
+    return value
 
 
 def _warnings_write(value: tuple) -> None:

@@ -89,3 +89,23 @@ def test_a_miss_after_an_entry_was_read_does_not_take_what_the_reading_did_for_i
         assert "changes logging" not in second.stderr and "stored" in second.stderr
     finally:  # the process's logging as it was: later tests key on it, and compare with fresh processes
         logging.getLogger("nbcache-test-unpickled").setLevel(logging.NOTSET)
+
+
+def test_the_warnings_filters_read_follows_every_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read reuses its last value while the filters hold the very same entries (``_warnings_read``)."""
+    import re
+    import warnings
+
+    from nbcache.keys.settings import _warnings_read
+
+    monkeypatch.setattr(warnings, "filters", list(warnings.filters))
+    before = _warnings_read()
+    assert _warnings_read() is before  # nothing changed: the value made last time
+    warnings.filterwarnings("ignore", message="x.*y", category=UserWarning)  # inserted first, in place
+    inserted = _warnings_read()
+    assert inserted[0] == ("ignore", ("x.*y", re.compile("x.*y", re.I).flags), UserWarning, None, 0)
+    assert inserted[1:] == before
+    warnings.filters[0] = ("error", *warnings.filters[0][1:])  # an entry replaced: the same length
+    assert _warnings_read()[0][0] == "error"
+    warnings.filters[:] = [entry for entry in warnings.filters if entry[0] != "error"]
+    assert _warnings_read() == before
