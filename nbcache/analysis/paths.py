@@ -88,22 +88,18 @@ def _path_like_literals(tree: ast.AST) -> tuple[ast.Constant, ...]:
                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value))
 
 
-def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    return parents(tree)  # one map per cell tree, shared (read-only) by the three
-
-
 def literal_paths(tree: ast.AST) -> list[str]:
     """String literals in the cell that could be read as paths, write targets left out."""
     candidates = _path_like_literals(tree)
     if not candidates:  # most cells: no second walk, no parent map (this runs on every hit)
         return []
-    parents = _parents(tree)
+    parent_of = parents(tree)  # one map per cell tree (cached), read only
     found, modes = set(), _mode_nodes(tree)
     for node in candidates:
-        if node in modes or isinstance(parents.get(node), ast.Expr):
+        if node in modes or isinstance(parent_of.get(node), ast.Expr):
             continue  # a docstring or a bare string statement reads nothing
-        call = _enclosing_call(node, parents)
-        if call is not None and _writes(call, parents):
+        call = _enclosing_call(node, parent_of)
+        if call is not None and _writes(call, parent_of):
             continue
         if isinstance(node.value, str):
             found.add(node.value)
@@ -117,26 +113,33 @@ _FOLDER_CALLS = frozenset({
 })
 
 
-def _folder_context(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    """Is this literal used as a folder: given to a listing or path call, the left of ``/``, or bound to a name?
-    (Not ``s.split("/")`` or ``".".join(parts)``: the same text, read as a separator.)"""
-    parent = parents.get(node)
-    if isinstance(parent, ast.keyword):
-        parent = parents.get(parent)
-    if isinstance(parent, ast.Call) and node is not parent.func:
-        return _func_name(parent) in _FOLDER_CALLS
-    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
-        return True
-    return isinstance(parent, (ast.Assign, ast.AnnAssign)) and getattr(parent, "value", None) is node
+_USERS = (ast.Call, ast.BinOp, ast.Assign, ast.AnnAssign)  # the nodes ``_literal_children`` looks into
 
 
-def literal_folders(tree: ast.AST) -> list[str]:
-    """Literals naming an existing folder and used as one: the cell lists it or reads files inside it."""
-    candidates = [node for node in _path_like_literals(tree) if os.path.isdir(os.path.expanduser(str(node.value)))]
-    if not candidates:  # most cells: no parent map
-        return []
-    parents = _parents(tree)
-    return sorted({str(node.value) for node in candidates if _folder_context(node, parents)})
+def _literal_children(node: ast.AST) -> list[ast.AST]:
+    """The children of ``node`` where a literal is used as a folder: the arguments of a listing or path call, both
+    sides of ``/``, the value bound by an assignment. (Not ``s.split("/")`` or ``".".join(parts)``: the same text,
+    read as a separator.)"""
+    if isinstance(node, ast.Call):
+        return [*node.args, *(k.value for k in node.keywords)] if _func_name(node) in _FOLDER_CALLS else []
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right] if isinstance(node.op, ast.Div) else []
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        return [node.value]
+    return []
+
+
+@lru_cache(maxsize=64)  # keyed by the tree object: a re-run cell's tree is reused (cell.parsed), and never changed
+def folder_literals(tree: ast.AST) -> tuple[str, ...]:
+    """Path-like literals used as folders (``_literal_children``), found from the places that use them: only
+    those are looked for as folders on disk, not every string of the cell. One that names an existing folder is
+    read through: the cell lists it or reads files inside it."""
+    if not _path_like_literals(tree):  # most cells: no string to look for
+        return ()
+    users = [node for node in nodes(tree) if isinstance(node, _USERS)]
+    return tuple(sorted({child.value for node in users for child in _literal_children(node)
+                         if isinstance(child, ast.Constant) and isinstance(child.value, str)
+                         and _looks_like_path(child.value)}))
 
 
 def _loaded_name(node: ast.AST) -> str | None:

@@ -6,6 +6,7 @@ import ast
 import builtins
 import glob
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 from blake3 import blake3
 
 from nbcache.analysis.names import is_ipython_name, is_readable_history
-from nbcache.analysis.paths import folder_names, literal_folders, literal_paths
+from nbcache.analysis.paths import folder_literals, folder_names, literal_paths
 from nbcache.errors import UnhashableInput, UnhashableValue
 from nbcache.keys import modules
 from nbcache.keys.files import FOLDER_LIMIT, FolderTooLarge
@@ -209,13 +210,27 @@ def _folder_names(tree: ast.Module) -> tuple[str, ...]:
 
 
 def _named_paths(tree: ast.Module) -> list[str]:
-    """Literal paths naming a file, a folder used as one, or a glob pattern that matches something."""
-    found = set(literal_folders(tree))
+    """Literal paths naming a file, a folder used as one, or a glob pattern that matches something. Each text is
+    looked at once (a stat) whether it is asked for as a file or as a folder: every keying asks."""
+    modes: dict[str, int] = {}
+    found = {text for text in folder_literals(tree) if stat.S_ISDIR(_mode(text, modes))}
     for text in _literal_paths(tree):
-        path = os.path.expanduser(text)
-        if os.path.isfile(path) or (any(c in text for c in "*?[") and glob.glob(path, recursive=True)):
+        if stat.S_ISREG(_mode(text, modes)) or (
+                any(c in text for c in "*?[") and glob.glob(os.path.expanduser(text), recursive=True)):
             found.add(text)
     return sorted(found)
+
+
+def _mode(text: str, modes: dict[str, int]) -> int:
+    """The ``st_mode`` of what ``text`` names (followed through links, as ``os.path.isfile`` does), 0 if nothing."""
+    mode = modes.get(text)
+    if mode is None:
+        try:
+            mode = os.stat(os.path.expanduser(text)).st_mode
+        except (OSError, ValueError):
+            mode = 0
+        modes[text] = mode
+    return mode
 
 
 def _folder_variables(tree: ast.Module, values: dict[str, Any]) -> list[str]:

@@ -1,4 +1,5 @@
-"""The names a cell builds paths from (``folder_names``), found without a map of parents."""
+"""The names a cell builds paths from (``folder_names``) and the literals it uses as folders (``folder_literals``),
+found without a map of parents."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 
 import pytest
 
-from nbcache.analysis.paths import _FOLDER_CALLS, _func_name, folder_names
+from nbcache.analysis.paths import _FOLDER_CALLS, _func_name, _looks_like_path, folder_literals, folder_names
 from tests.support import EVERY_KIND, standard_library_trees
 
 
@@ -64,3 +65,48 @@ def test_the_names_match_their_definition_on_the_standard_library() -> None:
         assert folder_names(tree) == _by_parents(tree)
     assert len(trees) > 150
     assert sum(map(len, map(_by_parents, trees))) > 100  # names paths are built from: the definition has cases
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("os.listdir('data')", ["data"]),
+    ("pd.read_csv(filepath_or_buffer='x.csv')", ["x.csv"]),
+    ("Path('data') / 'raw'", ["data", "raw"]),
+    ("DATA = 'data'", ["data"]),
+    ("DATA: str = 'data'", ["data"]),
+    ("'-'.join(parts)", []),  # a separator: the text is the call's receiver
+    ("s.split('/')", []),
+    ("open('x.csv')", []),  # not a listing or path call: literal_paths' business
+    ("f('data', 'x')", []),
+    ("Path(*['data'])", []),  # inside a list, not an argument itself
+    ("x = 'a\\nb'", []),  # a line break: no path
+])
+def test_the_literals_used_as_folders(cell: str, expected: list[str]) -> None:
+    assert list(folder_literals(ast.parse(cell))) == expected
+
+
+def _literals_by_parents(tree: ast.AST) -> list[str]:
+    """The definition, as it reads: each path-like literal asks its parent whether it is used as a folder."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.keyword):
+            parent = parents.get(parent)
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            used = _func_name(parent) in _FOLDER_CALLS
+        elif isinstance(parent, ast.BinOp):
+            used = isinstance(parent.op, ast.Div)
+        else:
+            used = isinstance(parent, (ast.Assign, ast.AnnAssign)) and getattr(parent, "value", None) is node
+        if used:
+            found.add(node.value)
+    return sorted(found)
+
+
+def test_the_literals_match_their_definition_on_the_standard_library() -> None:
+    trees = [ast.parse(EVERY_KIND), *standard_library_trees(250)]
+    for tree in trees:
+        assert list(folder_literals(tree)) == _literals_by_parents(tree)
+    assert sum(map(len, map(_literals_by_parents, trees))) > 100  # literals used as folders: the definition has cases
