@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -31,32 +32,42 @@ def test_the_names_paths_are_built_from(cell: str, expected: list[str]) -> None:
     assert folder_names(ast.parse(cell)) == expected
 
 
-def _by_parents(tree: ast.AST) -> list[str]:
-    """The definition, as it reads: each loaded name asks its parent whether it is where a path is built."""
+def _asking_parents(tree: ast.AST, picked: Callable[[ast.AST], str | None],
+                    used: Callable[[ast.AST, ast.AST | None, dict], bool]) -> list[str]:
+    """A definition as it reads: each node ``picked`` names asks its parent (past a keyword) whether it is ``used``."""
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = set()
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+        name = picked(node)
+        if name is None:
             continue
         parent = parents.get(node)
         if isinstance(parent, ast.keyword):
             parent = parents.get(parent)
-        if isinstance(parent, ast.Call) and node is not parent.func:
-            builds = _func_name(parent) in _FOLDER_CALLS
-        elif isinstance(parent, ast.BinOp) and parent.left is node:
-            right = parent.right
-            builds = isinstance(parent.op, ast.Div) or (
-                isinstance(parent.op, ast.Add) and isinstance(right, ast.Constant) and isinstance(right.value, str)
-                and right.value.startswith(("/", os.sep)))
-        elif isinstance(parent, ast.FormattedValue):
-            parts = getattr(parents.get(parent), "values", [])
-            after = parts[parts.index(parent) + 1] if parent in parts and parent is not parts[-1] else None
-            builds = isinstance(after, ast.Constant) and isinstance(after.value, str) and after.value.startswith("/")
-        else:
-            builds = False
-        if builds:
-            found.add(node.id)
+        if used(node, parent, parents):
+            found.add(name)
     return sorted(found)
+
+
+def _builds_a_path(node: ast.AST, parent: ast.AST | None, parents: dict) -> bool:
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return _func_name(parent) in _FOLDER_CALLS
+    if isinstance(parent, ast.BinOp) and parent.left is node:
+        right = parent.right
+        return isinstance(parent.op, ast.Div) or (
+            isinstance(parent.op, ast.Add) and isinstance(right, ast.Constant) and isinstance(right.value, str)
+            and right.value.startswith(("/", os.sep)))
+    if isinstance(parent, ast.FormattedValue):
+        parts = getattr(parents.get(parent), "values", [])
+        after = parts[parts.index(parent) + 1] if parent in parts and parent is not parts[-1] else None
+        return isinstance(after, ast.Constant) and isinstance(after.value, str) and after.value.startswith("/")
+    return False
+
+
+def _by_parents(tree: ast.AST) -> list[str]:
+    """The names' definition: each loaded name asks its parent whether it is where a path is built."""
+    return _asking_parents(tree, lambda n: n.id if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) else None,
+                           _builds_a_path)
 
 
 def test_the_names_match_their_definition_on_the_standard_library() -> None:
@@ -84,25 +95,18 @@ def test_the_literals_used_as_folders(cell: str, expected: list[str]) -> None:
     assert list(folder_literals(ast.parse(cell))) == expected
 
 
+def _used_as_folder(node: ast.AST, parent: ast.AST | None, parents: dict) -> bool:
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return _func_name(parent) in _FOLDER_CALLS
+    if isinstance(parent, ast.BinOp):
+        return isinstance(parent.op, ast.Div)
+    return isinstance(parent, (ast.Assign, ast.AnnAssign)) and getattr(parent, "value", None) is node
+
+
 def _literals_by_parents(tree: ast.AST) -> list[str]:
-    """The definition, as it reads: each path-like literal asks its parent whether it is used as a folder."""
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    found = set()
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and _looks_like_path(node.value)):
-            continue
-        parent = parents.get(node)
-        if isinstance(parent, ast.keyword):
-            parent = parents.get(parent)
-        if isinstance(parent, ast.Call) and node is not parent.func:
-            used = _func_name(parent) in _FOLDER_CALLS
-        elif isinstance(parent, ast.BinOp):
-            used = isinstance(parent.op, ast.Div)
-        else:
-            used = isinstance(parent, (ast.Assign, ast.AnnAssign)) and getattr(parent, "value", None) is node
-        if used:
-            found.add(node.value)
-    return sorted(found)
+    """The literals' definition: each path-like literal asks its parent whether it is used as a folder."""
+    return _asking_parents(tree, lambda n: n.value if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                           and _looks_like_path(n.value) else None, _used_as_folder)
 
 
 def test_the_literals_match_their_definition_on_the_standard_library() -> None:
