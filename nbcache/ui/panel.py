@@ -81,8 +81,7 @@ def summary_text(status: CellStatus) -> str:
     return status.reason
 
 
-def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None,
-             wake: bool = True) -> None:
+def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: LightHeader | None = None) -> None:
     """Send the panel's display (or its update) as ``display`` would, without flushing stdout and stderr first;
     ``header``: the header's model, opened first (its ``comm_open`` and the display wake the I/O thread once).
 
@@ -100,7 +99,7 @@ def _publish(bundle: dict[str, Any], display_id: str, update: bool, header: Ligh
     kind = "update_display_data" if update else "display_data"
     content = {"data": bundle, "metadata": {}, "transient": {"display_id": display_id}}
     box.display(kind, content)
-    box.flush(wake)
+    box.flush()
 
 
 class _Shared:
@@ -231,11 +230,10 @@ class StatusPanel:
         view = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         return {"text/plain": text, _WIDGET_VIEW: view}
 
-    def _show(self, text: str, again: bool = False, wake: bool = True) -> None:
+    def _show(self, text: str, again: bool = False) -> None:
         """Display once; later calls replace the display's text so the saved notebook holds the final line.
 
-        ``again``: the cell cleared its output (and the panel with it), so show it anew. ``wake``: see
-        ``Outbox.flush``.
+        ``again``: the cell cleared its output (and the panel with it), so show it anew.
         During "recompute" the panel is already shown and its widgets update it; a display made then would land
         in the panel's own output area.
         """
@@ -245,7 +243,7 @@ class StatusPanel:
             self._display_id = f"nbcache-{new_id()}"
         update = self._shown and not again
         self._shown, self._text = True, text
-        _publish(self._bundle(text), self._display_id, update, self._light, wake)
+        _publish(self._bundle(text), self._display_id, update, self._light)
 
     # ---- Reporter
     def begin(self, state: CellState, reason: str = "") -> None:
@@ -327,9 +325,7 @@ class StatusPanel:
         self._set(status.state, summary_text(status))
         if self.details_box is not None:
             self._fill_details()
-        # The cell's last panel message: it goes out with the next one the kernel sends (outbox.py), the latest at
-        # the cell's end. Open sidebars refresh after the cell (post_run_cell).
-        self._show(status.line, again=status.cleared_output, wake=False)
+        self._show(status.line, again=status.cleared_output)  # open sidebars refresh after the cell (post_run_cell)
 
     # ---- details and buttons, built on first use
     def _build_details(self) -> None:

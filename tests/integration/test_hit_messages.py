@@ -115,9 +115,8 @@ def test_a_quick_miss_without_output_shows_its_panel_in_one_display(client: Bloc
 @pytest.mark.parametrize("before", ["", "print('before')\n"])
 def test_the_panel_s_last_message_comes_before_what_the_cell_shows_after_it(client: BlockingKernelClient,
                                                                          before: str) -> None:
-    """The final display waits for the kernel's next message (``Outbox.flush``), and still comes first: also when
-    the cell printed before, so that its stream is flushed by the I/O thread's own timer (the sleep lets it fire
-    before the cell ends)."""
+    """The final display comes first: also when the cell printed before, so that its stream is flushed by the I/O
+    thread's own timer (the sleep lets it fire before the cell ends)."""
     _messages(client, "%load_ext nbcache\nx = 3")
     _messages(client, "%%cache\nw = x + 1")
     for body in ("v = x + 5", "v = x + 5"):  # a miss, then a hit

@@ -169,9 +169,9 @@ def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell, monkey
     published: list[bool] = []
     publish = nbcache.ui.panel._publish
 
-    def recorded(bundle: dict, display_id: str, update: bool, header: Any = None, wake: bool = True) -> None:
+    def recorded(bundle: dict, display_id: str, update: bool, header: Any = None) -> None:
         published.append(update)
-        publish(bundle, display_id, update, header, wake)
+        publish(bundle, display_id, update, header)
 
     monkeypatch.setattr(nbcache.ui.panel, "_publish", recorded)
     panel = StatusPanel(shell.ip._nbcache_magics.store())
@@ -288,7 +288,7 @@ def test_a_failed_cell_offers_nothing_to_clear(shell: Shell, panels: list[Status
 def test_a_hit_builds_no_details_and_shows_once(shell: Shell, panels: list[StatusPanel],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[bool] = []
-    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update, header=None, wake=True:
+    monkeypatch.setattr(nbcache.ui.panel, "_publish", lambda bundle, display_id, update, header=None:
                         shown.append(update))
     shell.cached("y = 1")
     shown.clear()
