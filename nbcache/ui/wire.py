@@ -27,14 +27,20 @@ def packed(value: Any) -> bytes:
     return _ENCODER.encode(value).encode("utf8", errors="surrogateescape")
 
 
-_parent: list[Any] = [None, b""]  # the parent header last packed (kept, so its id is not reused) and its bytes
+# The parent header last packed (kept, so its id is not reused) and its bytes, as one tuple: a ticker thread's
+# message and the cell's own read and replace it whole.
+_parent: tuple[Any, bytes] = (None, b"")
 _metadata: dict[str, bytes] = {}  # by the packed text's own key: a handful of distinct values
 
 
 def _packed_parent(parent: dict[str, Any]) -> bytes:
-    if _parent[0] is not parent:
-        _parent[:] = [parent, json_packer(parent)]  # it may hold a datetime: packed as the session does
-    return _parent[1]
+    global _parent
+    last = _parent
+    if last[0] is parent:
+        return last[1]
+    packed = json_packer(parent)  # it may hold a datetime: packed as the session does
+    _parent = (parent, packed)
+    return packed
 
 
 def _packed_metadata(metadata: dict[str, Any]) -> bytes:
