@@ -6,7 +6,7 @@ message on this machine, where the panel sends two per cell. Here the header is 
 (id and date), the parent header (the request the cell answers, the same for all its messages) is packed once
 per request, the metadata once per value, and the content by one shared encoder: the same bytes, signed by the
 session's own key. A session that packs otherwise (another packer, an older protocol, debugging, another process)
-gets ``None``, and its messages go through ``Session.send``.
+is not ``plain``, and the outbox hands its messages to ``Session.send``.
 """
 
 from __future__ import annotations
