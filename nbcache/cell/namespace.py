@@ -30,6 +30,9 @@ class Before:
     def of(cls, namespace: dict[str, Any]) -> Before:
         return cls(list(namespace), list(namespace.values()))
 
+    def namespace(self) -> dict[str, Any]:
+        return dict(zip(self.names, self.values, strict=True))
+
 
 def _changed_in_place(before: Before, after: dict[str, Any]) -> set[str] | None:
     """Names whose value is another object now, plus names added; None when the old names are no longer the
@@ -44,7 +47,7 @@ def _changed_in_place(before: Before, after: dict[str, Any]) -> set[str] | None:
 
 
 def _changed_by_name(before: Before, after: dict[str, Any]) -> set[str]:
-    old = dict(zip(before.names, before.values, strict=True))
+    old = before.namespace()
     return {name for name, value in after.items() if old.get(name, _MISSING) is not value}
 
 

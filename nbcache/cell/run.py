@@ -34,7 +34,7 @@ from nbcache.keys.cellkey import (
     rehash,
     source_digest,
 )
-from nbcache.keys.reasons import describe_changes
+from nbcache.keys.reasons import LateReason, describe_changes
 from nbcache.keys.values import shared_figures
 from nbcache.store import background, clearing
 from nbcache.store.entry import EntryMeta
@@ -305,13 +305,15 @@ class CachedCell:
                     return self._hit(cell, *loaded)
             if not lock.held:  # no lock file yet: made and taken only if the cell runs long enough (locks.py)
                 later = Ticker(lock.try_acquire, LOCK_AFTER_S).start()
-            return self._miss(cell, self._miss_reason(cell))
+            return self._miss(cell)
         finally:
             if later is not None:
                 later.stop()  # waits for a take under way: none comes after
             lock.release()
 
-    def _miss_reason(self, cell: Prepared) -> str:
+    def _miss_reason(self, cell: Prepared, before: Before) -> str:
+        """Why ``cell`` missed, against its newest entry; ``before``: the namespace before the run (its names'
+        kinds, function or class, name what changed)."""
         try:
             previous = self.store.latest_for_cell(cell.ident)
         except Exception:
@@ -324,12 +326,14 @@ class CachedCell:
         changed = sorted(n for n in cell.key_inputs.keys() | old.keys() if cell.key_inputs.get(n) != old.get(n))
         if not changed:
             return "entry not in the store"
-        return describe_changes(changed, self.ns)
+        return describe_changes(changed, before.namespace())
 
-    def _miss(self, cell: Prepared, reason: str) -> Any:
+    def _miss(self, cell: Prepared, given: str | None = None) -> Any:
+        """Run and store the cell; ``given``: why it runs, else worked out late from the store (``LateReason``)."""
         __tracebackhide__ = True  # noqa: F841
         known = {} if self._loaded else cell.settings_read
         before, rng_before, snapshot = Before.of(self.ns), determinism.rng_states(), settings.snapshot(known)
+        reason = LateReason.given(given) if given is not None else LateReason(lambda: self._miss_reason(cell, before))
         cached_before = fills.present(cell.inputs.values)
         self.reporter.begin(CellState.RUNNING, reason)
         start = time.perf_counter()
@@ -351,7 +355,7 @@ class CachedCell:
             recorded, (outputs, deletions, sorted(mutated), compute_s), randomness))
         return run.value
 
-    def _store(self, cell: Prepared, reason: str, payload: Payload, recorded: Recording,
+    def _store(self, cell: Prepared, reason: LateReason, payload: Payload, recorded: Recording,
                run: tuple[set[str], set[str], list[str], float], randomness: dict[str, Any]) -> None:
         """Save the entry once the cell's outputs are complete, and say how the miss went."""
         compute_s = run[3]
@@ -364,10 +368,10 @@ class CachedCell:
         else:
             stored, save_s, note = self._save_entry(cell, reason, payload, run, randomness)
         notes = [n for n in (note, _frozen(randomness["nondeterministic"])) if n]
-        line = miss_line(reason, compute_s, stored, save_s, "; ".join(notes))
-        self._status(self._facts(cell, CellState.MISS, line, reason, compute_s, compute_s, stored, payload))
+        line = miss_line(reason(), compute_s, stored, save_s, "; ".join(notes))
+        self._status(self._facts(cell, CellState.MISS, line, reason(), compute_s, compute_s, stored, payload))
 
-    def _save_entry(self, cell: Prepared, reason: str, payload: Payload,
+    def _save_entry(self, cell: Prepared, reason: LateReason, payload: Payload,
                     run: tuple[set[str], set[str], list[str], float],
                     randomness: dict[str, Any]) -> tuple[int | None, float, str]:
         """Store the entry: its size (None if not stored), the seconds storing took, a note if it failed.
@@ -378,8 +382,8 @@ class CachedCell:
         start = time.perf_counter()
         outputs, deletions, mutated, compute_s = run
         self.reporter.saving(sum(approx_size(v) for v in payload.outputs.values()))
-        meta = replace(self._meta(cell, outputs, deletions, mutated, compute_s), reason=reason, **randomness)
-        stored, _, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated))
+        meta = replace(self._meta(cell, outputs, deletions, mutated, compute_s), **randomness)
+        stored, _, note = self._save(cell.key, payload, meta, self._references(cell, outputs, payload.mutated), reason)
         return stored, (time.perf_counter() - start if stored is not None else 0.0), note
 
     def _execute(self, cell: Prepared) -> execute.Execution:
@@ -407,11 +411,12 @@ class CachedCell:
                      if name not in outputs and name not in mutated and self.ns.get(name, _MISSING) is value}
         return references.input_references(unchanged, self.ns)
 
-    def _save(self, key: str, payload: Payload, meta: EntryMeta,
-              refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: Payload, meta: EntryMeta, refs: dict[int, tuple],
+              reason: Callable[[], str] | None = None) -> tuple[int | None, float, str]:
+        """``reason``: the miss's reason, for the manifest, asked by the store once it has just used its index."""
         start = time.perf_counter()
         try:
-            stored = self.store.save(key, payload.stored(), meta, refs)
+            stored = self.store.save(key, payload.stored(), meta, refs, reason=reason)
         except SerializationError as exc:
             _warn(f"nbcache: the cell ran but was not cached: {exc}. Its results are in the namespace; "
                   "delete that value at the end of the cell or run the cell without %%cache.")

@@ -27,7 +27,7 @@ from nbcache.errors import CacheWarning, UnhashableInput
 from nbcache.ipython.tracker import CellRecord, Outcome, current_count, record_from_status
 from nbcache.keys.cellkey import normalise
 from nbcache.store.entry import EntryMeta
-from nbcache.ui.report import CellStatus, Reporter
+from nbcache.ui.report import CellStatus, Reason, Reporter
 
 # The break-even rule (README, "Auto mode"): a cell is worth storing when its run costs more than a hit plus its
 # save spread over the hits to come. A hit costs milliseconds and a save tens of milliseconds for modest outputs;
@@ -148,13 +148,13 @@ class AutoCell(CachedCell):
         # Consecutive writes to one stream are replayed as one, as the kernel batches a live run's prints.
         return super()._hit(cell, replace(payload, events=coalesce(payload.events)), info)
 
-    def _save(self, key: str, payload: Payload, meta: EntryMeta,
-              refs: dict[int, tuple]) -> tuple[int | None, float, str]:
+    def _save(self, key: str, payload: Payload, meta: EntryMeta, refs: dict[int, tuple],
+              reason: Callable[[], str] | None = None) -> tuple[int | None, float, str]:
         if self._ambiguous:
             return None, 0.0, f"it may or may not rebind {self._ambiguous[0]}"
         with warnings.catch_warnings(record=True):  # quiet: the reason is in %cache_status instead
             warnings.simplefilter("always", CacheWarning)
-            return super()._save(key, payload, meta, refs)
+            return super()._save(key, payload, meta, refs, reason)
 
     def _load(self, key: str) -> tuple[Payload, Any] | None:
         with warnings.catch_warnings(record=True):
@@ -170,7 +170,7 @@ class AutoReporter:
         self._record = record
         self.status: CellStatus | None = None
 
-    def begin(self, state: str, reason: str = "") -> None:
+    def begin(self, state: str, reason: Reason = "") -> None:
         pass
 
     def restoring(self, status: CellStatus) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbcache.cell.run import TOO_CHEAP
-from nbcache.ui.report import CellStatus
+from nbcache.ui.report import CellStatus, Reason
 
 
 class Outcome(enum.Enum):
@@ -92,7 +92,7 @@ class TrackingReporter:
         self.inner = inner
         self._record = record
 
-    def begin(self, state: str, reason: str = "") -> None:
+    def begin(self, state: str, reason: Reason = "") -> None:
         self.inner.begin(state, reason)
 
     def restoring(self, status: CellStatus) -> None:

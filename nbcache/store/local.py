@@ -31,6 +31,7 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,13 @@ class Store:
         self.layout.folder("entries", self.kid, create=True)
         write_atomic(self._manifest_path(key), encoded)
 
-    def save(self, key: str, payload: Any, meta: EntryMeta,
-             refs: dict[int, Any] | None = None) -> int:
+    def save(self, key: str, payload: Any, meta: EntryMeta, refs: dict[int, Any] | None = None,
+             reason: Callable[[], str] | None = None) -> int:
         """Store an entry; return its size (its blobs' bytes, as ``EntryInfo.size``, hits and listings count it).
 
-        SerializationError: nothing written; StoreError: disk trouble."""
+        ``reason``: the miss's reason, for the manifest's ``meta.reason``, asked once the blobs are written: it
+        reads the index (``latest_for_cell``), which their claims have just used, and which does not hold this
+        entry yet. SerializationError: nothing written; StoreError: disk trouble."""
         check_key(key)
         ser = serialize.dumps(payload, refs)  # before touching the disk: an unsaveable value writes nothing
         self.secret  # noqa: B018  (an unusable key refuses the save before a blob is written)
@@ -129,6 +132,7 @@ class Store:
         try:
             claim = self._claimer(owner)
             blobs = [self._put_blob(data, claim) for data in [ser.data, *ser.buffers]]
+            meta = meta if reason is None else replace(meta, reason=reason())
             written = new_manifest(key, ser.engine, blobs, meta, self._sign)
             encoded = json.dumps(written).encode()
             self._put_manifest(key, encoded)

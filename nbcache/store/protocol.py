@@ -14,8 +14,10 @@ from nbcache.store.locks import KeyLock
 class EntryStore(Protocol):
     size_limit: int | None
 
-    def save(self, key: str, payload: dict[str, Any], meta: EntryMeta,
-             refs: dict[int, Any] | None = None) -> int: ...
+    def save(self, key: str, payload: dict[str, Any], meta: EntryMeta, refs: dict[int, Any] | None = None,
+             reason: Callable[[], str] | None = None) -> int:
+        """``reason``: asked once for ``meta.reason`` (a miss's reason), as the entry is written."""
+        ...
 
     def load(self, key: str, resolve: Callable[[Any], Any] | None = None,
              share: Callable[[Any], Any] | None = None) -> tuple[Any, EntryInfo] | None:

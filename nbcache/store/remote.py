@@ -184,9 +184,9 @@ class TieredStore:
                 self._call(self.remote.put, _blob(name), data)
         self._call(self.remote.put, self._entry(key), raw)
 
-    def save(self, key: str, payload: Any, meta: EntryMeta,
-             refs: dict[int, Any] | None = None) -> int:
-        size = self.local.save(key, payload, meta, refs)
+    def save(self, key: str, payload: Any, meta: EntryMeta, refs: dict[int, Any] | None = None,
+             reason: Callable[[], str] | None = None) -> int:
+        size = self.local.save(key, payload, meta, refs, reason)
         try:
             self._push(key)
         except (RemoteUnavailable, EntryDamaged, OSError) as exc:  # the entry still serves this machine

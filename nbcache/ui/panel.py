@@ -35,7 +35,7 @@ from nbcache.ui.header import LightHeader
 from nbcache.ui.ids import new_id
 from nbcache.ui.outbox import outbox
 from nbcache.ui.progress import SaveTicker, Ticker
-from nbcache.ui.report import CellState, CellStatus
+from nbcache.ui.report import CellState, CellStatus, Reason, told
 from nbcache.units import human_size, human_time
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -246,22 +246,25 @@ class StatusPanel:
         _publish(self._bundle(text), self._display_id, update, self._light)
 
     # ---- Reporter
-    def begin(self, state: CellState, reason: str = "") -> None:
-        text = f"nbcache: {state.value}" + (f" ({reason})" if reason else "")
+    def begin(self, state: CellState, reason: Reason = "") -> None:
         if state is CellState.RUNNING and self._light is None and not self._recomputing:
-            self._hold_place(text, reason)
+            self._hold_place(state, reason)
             return
         self._stop_running()
-        self._set(state, reason)
-        self._show(text)
+        self._show_state(state, told(reason))
 
-    def _hold_place(self, text: str, reason: str) -> None:
+    def _show_state(self, state: CellState, reason: str) -> None:
+        self._set(state, reason)
+        self._show(f"nbcache: {state.value}" + (f" ({reason})" if reason else ""))
+
+    def _hold_place(self, state: CellState, reason: Reason) -> None:
         """A miss: most run for far less than a second and show nothing, so the widget is built once, with its
         final text, by ``done``, and nothing is shown before. A plain line holds the panel's place above the cell's
         output once it has some (``output_starts``); a run still going after ``running_delay_s`` gets its
-        "running" badge then, from a ticker thread."""
-        self.state, self._text, self._holding = CellState.RUNNING, text, True
-        self._running = Ticker(lambda: self._show_running(text, reason), self.running_delay_s).start()
+        "running" badge then, with its reason, from a ticker thread (the reason is worked out only then: see
+        ``LateReason``)."""
+        self.state, self._text, self._holding = state, f"nbcache: {state.value}", True
+        self._running = Ticker(lambda: self._show_running(state, reason), self.running_delay_s).start()
 
     def output_starts(self) -> None:
         """The cell is about to show its first output: the panel's place goes above it."""
@@ -270,10 +273,10 @@ class StatusPanel:
                 self._shown = True
                 _publish({"text/plain": self._text}, self._display_id, update=False)
 
-    def _show_running(self, text: str, reason: str) -> None:
+    def _show_running(self, state: CellState, reason: Reason) -> None:
+        reason = told(reason)  # before taking the place: the cell's first output need not wait for it
         with self._placing:  # not while the cell's first output takes the place from the main thread
-            self._set(CellState.RUNNING, reason)
-            self._show(text)
+            self._show_state(state, reason)
 
     def _stop_running(self) -> None:
         if self._running is not None:

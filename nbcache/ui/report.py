@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -65,8 +66,16 @@ class CellStatus:
         return self.state is CellState.MISS and self.size is not None
 
 
+# Why a cell is in its state: the words, or a callable that works them out when first asked (``LateReason``).
+Reason = str | Callable[[], str]
+
+
+def told(reason: Reason) -> str:
+    return reason if isinstance(reason, str) else reason()
+
+
 class Reporter(Protocol):
-    def begin(self, state: CellState, reason: str = "") -> None: ...
+    def begin(self, state: CellState, reason: Reason = "") -> None: ...
 
     def restoring(self, status: CellStatus) -> None:
         """A hit's final facts, told before its outputs replay (a panel shows them above the outputs)."""
@@ -86,9 +95,9 @@ class Reporter(Protocol):
 class TextReporter:
     """The stderr line: terminal IPython, nbconvert without widgets, tests in an in-process shell."""
 
-    def begin(self, state: CellState, reason: str = "") -> None:
+    def begin(self, state: CellState, reason: Reason = "") -> None:
         if state is CellState.WAITING:  # the only state worth a line of its own: the cell may seem to hang
-            print(f"nbcache: {reason}", file=sys.stderr, flush=True)
+            print(f"nbcache: {told(reason)}", file=sys.stderr, flush=True)
 
     def restoring(self, status: CellStatus) -> None:
         pass  # the line comes after the outputs, at ``done``
@@ -110,7 +119,7 @@ class TextReporter:
 class QuietReporter(TextReporter):
     """``-q``: neither line nor panel."""
 
-    def begin(self, state: CellState, reason: str = "") -> None:
+    def begin(self, state: CellState, reason: Reason = "") -> None:
         pass
 
     def done(self, status: CellStatus) -> None:
@@ -139,7 +148,7 @@ class SafeReporter:
                               "showing the text line instead", CacheWarning, stacklevel=3)
         getattr(self._fallback, method)(*args)
 
-    def begin(self, state: CellState, reason: str = "") -> None:
+    def begin(self, state: CellState, reason: Reason = "") -> None:
         self._call("begin", state, reason)
 
     def restoring(self, status: CellStatus) -> None:

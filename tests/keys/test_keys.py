@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from nbcache.analysis.paths import literal_paths
 from nbcache.keys import files
 from nbcache.keys.cellkey import code_inputs, hash_inputs
 from nbcache.keys.modules import import_inputs, user_module_digest
-from nbcache.keys.reasons import describe_changes
+from nbcache.keys.reasons import LateReason, describe_changes
 
 
 def _old(path: Path) -> None:
@@ -176,6 +177,36 @@ def test_hash_inputs_follows_the_globals_notebook_functions_read() -> None:
     exec("def inner(v):\n    return v + K\ndef outer(v):\n    return inner(v)", namespace)
     inputs = hash_inputs({"outer"}, namespace)
     assert set(inputs.hashes) == {"outer", "inner", "K"}
+
+
+def test_a_late_reason_is_worked_out_once_whoever_asks_first() -> None:
+    calls: list[int] = []
+    started, go = threading.Event(), threading.Event()
+
+    def work_out() -> str:
+        calls.append(1)
+        started.set()
+        go.wait(5)
+        return "input x changed"
+
+    reason = LateReason(work_out)
+    asked = [threading.Thread(target=lambda: answers.append(reason())) for _ in range(3)]
+    answers: list[str] = []
+    for thread in asked:
+        thread.start()
+    started.wait(5)
+    go.set()
+    for thread in asked:
+        thread.join(5)
+    assert answers == ["input x changed"] * 3 and calls == [1] and reason() == "input x changed"
+    assert LateReason.given("forced with -f")() == "forced with -f"
+
+
+def test_a_late_reason_that_cannot_be_worked_out_says_so_and_never_raises() -> None:
+    def broken() -> str:
+        raise OSError("index unreadable")
+
+    assert LateReason(broken)() == "its last entry could not be read"
 
 
 def test_miss_reasons_name_the_kind_of_what_changed() -> None:

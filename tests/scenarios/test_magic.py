@@ -51,6 +51,50 @@ def test_miss_reason_names_the_changed_input(shell: Shell) -> None:
     assert "miss (input x changed)" in captured.stderr
 
 
+def test_a_miss_reason_is_worked_out_once_by_the_save_before_the_index_holds_the_entry(
+        shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reason reads the index: asked in the save, just after the blobs' claims used it (a warm read), and
+    before the new entry is indexed, so the answer is about the entries there were before this miss."""
+    store = shell.ip._nbcache_magics.store()
+    steps: list[str] = []
+    for name in ("_put_blob", "_index_saved", "latest_for_cell"):
+        method = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _m=method, _n=name, **k: (steps.append(_n), _m(*a, **k))[1])
+    shell.ns.update(x=1)
+    shell.cached("y = x + 1")
+    assert steps == ["_put_blob", "latest_for_cell", "_index_saved"]
+    shell.ns.update(x=2)
+    steps.clear()
+    _, captured = shell.cached("y = x + 1")
+    assert steps == ["_put_blob", "latest_for_cell", "_index_saved"]
+    assert "miss (input x changed)" in captured.stderr
+    assert {e.meta.reason for e in store.entries()} == {"new cell", "input x changed"}
+
+
+def test_a_miss_that_stores_nothing_still_says_why(shell: Shell) -> None:
+    """No save to ask it: the reason is worked out at the end of the miss, against the entry there was."""
+    def run(body: str) -> tuple[str, list]:
+        with capture_output() as captured, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            shell.ip.run_cell(f"%%cache\n{body}", store_history=True, cell_id="cell-a")
+        return captured.stderr, [str(w.message) for w in caught]
+
+    shell.ns.update(x=1)
+    run("y = x + 1")
+    stderr, warned = run("y = x + 1\ng = (i for i in range(y))")  # a generator cannot be stored
+    assert "nbcache: miss (source changed)" in stderr and shell.ns["y"] == 2
+    assert any("was not cached" in w for w in warned), warned
+
+
+def test_a_miss_reason_names_what_a_name_was_before_the_run(shell: Shell) -> None:
+    """The cell rebinds the function it calls to its result: the reason still says a function changed."""
+    shell.run("def f(v):\n    return v + 1")
+    shell.cached("f = f(2)")
+    shell.run("def f(v):\n    return v + 2")
+    _, captured = shell.cached("f = f(2)")
+    assert shell.ns["f"] == 4 and "miss (function f changed)" in captured.stderr
+
+
 def test_an_edited_cell_is_known_by_its_frontend_cell_id(shell: Shell) -> None:
     """JupyterLab sends each cell's id: an edit is "source changed" there, and "new cell" without an id."""
     def run(body: str, cell_id: str | None) -> str:

@@ -165,6 +165,32 @@ def test_progress_fraction_advances_and_never_claims_completion() -> None:
     assert progress.fraction(60.0, 300_000_000) == 0.95
 
 
+def test_a_running_badge_asks_for_the_reason_only_when_it_shows(shell: Shell) -> None:
+    """A quick miss never asks (its save works the reason out); a long one's badge asks, from its thread."""
+    asked: list[int] = []
+
+    def reason() -> str:
+        asked.append(1)
+        return "input x changed"
+
+    panel = StatusPanel(shell.ip._nbcache_magics.store())
+    panel.begin(CellState.RUNNING, reason)
+    panel.output_starts()  # the place holder says only that the cell runs
+    assert asked == [] and panel._text == "nbcache: running"
+    panel.done(CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10))
+    assert asked == []
+
+    panel = StatusPanel(shell.ip._nbcache_magics.store())
+    panel.running_delay_s = 0.0
+    shown = threading.Event()
+    panel._show_state = lambda *a, show=panel._show_state: (show(*a), shown.set())  # type: ignore[method-assign]
+    panel.begin(CellState.RUNNING, reason)
+    assert shown.wait(30) and asked == [1]
+    assert badge(panel) == "running" and "input x changed" in panel.header.description
+    assert panel._text == "nbcache: running (input x changed)"
+    panel.done(CellStatus("miss", "nbcache: miss (input x changed)", "input x changed", size=10))
+
+
 def test_a_long_save_shows_a_bar_that_goes_away_when_stored(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
     published: list[bool] = []
     publish = nbcache.ui.panel._publish
