@@ -40,6 +40,7 @@ from nbcache.errors import BlobDamaged, CacheWarning, EntryDamaged, ForeignEntry
 from nbcache.store import background, files, recent, serialize
 from nbcache.store.blobs import Identity, read_verified, write_atomic, write_hashed
 from nbcache.store.entry import EntryInfo, EntryMeta
+from nbcache.store.finder import ManifestFinder
 from nbcache.store.index import KID, EntryRow, Index, Listed, StatsRow
 from nbcache.store.layout import Layout
 from nbcache.store.locks import KeyLock
@@ -80,6 +81,7 @@ class Store:
         self._index = Index(self.root, self._entry_row, self._stats_row)  # opens its file on first use only
         self._verifier = VerifiedBlobs(lambda: self.secret, self._index)
         self._recent = recent.RecentReads()
+        self._finder = ManifestFinder(self.layout)
         # A hit's info per verified manifest object (a remembered manifest is the same object at each hit).
         self._hit_infos: dict[int, tuple[dict[str, Any], EntryInfo]] = {}
         self._removal = Removal(self.layout, self._index, lambda: self.kid)
@@ -263,13 +265,24 @@ class Store:
         return payload
 
     def _find_manifest(self, key: str) -> Path | None:
-        """This key's manifest, in its key folder or where entries were kept before; None if neither. Looked for
-        by its name as a string, the Path made only for a manifest found: a miss looks for one that is absent,
-        and three Path joins a name cost it more than the two lstats."""
+        """This key's manifest, in its key folder or where entries were kept before; None if neither. Asked of
+        the key folder held open (``finder.py``), else by path. Looked for by its name as a string, the Path made
+        only for a manifest found: a miss looks for one that is absent, and three Path joins a name cost it more
+        than the two lstats."""
+        name = f"{check_key(key)}.json"
+        found = self._finder.holds(self.kid, name)
+        if found is not None:
+            in_folder, legacy = found
+            if in_folder:
+                return self._manifest_path(key)
+            if not legacy:
+                return None
+            legacy_name = os.path.join(self.root, "entries", name)
+            return self.layout.legacy_manifest_path(key) if os.path.lexists(legacy_name) else None
         entries = os.path.join(self.root, "entries")
-        names = (os.path.join(entries, self.kid, f"{check_key(key)}.json"), os.path.join(entries, f"{key}.json"))
-        for where, name in zip((self._manifest_path, self.layout.legacy_manifest_path), names, strict=True):
-            if os.path.lexists(name):  # the legacy name only if needed
+        names = (os.path.join(entries, self.kid, name), os.path.join(entries, name))
+        for where, path in zip((self._manifest_path, self.layout.legacy_manifest_path), names, strict=True):
+            if os.path.lexists(path):  # the legacy name only if needed
                 return where(key)
         return None
 
