@@ -24,7 +24,7 @@ from nbcache.cell import execute
 from nbcache.cell.payload import Event, Payload, StreamEvent
 from nbcache.cell.run import CachedCell, CellOptions, Prepared
 from nbcache.errors import CacheWarning, UnhashableInput
-from nbcache.ipython.tracker import CellRecord, Outcome, current_count, record_from_status
+from nbcache.ipython.tracker import CellRecord, Outcome, current_count
 from nbcache.keys.cellkey import normalise
 from nbcache.store.entry import EntryMeta
 from nbcache.ui.report import CellStatus, Reason, Reporter
@@ -294,7 +294,7 @@ class AutoRunner:
                 self.magics.tracker.add(CellRecord(ident=ident, raw=raw, outcome=Outcome.FAILED,
                                                    execution_count=count))
             else:
-                self.magics.tracker.add(record_from_status(status, ident, options.deps, options.ignore, count))
+                self.magics.tracker.add_status(status, ident, options.deps, options.ignore, count)
             self.magics.report_outcome(count, status, "")
 
         return record

@@ -23,7 +23,7 @@ from nbcache.cell.run import CachedCell, CellOptions
 from nbcache.errors import CacheWarning, StoreError
 from nbcache.ipython.auto import DEFAULT_MIN_SECONDS, AutoRunner
 from nbcache.ipython.status import StatusBoard, states_json, states_text
-from nbcache.ipython.tracker import CellRecord, Outcome, Tracker, TrackingReporter, current_count, record_from_status
+from nbcache.ipython.tracker import CellRecord, Outcome, Tracker, TrackingReporter, current_count
 from nbcache.store import background
 from nbcache.store.clearing import ClearRequest, ClearUsage, clear, removed_line
 from nbcache.store.location import open_store, size_limit_from
@@ -145,7 +145,7 @@ class CacheMagics(Magics):
             if status is None:
                 self.tracker.add(CellRecord(ident=ident, raw=raw, outcome=Outcome.FAILED, execution_count=count))
             else:
-                self.tracker.add(record_from_status(status, ident, options.deps, options.ignore, count))
+                self.tracker.add_status(status, ident, options.deps, options.ignore, count)
             self.report_outcome(count, status, "")
 
         return TrackingReporter(reporter, record)

@@ -10,7 +10,7 @@ import enum
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbcache.cell.run import TOO_CHEAP
 from nbcache.ui.report import CellStatus, Reason
@@ -68,18 +68,40 @@ def current_count(shell: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
+class _FromStatus(NamedTuple):
+    """A record still to be made from a cell's status (``record_from_status``'s arguments)."""
+
+    status: CellStatus
+    ident: str
+    deps: tuple[str, ...]
+    ignore: tuple[str, ...]
+    execution_count: int | None
+
+
 class Tracker:
     """The records in run order; a cell run again moves to the end with its new record."""
 
     def __init__(self) -> None:
-        self._records: OrderedDict[str, CellRecord] = OrderedDict()
+        self._records: OrderedDict[str, CellRecord | _FromStatus] = OrderedDict()
 
     def add(self, record: CellRecord) -> None:
         self._records.pop(record.ident, None)
         self._records[record.ident] = record
 
+    def add_status(self, status: CellStatus, ident: str, deps: tuple[str, ...], ignore: tuple[str, ...],
+                   execution_count: int | None) -> None:
+        """A cell's record, made from its status when the records are first read: most never are (only
+        ``%cache_status`` and the stale-cell views read them), and making one cost every hit about a tenth of its
+        bookkeeping. The status is frozen, with its own copies of what the record takes."""
+        key = status.cell_ident or ident
+        self._records.pop(key, None)
+        self._records[key] = _FromStatus(status, ident, deps, ignore, execution_count)
+
     def records(self) -> list[CellRecord]:
-        return list(self._records.values())
+        for key, record in self._records.items():
+            if isinstance(record, _FromStatus):
+                self._records[key] = record_from_status(*record)
+        return [r for r in self._records.values() if isinstance(r, CellRecord)]
 
     def clear(self) -> None:
         self._records.clear()

@@ -142,3 +142,23 @@ def test_a_sidebar_list_that_is_slow_to_check_stops_slowing_every_cell(shell: Sh
     assert "✗ stale" in view.body.value and view.after_cell.automatic and view.note.value == ""
     shell.run("c = 3")
     assert "c = 3" in view.body.value
+
+
+def test_a_record_made_from_a_status_when_read_is_the_one_made_at_once() -> None:
+    from nbcache.ipython.tracker import CellRecord, Outcome, Tracker, record_from_status
+    from nbcache.ui.report import CellStatus
+
+    hit = CellStatus("hit", "nbcache: hit", key="k1", inputs={"x": "ab"}, outputs={"y": "int"}, cell_ident="c1",
+                     raw="y = x + 1", elapsed_s=0.5)
+    stored = CellStatus("miss", "nbcache: miss (new cell)", "new cell", size=10, key="k2", cell_ident="",
+                        raw="z = 2")
+    tracker = Tracker()
+    tracker.add_status(hit, "raw:1", ("data.csv",), (), 3)
+    tracker.add_status(stored, "raw:2", (), ("log",), 4)
+    tracker.add(CellRecord(ident="raw:3", raw="1/0", outcome=Outcome.FAILED, execution_count=5))
+    tracker.add_status(hit, "raw:1", (), (), 6)  # run again: moves to the end, with its new count
+    expected = [record_from_status(stored, "raw:2", (), ("log",), 4),
+                CellRecord(ident="raw:3", raw="1/0", outcome=Outcome.FAILED, execution_count=5),
+                record_from_status(hit, "raw:1", (), (), 6)]
+    assert tracker.records() == expected and tracker.records() == expected
+    assert [r.ident for r in expected] == ["raw:2", "raw:3", "c1"] and expected[0].outcome is Outcome.STORED
