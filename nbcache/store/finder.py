@@ -7,9 +7,9 @@ open and the name is looked up in it alone; the older place is looked at only in
 there (seen by listing the entries folder, listed again only when that folder changes).
 
 The folder held open may be removed or replaced under it (a store cleared or moved by hand, and made again). So
-the path is checked against it again once ``RECHECK_S`` has passed since the last check: until then an entry
-another kernel saved into a new folder is not seen, and the cell runs instead, which is never wrong. This
-process's own saves are found through ``recent.py`` (which remembers where it wrote) whatever is held open.
+the path is checked against it again once ``RECHECK_S`` has passed since the last check, and whenever this
+process writes a manifest (a save, an entry downloaded from a remote store): until then an entry another kernel
+saved into a new folder is not seen, and the cell runs instead, which is never wrong.
 """
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ class ManifestFinder:
         except OSError:
             return None
         return True, held.legacy
+
+    def wrote(self, kid: str) -> None:
+        """This process just wrote a manifest into the key folder (a save, an entry downloaded): that folder may be
+        new (the store was cleared under a folder held open), so the path is checked again now, while the writer's
+        own lookups have just walked it, rather than at the next miss."""
+        if self._held is not None:
+            self._held.checked = float("-inf")
+            self._current(kid)
 
     def _current(self, kid: str) -> _Held | None:
         if not _USABLE:

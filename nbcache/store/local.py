@@ -119,6 +119,7 @@ class Store:
     def _put_manifest(self, key: str, encoded: bytes) -> None:
         self.layout.folder("entries", self.kid, create=True)
         write_atomic(self._manifest_path(key), encoded)
+        self._finder.wrote(self.kid)
 
     def save(self, key: str, payload: Any, meta: EntryMeta, refs: dict[int, Any] | None = None,
              reason: Callable[[], str] | None = None) -> int:

@@ -3,6 +3,7 @@ as looking by path, one lookup instead of two, and a folder removed or replaced 
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -54,6 +55,24 @@ def test_a_key_folder_made_anew_under_it_is_looked_in_once_checked_again(tmp_pat
     assert here.load(KEY_B)[0]["outputs"]["y"] == 2
 
 
+def test_a_key_folder_this_process_makes_anew_is_looked_in_at_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store cleared under the folder held open, then written to by this very process: by a save, or by an entry
+    downloaded from a remote store (``adopt``, which a tiered store's first hit on a machine goes through)."""
+    monkeypatch.setattr(finder, "RECHECK_S", 3600.0)
+    store = Store(tmp_path / "s", secret=SECRET)
+    _save(store, KEY_A, 1)
+    assert store.load(KEY_B) is None  # the key folder is held open now
+    raw, blobs = store.export(KEY_A)
+    shutil.rmtree(tmp_path / "s")
+    store.adopt(KEY_A, raw, lambda wanted: blobs)
+    assert store.load(KEY_A)[0]["outputs"]["y"] == 1
+    shutil.rmtree(tmp_path / "s")
+    _save(Store(tmp_path / "s", secret=SECRET), KEY_A, 3)  # another kernel's entry: not seen yet...
+    _save(store, KEY_B, 2)  # ...until this process writes one
+    assert store.load(KEY_A)[0]["outputs"]["y"] == 3 and store.load(KEY_B)[0]["outputs"]["y"] == 2
+
+
 def test_a_store_with_manifests_from_before_key_folders_is_asked_there_too(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     store = _copy(2, tmp_path)
@@ -93,4 +112,5 @@ def test_a_dropped_store_closes_the_folder_it_held(tmp_path: Path) -> None:
     fds = len(os.listdir("/proc/self/fd"))
     for _ in range(50):
         assert Store(tmp_path / "s", secret=SECRET).load(KEY_B) is None
+    gc.collect()  # a store is freed by the cycle collector (its parts call back into it)
     assert len(os.listdir("/proc/self/fd")) <= fds + 1
